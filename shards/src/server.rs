@@ -1,0 +1,278 @@
+//! A shard's HTTPS server: io_uring TCP listener (SO_REUSEPORT), rustls, hyper HTTP/1.1 + HTTP/2.
+//!
+//! Every shard binds the same address; the kernel spreads new connections across them. A
+//! connection lives and dies on the shard that accepted it. Stopping is three steps, as in every
+//! well-behaved server: stop accepting, drain (finish in-flight requests, HTTP/2 GOAWAY,
+//! HTTP/1.1 close after the response), and stop (drop whatever is left once told to).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_lite::future;
+use futures_rustls::TlsAcceptor;
+use glommio::net::{TcpListener, TcpStream};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::{Request, Response};
+use rustls_pki_types::CertificateDer;
+
+use crate::gate::Gate;
+use crate::rt::{HyperIo, LocalExec, ShardTimer};
+use crate::shard::ShardId;
+use crate::signal::Signal;
+
+/// Any error a response body may end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A response body: shard-local (need not be `Send`), streaming or whole.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+/// What a handler returns.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
+/// The request handler a shard serves: shard-local, called once per request.
+pub type Handler = Rc<dyn Fn(Request<Incoming>, Rc<ConnInfo>) -> ResponseFuture>;
+
+/// The HTTP version a connection negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 (ALPN `http/1.1`, or no ALPN).
+    Http1,
+    /// HTTP/2 (ALPN `h2`).
+    Http2,
+}
+
+/// Facts about a connection that requests on it may need (authentication reads the
+/// verified client certificate chain).
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The shard serving the connection.
+    pub shard: ShardId,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The negotiated HTTP version.
+    pub protocol: Protocol,
+    /// The client's certificate chain, leaf first, already verified by rustls against the
+    /// client CA; empty when the client sent none.
+    pub peer_certificates: Vec<CertificateDer<'static>>,
+}
+
+/// Limits and timeouts of the HTTP layer (values come from the tuning profile).
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Time allowed from accept to a finished TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time allowed to receive a request's headers (also bounds an idle HTTP/1.1 connection).
+    pub header_read_timeout: Duration,
+    /// Largest request header block accepted.
+    pub max_header_bytes: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2 keep-alive ping interval (None: no pings).
+    pub http2_keepalive_interval: Option<Duration>,
+}
+
+/// Counts of what a server did, returned when it stops.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeSummary {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections still open when the server was told to stop for good (dropped).
+    pub forced: usize,
+}
+
+/// One shard's listening HTTPS server.
+pub struct TlsHttpServer {
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    cfg: Rc<HttpConfig>,
+    shard: ShardId,
+}
+
+/// ALPN protocols offered, most preferred first.
+pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+impl TlsHttpServer {
+    /// Binds `addr` (SO_REUSEPORT, so every shard can bind it) with TLS from `tls`; the ALPN
+    /// list is set here, since this module decides which HTTP versions it speaks.
+    pub fn bind(
+        addr: SocketAddr,
+        tls: &rustls::ServerConfig,
+        cfg: HttpConfig,
+        shard: ShardId,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut tls = tls.clone();
+        tls.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+        Ok(Self {
+            listener,
+            tls: TlsAcceptor::from(Arc::new(tls)),
+            cfg: Rc::new(cfg),
+            shard,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    /// Serves until `stop` fires, then closes the listener (and fires `listener_closed`) and
+    /// asks every connection to finish its in-flight requests and close. Returns once every
+    /// connection has closed, or when `force` fires (the rest are dropped then).
+    pub async fn serve(
+        self,
+        handler: Handler,
+        stop: Arc<Signal>,
+        force: Arc<Signal>,
+        listener_closed: Arc<Signal>,
+    ) -> ServeSummary {
+        let conns = Gate::new();
+        let mut summary = ServeSummary::default();
+        loop {
+            let next = future::or(async { Some(self.listener.accept().await) }, async {
+                stop.wait().await;
+                None
+            })
+            .await;
+            match next {
+                None => break,
+                Some(Ok(stream)) => {
+                    summary.accepted += 1;
+                    let guard = conns.enter();
+                    let conn = serve_connection(
+                        stream,
+                        self.tls.clone(),
+                        Rc::clone(&self.cfg),
+                        self.shard,
+                        Rc::clone(&handler),
+                        Arc::clone(&stop),
+                    );
+                    let force = Arc::clone(&force);
+                    glommio::spawn_local(async move {
+                        let _guard = guard;
+                        future::or(conn, force.wait()).await;
+                    })
+                    .detach();
+                }
+                Some(Err(e)) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    log::warn!("shard-{}: accept failed: {e}", self.shard.cpu);
+                    glommio::timer::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        drop(self.listener);
+        listener_closed.fire();
+        future::or(conns.idle(), force.wait()).await;
+        summary.forced = conns.count();
+        summary
+    }
+}
+
+/// Handshake, then HTTP until the client leaves, an error, or a drain finishes the connection.
+async fn serve_connection(
+    stream: TcpStream,
+    tls: TlsAcceptor,
+    cfg: Rc<HttpConfig>,
+    shard: ShardId,
+    handler: Handler,
+    stop: Arc<Signal>,
+) {
+    let peer = match stream.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    let _ = stream.set_nodelay(true);
+    let handshake = future::or(async { Some(tls.accept(stream).await) }, async {
+        glommio::timer::sleep(cfg.handshake_timeout).await;
+        None
+    })
+    .await;
+    let tls_stream = match handshake {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            log::debug!("shard-{}: TLS handshake with {peer} failed: {e}", shard.cpu);
+            return;
+        }
+        None => {
+            log::debug!("shard-{}: TLS handshake with {peer} timed out", shard.cpu);
+            return;
+        }
+    };
+    let (_, session) = tls_stream.get_ref();
+    let protocol = match session.alpn_protocol() {
+        Some(b"h2") => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    let info = Rc::new(ConnInfo {
+        shard,
+        peer,
+        protocol,
+        peer_certificates: session
+            .peer_certificates()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default(),
+    });
+    let service = hyper::service::service_fn(move |req| {
+        let fut = handler(req, Rc::clone(&info));
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    let io = HyperIo(tls_stream);
+    let result = match protocol {
+        Protocol::Http2 => {
+            let mut b = http2::Builder::new(LocalExec);
+            b.timer(ShardTimer)
+                .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
+                .max_concurrent_streams(cfg.http2_max_concurrent_streams)
+                .keep_alive_interval(cfg.http2_keepalive_interval);
+            let conn = b.serve_connection(io, service);
+            drive(conn, &stop, |c| c.graceful_shutdown()).await
+        }
+        Protocol::Http1 => {
+            let mut b = http1::Builder::new();
+            b.timer(ShardTimer)
+                .header_read_timeout(cfg.header_read_timeout)
+                .max_buf_size(cfg.max_header_bytes.max(8192) + 64 * 1024)
+                .max_headers(1024)
+                .keep_alive(true);
+            let conn = b.serve_connection(io, service);
+            drive(conn, &stop, |c| c.graceful_shutdown()).await
+        }
+    };
+    if let Err(e) = result {
+        log::debug!("shard-{}: connection from {peer} ended: {e}", shard.cpu);
+    }
+}
+
+/// Runs a hyper connection; when `stop` fires, asks it to shut down gracefully and keeps
+/// driving it until it has finished.
+async fn drive<C>(
+    conn: C,
+    stop: &Arc<Signal>,
+    graceful: impl FnOnce(Pin<&mut C>),
+) -> hyper::Result<()>
+where
+    C: Future<Output = hyper::Result<()>>,
+{
+    let mut conn = pin!(conn);
+    let first = future::or(async { Some(conn.as_mut().await) }, async {
+        stop.wait().await;
+        None
+    })
+    .await;
+    match first {
+        Some(r) => r,
+        None => {
+            graceful(conn.as_mut());
+            conn.await
+        }
+    }
+}

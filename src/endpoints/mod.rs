@@ -1,0 +1,4 @@
+//! REST endpoints and how they answer: `metav1.Status` errors and response helpers.
+
+pub mod response;
+pub mod status;

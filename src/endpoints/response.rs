@@ -1,0 +1,51 @@
+//! Building responses: whole bodies, JSON, plain text, Status errors.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use shards::server::Body;
+
+use super::status::StatusError;
+
+/// A whole-body response.
+pub fn full(
+    code: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A JSON response.
+pub fn json(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    full(code, "application/json", body)
+}
+
+/// A plain-text response as Go's `http.Error` and health handlers write it.
+pub fn text(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = full(code, "text/plain; charset=utf-8", body);
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// A `metav1.Status` error response.
+pub fn status(err: &StatusError) -> Response<Body> {
+    let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = json(code, err.to_json());
+    if let Some(secs) = err.details.retry_after_seconds {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}

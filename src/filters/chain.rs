@@ -1,0 +1,80 @@
+//! The filter chain, written in the order it runs (kube-apiserver's `DefaultBuildHandlerChain`,
+//! read top to bottom):
+//!
+//! 1. panic recovery: a panic below answers 500 for this request; the shard keeps serving
+//! 2. request info: verb, group, version, namespace, resource, name from the path
+//! 3. (max-in-flight, authentication, audit, impersonation, authorization: later issues)
+//! 4. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
+//! 5. in-flight wait group: counts non-long-running requests so a drain can wait for them
+//! 6. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use shards::gate::Gate;
+use shards::server::{Body, ConnInfo, Handler};
+
+use super::{in_flight, panic_recovery, retry_after};
+use crate::request::{RequestCtx, RequestInfo};
+use crate::server::lifecycle::Lifecycle;
+use crate::server::routes::ServerChain;
+
+/// What the chain needs on one shard.
+pub struct ChainState {
+    /// The process-wide lifecycle signals.
+    pub lifecycle: Arc<Lifecycle>,
+    /// Counts this shard's in-flight non-long-running requests.
+    pub in_flight: Gate,
+    /// `--request-timeout`.
+    pub request_timeout: Duration,
+    /// `--shutdown-send-retry-after`.
+    pub send_retry_after: bool,
+    /// The server chain the filters end in.
+    pub server: ServerChain,
+}
+
+/// Builds the shard's request handler.
+pub struct HandlerChain;
+
+impl HandlerChain {
+    /// The handler for one shard: every request runs the filters above, in order.
+    pub fn build(state: Rc<ChainState>) -> Handler {
+        Rc::new(move |req, conn| Box::pin(handle(Rc::clone(&state), req, conn)))
+    }
+}
+
+async fn handle(
+    state: Rc<ChainState>,
+    req: Request<Incoming>,
+    conn: Rc<ConnInfo>,
+) -> Response<Body> {
+    let audit_id = uuid::Uuid::new_v4().to_string();
+    let ctx_audit_id = audit_id.clone();
+    let mut resp = panic_recovery::recover(&req.uri().path().to_string(), async move {
+        let info = Rc::new(RequestInfo::resolve(
+            req.method(),
+            req.uri().path(),
+            req.uri().query(),
+        ));
+        if let Some(r) = retry_after::check(&state, &req) {
+            return r;
+        }
+        let _counted = in_flight::enter(&state.in_flight, &info);
+        let ctx = RequestCtx {
+            info,
+            conn,
+            deadline: Instant::now() + state.request_timeout,
+            audit_id: ctx_audit_id,
+        };
+        state.server.serve(req, ctx).await
+    })
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&audit_id) {
+        resp.headers_mut().insert("audit-id", v);
+    }
+    resp
+}

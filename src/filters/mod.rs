@@ -1,0 +1,9 @@
+//! The handler chain: one list of filters, in the order they run (see `chain.rs`), each in its
+//! own file with one job.
+
+pub mod chain;
+pub mod in_flight;
+pub mod panic_recovery;
+pub mod retry_after;
+
+pub use chain::{ChainState, HandlerChain};

@@ -1,0 +1,13 @@
+//! kubeshard: a Kubernetes API server, thread-per-core on io_uring.
+//!
+//! The binary (`main.rs`) parses options and calls [`server::run`]; everything else lives here so
+//! that tests and benches can reach it. See ARCHITECTURE.md for the map.
+#![forbid(unsafe_code)]
+
+pub mod endpoints;
+pub mod filters;
+pub mod options;
+pub mod pki;
+pub mod request;
+pub mod server;
+pub mod storage;

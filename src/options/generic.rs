@@ -1,0 +1,37 @@
+//! Generic server flags.
+
+use std::time::Duration;
+
+use tuning::parse_duration;
+
+/// kube-apiserver's generic flags that kubeshard implements.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Generic flags")]
+pub struct GenericOptions {
+    /// An optional field indicating the duration a handler must keep a request open before
+    /// timing it out. This is the default request timeout for requests but may be overridden
+    /// by flags such as --min-request-timeout for specific types of requests.
+    #[arg(long = "request-timeout", value_name = "duration", default_value = "1m0s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Time to delay the termination. During that time the server keeps serving requests
+    /// normally. The endpoints /healthz and /livez will return success, but /readyz
+    /// immediately returns failure. Graceful termination starts after this delay has elapsed.
+    #[arg(long = "shutdown-delay-duration", value_name = "duration", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay_duration: Duration,
+    /// If true the HTTP Server will continue listening until all non long running request(s)
+    /// in flight have been drained, during this window all incoming requests will be rejected
+    /// with a status code 429 and a 'Retry-After' response header.
+    #[arg(long = "shutdown-send-retry-after", value_name = "bool", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub shutdown_send_retry_after: bool,
+}
+
+impl GenericOptions {
+    /// Problems with these flags.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        if self.request_timeout.is_zero() {
+            errs.push("--request-timeout must be greater than 0".to_string());
+        }
+        errs
+    }
+}

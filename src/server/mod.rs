@@ -1,0 +1,272 @@
+//! The server: start-up (PKI, TLS, shards), the per-shard handler, and graceful termination.
+
+pub mod health;
+pub mod lifecycle;
+pub mod routes;
+pub mod tls;
+pub mod version;
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shards::gate::Gate;
+use shards::server::{HttpConfig, TlsHttpServer};
+use shards::shard::{ExecutorConfig, ShardId, ShardSet};
+use tuning::Tuning;
+
+use self::health::Health;
+use self::lifecycle::Lifecycle;
+use self::routes::ServerChain;
+use crate::filters::{ChainState, HandlerChain};
+use crate::options::CompletedOptions;
+use crate::pki;
+
+/// Everything a shard needs to start, shared read-only by all shards.
+struct ShardBoot {
+    addr: SocketAddr,
+    tls: rustls::ServerConfig,
+    http: HttpConfig,
+    lifecycle: Arc<Lifecycle>,
+    request_timeout: Duration,
+    send_retry_after: bool,
+    ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
+}
+
+/// Runs the server until it has terminated; returns the process exit code.
+pub fn run(opts: CompletedOptions) -> i32 {
+    match start_and_wait(opts) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            1
+        }
+    }
+}
+
+fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
+    let tuning: Tuning = opts.shards.tuning()?;
+    let cpus = opts.shards.cpu_list()?;
+    let data_dir = &opts.shards.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
+    let cert_dir = opts
+        .secure_serving
+        .cert_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("pki"));
+
+    // PKI: the user's serving certificate, or the bootstrap one.
+    let user_serving = opts
+        .secure_serving
+        .tls_cert_file
+        .clone()
+        .zip(opts.secure_serving.tls_private_key_file.clone());
+    let bind = opts.secure_serving.bind_address;
+    let pki = pki::ensure(&cert_dir, user_serving.is_none(), bind).map_err(|e| e.to_string())?;
+    let (cert_file, key_file) = user_serving.clone().unwrap_or((
+        pki.paths.serving_cert.clone(),
+        pki.paths.serving_key.clone(),
+    ));
+    let client_ca: PathBuf = opts
+        .client_ca_file
+        .clone()
+        .unwrap_or(pki.paths.ca_cert.clone());
+    let tls = tls::server_config(&cert_file, &key_file, &client_ca)?;
+
+    let addr = SocketAddr::new(bind, opts.secure_serving.secure_port);
+    // Every shard binds with SO_REUSEPORT, which would let two servers share a port silently.
+    // A plain bind first makes "address in use" an error, as it is for kube-apiserver.
+    StdListener::bind(addr).map_err(|e| format!("failed to listen on {addr}: {e}"))?;
+
+    let kubeconfig = data_dir.join("admin.kubeconfig");
+    let host = if bind.is_unspecified() || bind.is_loopback() {
+        if bind.is_ipv6() {
+            "[::1]".to_string()
+        } else {
+            "127.0.0.1".to_string()
+        }
+    } else if bind.is_ipv6() {
+        format!("[{bind}]")
+    } else {
+        bind.to_string()
+    };
+    let url = format!("https://{host}:{}", addr.port());
+    let ca_for_kubeconfig = user_serving.is_none().then_some(pki.ca_pem.as_str());
+    pki::write_kubeconfig(
+        &kubeconfig,
+        &url,
+        ca_for_kubeconfig,
+        &pki.admin_cert_pem,
+        &pki.admin_key_pem,
+    )
+    .map_err(|e| e.to_string())?;
+
+    match shards::rt::limits::ensure_memlock(64 << 20) {
+        Ok(l) if (l as usize) < tuning.executor.io_memory_bytes * (cpus.len() + 1) => {
+            log::warn!("RLIMIT_MEMLOCK is {l} bytes; io_uring buffer registration may fall back")
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
+    }
+
+    let lifecycle = Lifecycle::new(cpus.len());
+    let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
+    let boot = Arc::new(ShardBoot {
+        addr,
+        tls,
+        http: HttpConfig {
+            handshake_timeout: tuning.http.tls_handshake_timeout,
+            header_read_timeout: tuning.http.header_read_timeout,
+            max_header_bytes: tuning.http.max_header_bytes,
+            http2_max_concurrent_streams: tuning.http.http2_max_streams_per_connection,
+            http2_keepalive_interval: (!tuning.http.http2_keepalive_interval.is_zero())
+                .then_some(tuning.http.http2_keepalive_interval),
+        },
+        lifecycle: Arc::clone(&lifecycle),
+        request_timeout: opts.generic.request_timeout,
+        send_retry_after: opts.generic.shutdown_send_retry_after,
+        ready: ready_tx,
+    });
+    let exec = ExecutorConfig {
+        io_memory: tuning.executor.io_memory_bytes,
+        ring_depth: tuning.executor.ring_depth,
+        spin_before_park: tuning.executor.spin_before_park,
+        preempt_timer: tuning.executor.preempt_timer,
+    };
+    let shard_boot = Arc::clone(&boot);
+    let set = ShardSet::start(&cpus, &exec, move |id| {
+        shard_main(id, Arc::clone(&shard_boot))
+    })
+    .map_err(|e| format!("cannot start shards: {e}"))?;
+    drop(boot);
+
+    // Every shard reports its bind before we announce anything.
+    let mut problems = Vec::new();
+    for _ in 0..cpus.len() {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok((_, Ok(_))) => {}
+            Ok((id, Err(e))) => problems.push(format!("shard-{}: {e}", id.cpu)),
+            Err(_) => problems.push("a shard did not start within 30s".into()),
+        }
+    }
+    if !problems.is_empty() {
+        lifecycle.stop_listening.fire();
+        lifecycle.force_close.fire();
+        let _ = set.join();
+        return Err(problems.join("; "));
+    }
+
+    println!(
+        "kubeshard: serving on https://{addr} with {} shard(s) on CPUs {cpus}",
+        cpus.len()
+    );
+    println!(
+        "kubeshard: admin kubeconfig written to {}",
+        kubeconfig.display()
+    );
+    println!("    export KUBECONFIG={}", kubeconfig.display());
+
+    install_signal_handler(Arc::clone(&lifecycle))?;
+
+    let coordinator = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+        .name("coordinator")
+        .io_memory(64 << 10)
+        .make()
+        .map_err(|e| format!("cannot start the coordinator: {e}"))?;
+    let lc = Arc::clone(&lifecycle);
+    coordinator.run(async move {
+        lc.run_termination(
+            opts.generic.shutdown_delay_duration,
+            opts.generic.request_timeout,
+            opts.generic.shutdown_send_retry_after,
+        )
+        .await
+    });
+
+    let mut failed = Vec::new();
+    for (id, r) in set.join() {
+        if let Err(e) = r {
+            failed.push(format!("shard-{}: {e}", id.cpu));
+        }
+    }
+    if failed.is_empty() {
+        log::info!("[graceful-termination] apiserver is exiting");
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// First SIGTERM/SIGINT starts graceful termination; a second one exits 1 at once.
+fn install_signal_handler(lifecycle: Arc<Lifecycle>) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| format!("signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if lifecycle.shutdown_initiated.fire() {
+                    log::info!("received signal {sig}, shutting down gracefully");
+                } else {
+                    eprintln!("received a second signal {sig}, exiting immediately");
+                    std::process::exit(1);
+                }
+            }
+        })
+        .map_err(|e| format!("signals: {e}"))?;
+    Ok(())
+}
+
+/// One shard: bind, serve until told to stop, report each lifecycle step it owns.
+async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
+    let server = match TlsHttpServer::bind(boot.addr, &boot.tls, boot.http.clone(), id) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = boot
+                .ready
+                .send((id, Err(format!("failed to listen on {}: {e}", boot.addr))));
+            return;
+        }
+    };
+    let _ = boot
+        .ready
+        .send((id, server.local_addr().map_err(|e| e.to_string())));
+    let lc = Arc::clone(&boot.lifecycle);
+    let in_flight = Gate::new();
+    let state = Rc::new(ChainState {
+        lifecycle: Arc::clone(&lc),
+        in_flight: in_flight.clone(),
+        request_timeout: boot.request_timeout,
+        send_retry_after: boot.send_retry_after,
+        server: ServerChain::new(Health::new(Arc::clone(&lc), Vec::new())),
+    });
+    let drain_lc = Arc::clone(&lc);
+    shards::spawn_local(async move {
+        drain_lc.not_accepting_new_requests.wait().await;
+        in_flight.idle().await;
+        drain_lc.shard_drained[id.index].fire();
+    })
+    .detach();
+    let summary = server
+        .serve(
+            HandlerChain::build(state),
+            Arc::clone(&lc.stop_listening),
+            Arc::clone(&lc.force_close),
+            Arc::clone(&lc.shard_listener_closed[id.index]),
+        )
+        .await;
+    log::debug!(
+        "shard-{}: stopped after {} connections ({} forced)",
+        id.cpu,
+        summary.accepted,
+        summary.forced
+    );
+    lc.shard_stopped[id.index].fire();
+}

@@ -1,0 +1,44 @@
+//! The server chain: aggregator -> core API -> apiextensions -> not found. Each delegate answers
+//! or passes the request on, as upstream's chain does. Today the core delegate serves the
+//! non-resource endpoints (health, version); the API groups arrive with the REST API issue.
+
+use bytes::Bytes;
+use http::StatusCode;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use shards::server::Body;
+
+use super::health::Health;
+use super::version::VersionInfo;
+use crate::endpoints::{response, status::StatusError};
+use crate::request::RequestCtx;
+
+/// The end of the filter chain on one shard.
+pub struct ServerChain {
+    health: Health,
+    version_json: Bytes,
+}
+
+impl ServerChain {
+    /// The chain with its health checks.
+    pub fn new(health: Health) -> Self {
+        Self {
+            health,
+            version_json: Bytes::from(VersionInfo::current().to_json()),
+        }
+    }
+
+    /// Serves a request that passed the filters.
+    pub async fn serve(&self, req: Request<Incoming>, _ctx: RequestCtx) -> Response<Body> {
+        let path = req.uri().path();
+        if let Some(r) = self.health.serve(path, req.uri().query()) {
+            return r;
+        }
+        if (path == "/version" || path == "/version/")
+            && (req.method() == Method::GET || req.method() == Method::HEAD)
+        {
+            return response::json(StatusCode::OK, self.version_json.clone());
+        }
+        response::status(&StatusError::path_not_found())
+    }
+}
