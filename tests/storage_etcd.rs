@@ -42,6 +42,16 @@ async fn next_item(watch: &mut WatchStream) -> Result<WatchItem, StorageError> {
         .expect("watch stream ended")
 }
 
+/// The suite every `KvStore` passes, against a real etcd; twice on the same etcd (each check
+/// cleans up after an earlier run, as against a long-lived shared etcd).
+#[tokio::test]
+async fn conformance() {
+    let etcd = EtcdServer::start_new();
+    let store = store_for(&etcd, Duration::from_secs(5)).await;
+    kubeshard::storage::conformance::run_all(&store, "/registry/conformance").await;
+    kubeshard::storage::conformance::run_all(&store, "/registry/conformance").await;
+}
+
 #[tokio::test]
 async fn writes_are_optimistic_txns_with_revisions() {
     let etcd = EtcdServer::start_new();
@@ -617,6 +627,28 @@ async fn create_rate_64_in_flight() {
     let etcd = EtcdServer::start_new();
     let store = store_for(&etcd, Duration::from_secs(5)).await;
     let value = Bytes::from(vec![b'x'; 560]);
+
+    // Baseline in the same run (the machine is noisy): raw etcd-client puts, 64 in flight.
+    let raw = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..CONCURRENCY {
+        let (mut raw, value) = (raw.kv_client(), value.clone());
+        workers.push(tokio::spawn(async move {
+            for i in (w..COUNT).step_by(CONCURRENCY) {
+                raw.put(format!("/bench-raw/{i:06}"), value.to_vec(), None)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let raw_rate = COUNT as f64 / started.elapsed().as_secs_f64();
+
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..CONCURRENCY {
@@ -643,11 +675,13 @@ async fn create_rate_64_in_flight() {
     let elapsed = started.elapsed();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let rate = COUNT as f64 / elapsed.as_secs_f64();
     eprintln!(
-        "{COUNT} creates, {CONCURRENCY} in flight: {:.0}/s in {elapsed:?}; p50 {:?} p99 {:?}",
-        COUNT as f64 / elapsed.as_secs_f64(),
+        "{COUNT} creates, {CONCURRENCY} in flight: {rate:.0}/s in {elapsed:?}; p50 {:?} p99 {:?}; \
+         raw etcd-client puts in the same run: {raw_rate:.0}/s (ratio {:.2})",
         pct(0.5),
-        pct(0.99)
+        pct(0.99),
+        rate / raw_rate
     );
     assert_eq!(
         store.count(b("/registry/configmaps/bench/")).await.unwrap(),

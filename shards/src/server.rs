@@ -240,6 +240,7 @@ async fn serve_connection(
             let mut b = http1::Builder::new();
             b.timer(ShardTimer)
                 .header_read_timeout(cfg.header_read_timeout)
+                .max_header_size(cfg.max_header_bytes)
                 .max_buf_size(cfg.max_header_bytes.max(8192) + 64 * 1024)
                 .max_headers(1024)
                 .keep_alive(true);

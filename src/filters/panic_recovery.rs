@@ -25,3 +25,25 @@ pub async fn recover(path: &str, fut: impl Future<Output = Response<Body>>) -> R
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[test]
+    fn a_panic_becomes_a_500_status_and_the_next_request_is_served() {
+        futures_lite::future::block_on(async {
+            let r = recover("/boom", async { panic!("handler bug") }).await;
+            assert_eq!(r.status(), 500);
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(s["kind"], "Status");
+            assert_eq!(s["reason"], "InternalError");
+            assert_eq!(s["code"], 500);
+            let ok = recover("/fine", async { response::text(http::StatusCode::OK, "ok") }).await;
+            assert_eq!(ok.status(), 200);
+        });
+    }
+}

@@ -250,7 +250,6 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<Revision> {
 pub(crate) struct Segment {
     file: File,
     path: PathBuf,
-    first_revision: Revision,
     nonce: u64,
     len: u64,
 }
@@ -277,7 +276,7 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .map_err(|e| io_err("create log segment", &path, e))?;
-        let mut seg = Segment { file, path, first_revision: first, nonce: 0, len: 0 };
+        let mut seg = Segment { file, path, nonce: 0, len: 0 };
         seg.write_header()?;
         super::files::sync_dir(dir)?;
         Ok(seg)
@@ -296,7 +295,7 @@ impl Segment {
 
     /// Opens an existing segment for appending after what `scan` found valid, cutting off
     /// (durably) a torn tail, or writing a fresh header if even that was torn.
-    pub(crate) fn reopen(path: &Path, first: Revision, scan: &Scan) -> Result<Segment, StorageError> {
+    pub(crate) fn reopen(path: &Path, scan: &Scan) -> Result<Segment, StorageError> {
         let file = OpenOptions::new()
             .write(true)
             .open(path)
@@ -308,7 +307,7 @@ impl Segment {
         }
         let mut file = file;
         file.seek(SeekFrom::Start(scan.valid_len)).map_err(|e| io_err("seek log segment", path, e))?;
-        let mut seg = Segment { file, path: path.to_owned(), first_revision: first, nonce: 0, len: 0 };
+        let mut seg = Segment { file, path: path.to_owned(), nonce: 0, len: 0 };
         match scan.nonce {
             Some(nonce) => {
                 seg.nonce = nonce;
@@ -337,11 +336,6 @@ impl Segment {
     /// Bytes in this segment.
     pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    /// The revision of the first record this segment holds (or will hold).
-    pub(crate) fn first_revision(&self) -> Revision {
-        self.first_revision
     }
 }
 
@@ -459,7 +453,6 @@ mod tests {
         // frame holding it is then torn. That must still read as a torn tail.
         let mut forged = Vec::new();
         encode_frame(0, &[rec(99, "/evil", Some("x"))], &mut forged);
-        let value = String::from_utf8_lossy(&forged).into_owned();
         let mut data = Vec::new();
         data.extend_from_slice(SEGMENT_MAGIC);
         data.extend_from_slice(&NONCE.to_le_bytes());
@@ -471,7 +464,6 @@ mod tests {
         encode_frame(NONCE, &[r], &mut data);
         let last = data.len() - 1;
         data[last] ^= 1; // torn
-        let _ = value;
         let s = scan(&data).unwrap();
         assert_eq!(s.valid_len as usize, good);
     }
@@ -499,7 +491,7 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         let s = scan(&data).unwrap();
         assert_eq!(s.valid_len, good);
-        let mut seg = Segment::reopen(&path, 1, &s).unwrap();
+        let mut seg = Segment::reopen(&path, &s).unwrap();
         assert_eq!(seg.len(), good);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         seg.append_durable(&[rec(2, "/k", None)], &mut buf).unwrap();

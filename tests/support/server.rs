@@ -1,0 +1,166 @@
+//! Starts the real `kubeshard` binary on a free loopback port with a temporary data dir, and
+//! gives tests clients for it. The process is ended by PID when the handle drops.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running kubeshard process.
+pub struct Kubeshard {
+    child: Option<Child>,
+    /// The secure port it serves on (127.0.0.1).
+    pub port: u16,
+    /// Its `--data-dir` (kept alive by `_dir` unless given by the caller).
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    /// Lines the process printed on stdout and stderr, as they arrive.
+    pub output: mpsc::Receiver<String>,
+}
+
+/// A free loopback TCP port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Path of the built server binary.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_kubeshard")
+}
+
+impl Kubeshard {
+    /// Starts kubeshard with `args` on a fresh data dir and waits until it serves.
+    pub fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        Self::start_in(&data_dir, args, Some(dir))
+    }
+
+    /// Starts kubeshard on `data_dir` (reused across restarts by the caller).
+    pub fn start_in(data_dir: &Path, args: &[&str], dir: Option<tempfile::TempDir>) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(binary());
+        cmd.arg(format!("--secure-port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--data-dir={}", data_dir.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn kubeshard");
+        let (tx, rx) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("[kubeshard] {line}");
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut ks = Kubeshard { child: Some(child), port, data_dir: data_dir.to_path_buf(), _dir: dir, output: rx };
+        ks.wait_for_line("kubeshard: serving on", Duration::from_secs(60));
+        ks
+    }
+
+    /// Waits until a printed line contains `needle`; panics after `limit`.
+    pub fn wait_for_line(&mut self, needle: &str, limit: Duration) -> String {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => {
+                    let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+                    panic!("no line containing {needle:?} within {limit:?} (exit status: {status:?})");
+                }
+            }
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).expect("running")
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, sig: i32) {
+        // The kill command keeps the tests free of unsafe code.
+        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().expect("kill");
+        assert!(st.success(), "kill -{sig} {}", self.pid());
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + limit;
+        let child = self.child.as_mut()?;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The bootstrap CA certificate (PEM).
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.data_dir.join("pki/ca.crt")).expect("ca.crt")
+    }
+
+    /// The admin kubeconfig path.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir.join("admin.kubeconfig")
+    }
+
+    /// A client trusting the bootstrap CA; `admin` adds the admin client certificate;
+    /// `http2` lets ALPN pick (h2), otherwise HTTP/1.1 only.
+    pub fn client(&self, admin: bool, http2: bool) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(&self.ca_pem()).expect("ca");
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .timeout(Duration::from_secs(20));
+        if admin {
+            let mut pem = std::fs::read(self.data_dir.join("pki/admin.crt")).expect("admin.crt");
+            pem.extend(std::fs::read(self.data_dir.join("pki/admin.key")).expect("admin.key"));
+            b = b.identity(reqwest::Identity::from_pem(&pem).expect("identity"));
+        }
+        if !http2 {
+            b = b.http1_only();
+        }
+        b.build().expect("client")
+    }
+
+    /// RSS of the server process in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for Kubeshard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
