@@ -30,6 +30,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 cargo build --release --bin kubeshard >/dev/null
 work=$(mktemp -d)
+chmod 755 "$work"   # nginx workers (www-data) read the served file
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -70,9 +71,10 @@ http {
 CONF
 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
-sleep 0.5
-curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/version" | cmp -s - "$work/version.json" \
-  || { echo "nginx does not serve the same bytes" >&2; exit 1; }
+for _ in $(seq 50); do curl -sf -o /dev/null --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/version" && break; sleep 0.1; done
+curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/version" >"$work/nginx.json" || true
+cmp -s "$work/nginx.json" "$work/version.json" \
+  || { echo "nginx does not serve the same bytes" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 wrk_rps() { taskset -c "$LOAD_CPUS" wrk -t1 -c"$H1_CONNS" -d"${DURATION}s" "https://127.0.0.1:$1/version" | awk '/Requests\/sec/ {print $2}'; }

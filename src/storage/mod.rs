@@ -5,3 +5,5 @@ pub mod conformance;
 pub mod embedded;
 pub mod etcd;
 pub mod kv;
+pub mod lanes;
+pub mod thread;
