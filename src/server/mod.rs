@@ -17,12 +17,15 @@ use shards::server::{HttpConfig, TlsHttpServer};
 use shards::shard::{ExecutorConfig, ShardId, ShardSet};
 use tuning::Tuning;
 
-use self::health::Health;
+use self::health::{Health, HealthCheck};
 use self::lifecycle::Lifecycle;
 use self::routes::ServerChain;
 use crate::filters::{ChainState, HandlerChain};
 use crate::options::CompletedOptions;
 use crate::pki;
+use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use crate::storage::etcd::{EtcdConfig, EtcdStore};
+use crate::storage::thread::{StorageClient, StorageConfig, StorageThread};
 
 /// Everything a shard needs to start, shared read-only by all shards.
 struct ShardBoot {
@@ -32,6 +35,7 @@ struct ShardBoot {
     lifecycle: Arc<Lifecycle>,
     request_timeout: Duration,
     send_retry_after: bool,
+    storage: StorageClient,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
 }
 
@@ -55,6 +59,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     let data_dir = data_dir
         .canonicalize()
         .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
+    // The store (its directory lock) first: a second server on this data dir stops here,
+    // before it touches the PKI or the kubeconfig.
+    let (storage_thread, storage) = start_storage(&opts, &tuning, &data_dir, cpus.len())?;
     let cert_dir = opts
         .secure_serving
         .cert_dir
@@ -131,6 +138,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         lifecycle: Arc::clone(&lifecycle),
         request_timeout: opts.generic.request_timeout,
         send_retry_after: opts.generic.shutdown_send_retry_after,
+        storage,
         ready: ready_tx,
     });
     let exec = ExecutorConfig {
@@ -190,7 +198,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     });
 
     let mut failed = Vec::new();
-    for (id, r) in set.join() {
+    let joined = set.join();
+    // Shards are done: nothing can ask storage for anything any more.
+    storage_thread.stop();
+    for (id, r) in joined {
         if let Err(e) = r {
             failed.push(format!("shard-{}: {e}", id.cpu));
         }
@@ -201,6 +212,59 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// Opens the storage backend on its own thread: etcd with `--etcd-servers`, otherwise the
+/// embedded store under `<data-dir>/store`.
+fn start_storage(
+    opts: &CompletedOptions,
+    tuning: &Tuning,
+    data_dir: &std::path::Path,
+    shards: usize,
+) -> Result<(StorageThread, StorageClient), String> {
+    let prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
+    let cfg = StorageConfig {
+        request_queue_capacity: tuning.storage.request_queue_capacity,
+        event_lane_capacity: tuning.storage.event_lane_capacity,
+        op_timeout: opts.generic.request_timeout,
+        compaction_interval: opts.etcd.etcd_compaction_interval,
+        health_interval: tuning.storage.health_interval,
+        watch_prefix: bytes::Bytes::from(format!("{prefix}/")),
+    };
+    let started = if opts.etcd.etcd_servers.is_empty() {
+        let dir = data_dir.join("store");
+        log::info!("storage: embedded store in {}", dir.display());
+        StorageThread::start(
+            move || async move { EmbeddedStore::open(&dir, EmbeddedOptions::default()) },
+            cfg,
+            shards,
+        )
+    } else {
+        let mut etcd = EtcdConfig::new(opts.etcd.etcd_servers.clone());
+        etcd.prefix = prefix;
+        etcd.ca_file = opts.etcd.etcd_cafile.clone();
+        etcd.cert_file = opts.etcd.etcd_certfile.clone();
+        etcd.key_file = opts.etcd.etcd_keyfile.clone();
+        etcd.request_timeout = opts.generic.request_timeout;
+        log::info!("storage: etcd at {}", opts.etcd.etcd_servers.join(","));
+        StorageThread::start(move || EtcdStore::connect(etcd), cfg, shards)
+    };
+    // Event lanes feed the per-shard watch cache, which is not built yet; dropping the
+    // receivers makes the lanes overflow once and then cost nothing.
+    started
+        .map(|(thread, client, _lanes)| (thread, client))
+        .map_err(|e| format!("storage: {e}"))
+}
+
+/// upstream's `etcd` health check: is the storage backend reachable.
+fn storage_check(storage: StorageClient) -> HealthCheck {
+    HealthCheck::new("etcd", move || {
+        if storage.healthy() {
+            Ok(())
+        } else {
+            Err("storage backend is unreachable".into())
+        }
+    })
 }
 
 /// First SIGTERM/SIGINT starts graceful termination; a second one exits 1 at once.
@@ -245,7 +309,10 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         in_flight: in_flight.clone(),
         request_timeout: boot.request_timeout,
         send_retry_after: boot.send_retry_after,
-        server: ServerChain::new(Health::new(Arc::clone(&lc), Vec::new())),
+        server: ServerChain::new(Health::new(
+            Arc::clone(&lc),
+            vec![storage_check(boot.storage.clone())],
+        )),
     });
     let drain_lc = Arc::clone(&lc);
     shards::spawn_local(async move {

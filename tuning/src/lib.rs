@@ -28,6 +28,14 @@
 //! - `http2_max_streams_per_connection` = 1000. kube-apiserver's default for
 //!   `--http2-max-streams-per-connection`.
 //! - `http2_keepalive_interval` = "0s" (off). hyper's default; kube-apiserver sends none either.
+//!
+//! ## `[storage]` — the storage thread and its lanes
+//! - `request_queue_capacity` = 16384. Shard -> storage requests that may wait at once; past
+//!   it a request fails at once (503) instead of queueing without bound. 16k is ~64 in flight
+//!   per connection on 256 busy connections.
+//! - `event_lane_capacity` = 8192. Event batches a shard may have unread before its lane
+//!   overflows and the shard resynchronises; a few seconds of a heavy write burst.
+//! - `health_interval` = "1s". How often the backend is probed for the `etcd` health check.
 #![forbid(unsafe_code)]
 
 pub mod duration;
@@ -47,6 +55,31 @@ pub struct Tuning {
     pub executor: ExecutorTuning,
     /// HTTP serving limits and timeouts.
     pub http: HttpTuning,
+    /// Storage thread queues and probes.
+    pub storage: StorageTuning,
+}
+
+/// Storage thread queues and probes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageTuning {
+    /// Shard -> storage requests waiting at once.
+    pub request_queue_capacity: usize,
+    /// Unread event batches per shard before a resync.
+    pub event_lane_capacity: usize,
+    /// Backend health probe period.
+    #[serde(with = "duration::serde_go")]
+    pub health_interval: Duration,
+}
+
+impl Default for StorageTuning {
+    fn default() -> Self {
+        Self {
+            request_queue_capacity: 16384,
+            event_lane_capacity: 8192,
+            health_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Per-shard glommio executor settings.
@@ -155,6 +188,9 @@ impl Tuning {
     fn check(&self) -> Result<(), String> {
         if self.http.max_header_bytes < 4096 {
             return Err("http.max_header_bytes must be at least 4096".into());
+        }
+        if self.storage.request_queue_capacity == 0 || self.storage.event_lane_capacity == 0 {
+            return Err("storage queue capacities must be at least 1".into());
         }
         if self.executor.ring_depth == 0 {
             return Err("executor.ring_depth must be at least 1".into());
