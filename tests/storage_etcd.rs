@@ -688,3 +688,70 @@ async fn create_rate_64_in_flight() {
         COUNT as u64
     );
 }
+
+#[tokio::test]
+async fn tls_with_client_certificates() {
+    let etcd = EtcdServer::start_new_tls();
+    let tls = etcd.tls().expect("started with TLS");
+    let mut config = EtcdConfig::new(vec![etcd.endpoint()]);
+    config.request_timeout = Duration::from_secs(5);
+    config.ca_file = Some(tls.ca_file.clone());
+    config.cert_file = Some(tls.client_cert_file.clone());
+    config.key_file = Some(tls.client_key_file.clone());
+    let store = EtcdStore::connect(config.clone()).await.unwrap();
+    let key = b("/registry/secrets/default/tls");
+    let (r, _) = applied(
+        store
+            .put(key.clone(), b("over tls"), Precondition::Absent)
+            .await
+            .unwrap(),
+    );
+    let (item, _) = store.get(key.clone(), 0).await.unwrap();
+    assert_eq!(
+        item.map(|kv| (kv.value, kv.mod_revision)),
+        Some((b("over tls"), r))
+    );
+
+    // Without a client certificate etcd refuses the connection.
+    let mut anonymous = config.clone();
+    anonymous.cert_file = None;
+    anonymous.key_file = None;
+    anonymous.request_timeout = Duration::from_secs(2);
+    let store = EtcdStore::connect(anonymous).await.unwrap();
+    let err = store.get(key.clone(), 0).await.unwrap_err();
+    assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
+
+    // A certificate without its key is a configuration error, found at connect.
+    let mut half = config;
+    half.key_file = None;
+    let err = EtcdStore::connect(half)
+        .await
+        .err()
+        .expect("cert without key");
+    assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn lists_larger_than_grpc_default_message_size() {
+    let etcd = EtcdServer::start_new();
+    let store = store_for(&etcd, Duration::from_secs(10)).await;
+    // etcd takes requests up to 1.5 MiB; five 1 MiB values make a 5 MiB list response, past
+    // gRPC's default 4 MiB receive limit.
+    let value = Bytes::from(vec![b'v'; 1 << 20]);
+    for i in 0..5 {
+        let key = b(&format!("/registry/configmaps/big/cm{i}"));
+        store
+            .put(key, value.clone(), Precondition::Absent)
+            .await
+            .unwrap();
+    }
+    let all = store
+        .list(ListRequest {
+            prefix: b("/registry/configmaps/big/"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert!(all.items.iter().all(|kv| kv.value == value));
+}

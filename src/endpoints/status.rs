@@ -51,6 +51,15 @@ pub struct StatusError {
     pub details: StatusDetails,
 }
 
+/// `resource` for the core group, `resource.group` otherwise (upstream's GroupResource).
+pub fn qualified(group: &str, resource: &str) -> String {
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
+}
+
 #[derive(Serialize)]
 struct StatusBody<'a> {
     kind: &'static str,
@@ -105,6 +114,164 @@ impl StatusError {
         )
     }
 
+    /// `<resource>[.<group>] "<name>" not found` (404).
+    pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
+        Self::about(
+            404,
+            "NotFound",
+            group,
+            resource,
+            name,
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+    }
+
+    /// `<resource>[.<group>] "<name>" already exists` (409).
+    pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
+        Self::about(
+            409,
+            "AlreadyExists",
+            group,
+            resource,
+            name,
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+    }
+
+    /// The optimistic-concurrency conflict (409), upstream's wording.
+    pub fn conflict_modified(group: &str, resource: &str, name: &str) -> Self {
+        Self::conflict(group, resource, name, "the object has been modified; please apply your changes to the latest version and try again")
+    }
+
+    /// A 409 Conflict with a reason text.
+    pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        Self::about(
+            409,
+            "Conflict",
+            group,
+            resource,
+            name,
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(group, resource)
+            ),
+        )
+    }
+
+    /// 422 Invalid: `<Kind>[.<group>] "<name>" is invalid: <causes>`.
+    pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<StatusCause>) -> Self {
+        let listed: Vec<String> = causes
+            .iter()
+            .map(|c| match &c.field {
+                Some(f) => format!("{f}: {}", c.message),
+                None => c.message.clone(),
+            })
+            .collect();
+        let summary = if listed.len() == 1 {
+            listed[0].clone()
+        } else {
+            format!("[{}]", listed.join(", "))
+        };
+        let mut e = Self::about(
+            422,
+            "Invalid",
+            group,
+            kind,
+            name,
+            format!(
+                "{} \"{name}\" is invalid: {summary}",
+                qualified(group, kind)
+            ),
+        );
+        e.details.causes = causes;
+        e
+    }
+
+    /// 400 BadRequest with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// 405: the resource does not support this verb.
+    pub fn method_not_supported(group: &str, resource: &str, verb: &str) -> Self {
+        let mut e = Self::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "{verb} is not supported on resources of kind \"{}\"",
+                qualified(group, resource)
+            ),
+        );
+        e.details.group = (!group.is_empty()).then(|| group.to_string());
+        e.details.kind = Some(resource.to_string());
+        e
+    }
+
+    /// 406: no acceptable response type.
+    pub fn not_acceptable(supported: &[&str]) -> Self {
+        Self::new(
+            406,
+            "NotAcceptable",
+            format!(
+                "only the following media types are accepted: {}",
+                supported.join(", ")
+            ),
+        )
+    }
+
+    /// 415: a body type the endpoint cannot read.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+    }
+
+    /// 413: body over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// 401 for requests that could not be authenticated.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 410 Expired: a resourceVersion or continue token older than the history kept.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    /// 503: storage or the server cannot take the request now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        let mut e = Self::new(503, "ServiceUnavailable", message);
+        e.details.retry_after_seconds = Some(1);
+        e
+    }
+
+    /// 504: the request did not finish within its deadline (upstream's wording).
+    pub fn timeout() -> Self {
+        let mut e = Self::new(504, "Timeout", "Timeout: request did not complete within requested timeout - context deadline exceeded");
+        e.details.retry_after_seconds = Some(0);
+        e
+    }
+
+    fn about(
+        code: u16,
+        reason: &'static str,
+        group: &str,
+        kind: &str,
+        name: &str,
+        message: String,
+    ) -> Self {
+        let mut e = Self::new(code, reason, message);
+        e.details.name = Some(name.to_string());
+        e.details.group = (!group.is_empty()).then(|| group.to_string());
+        e.details.kind = Some(kind.to_string());
+        e
+    }
+
     /// The JSON body: kind, apiVersion, metadata, status, message, reason, details, code.
     pub fn to_json(&self) -> Vec<u8> {
         let body = StatusBody {
@@ -125,6 +292,28 @@ impl StatusError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_match_upstream() {
+        assert_eq!(
+            StatusError::not_found("", "configmaps", "nope").message,
+            r#"configmaps "nope" not found"#
+        );
+        assert_eq!(
+            StatusError::not_found("apps", "deployments", "d").message,
+            r#"deployments.apps "d" not found"#
+        );
+        assert_eq!(
+            StatusError::conflict_modified("", "configmaps", "c1").message,
+            r#"Operation cannot be fulfilled on configmaps "c1": the object has been modified; please apply your changes to the latest version and try again"#
+        );
+        let body = String::from_utf8(StatusError::already_exists("", "configmaps", "c1").to_json())
+            .unwrap_or_default();
+        assert!(
+            body.contains(r#""details":{"name":"c1","kind":"configmaps"},"code":409"#),
+            "{body}"
+        );
+    }
 
     #[test]
     fn not_found_body_matches_upstream() {

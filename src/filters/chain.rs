@@ -54,7 +54,8 @@ async fn handle(
 ) -> Response<Body> {
     let audit_id = uuid::Uuid::new_v4().to_string();
     let ctx_audit_id = audit_id.clone();
-    let mut resp = panic_recovery::recover(&req.uri().path().to_string(), async move {
+    let path = req.uri().path().to_string();
+    let mut resp = panic_recovery::recover(&path, async move {
         let info = Rc::new(RequestInfo::resolve(
             req.method(),
             req.uri().path(),

@@ -47,9 +47,7 @@ impl EtcdOptions {
     pub fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
         if self.storage_backend != "etcd3" {
-            errs.push(format!(
-                "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'"
-            ));
+            errs.push("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'".to_string());
         }
         for s in &self.etcd_servers {
             if !(s.starts_with("http://") || s.starts_with("https://")) {

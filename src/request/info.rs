@@ -83,8 +83,8 @@ impl RequestInfo {
             .to_string();
         }
 
-        if parts.first() == Some(&"namespaces") {
-            if parts.len() > 1 {
+        if parts.first() == Some(&"namespaces") && parts.len() > 1 {
+            {
                 info.namespace = parts[1].to_string();
                 // /namespaces/{name} and /namespaces/{name}/{subresource} address the namespace.
                 if parts.len() > 2 && !matches!(parts[2], "finalize" | "status") {
@@ -195,6 +195,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn resolves_like_upstream() {
         let cases: &[(
             Method,

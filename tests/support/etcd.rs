@@ -1,6 +1,9 @@
 //! A real etcd for tests: started from the `etcd` binary on free loopback ports with a
 //! temporary data dir, stoppable and restartable on the same port and data dir, killed on drop.
 //!
+//! With [`EtcdServer::start_new_tls`] it serves HTTPS and requires client certificates, from a
+//! CA generated for the test ([`EtcdTls`]).
+//!
 //! The binary is `$KUBESHARD_ETCD_BINARY`, else `/usr/bin/etcd`, else `etcd` on `PATH`. When it
 //! is missing the test fails (scripts/test.sh installs it); it never passes silently.
 //! fsync stays on: these tests measure and exercise etcd as it runs in production.
@@ -24,6 +27,9 @@ pub struct EtcdServer {
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
+    /// Plain-HTTP `/health` (and `/metrics`) listener, also when clients need TLS.
+    metrics_port: u16,
+    tls: Option<EtcdTls>,
     extra_args: Vec<String>,
     child: Option<Child>,
 }
@@ -38,17 +44,30 @@ impl EtcdServer {
     /// Like [`EtcdServer::start_new`], with extra etcd flags (kept for restarts), e.g.
     /// `--experimental-watch-progress-notify-interval=500ms`.
     pub fn start_new_with(extra_args: &[&str]) -> EtcdServer {
+        Self::start_inner(extra_args, false)
+    }
+
+    /// Starts a fresh etcd that serves clients over HTTPS only and requires a client
+    /// certificate signed by a CA generated for this test (see [`EtcdServer::tls`]).
+    pub fn start_new_tls() -> EtcdServer {
+        Self::start_inner(&[], true)
+    }
+
+    fn start_inner(extra_args: &[&str], tls: bool) -> EtcdServer {
         let binary = etcd_binary();
         let dir = tempfile::Builder::new()
             .prefix("kubeshard-etcd-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary etcd data dir: {e}"));
-        let (client_port, peer_port) = (free_port(), free_port());
+        let tls = tls.then(|| EtcdTls::generate(&dir.path().join("tls")));
+        let (client_port, peer_port, metrics_port) = (free_port(), free_port(), free_port());
         let mut server = EtcdServer {
             binary,
             dir,
             client_port,
             peer_port,
+            metrics_port,
+            tls,
             extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
         };
@@ -56,9 +75,15 @@ impl EtcdServer {
         server
     }
 
-    /// The client URL, e.g. `http://127.0.0.1:41234`.
+    /// The client URL, e.g. `http://127.0.0.1:41234` (`https://` when started with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The TLS files (CA, server and client certificates) when started with TLS.
+    pub fn tls(&self) -> Option<&EtcdTls> {
+        self.tls.as_ref()
     }
 
     /// The client port.
@@ -100,7 +125,8 @@ impl EtcdServer {
         let log_err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("cannot clone the etcd log file handle: {e}"));
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let client = self.endpoint();
+        let metrics = format!("http://127.0.0.1:{}", self.metrics_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let mut command = Command::new(&self.binary);
         command
@@ -108,6 +134,7 @@ impl EtcdServer {
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-metrics-urls={metrics}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=kubeshard-test={peer}"))
@@ -116,6 +143,12 @@ impl EtcdServer {
             .arg("--log-outputs=stderr")
             .arg("--log-level=warn")
             .args(&self.extra_args)
+            .args(
+                self.tls
+                    .as_ref()
+                    .map(EtcdTls::server_args)
+                    .unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
@@ -144,6 +177,31 @@ impl EtcdServer {
     /// partitioned server. `resume()` lets it continue.
     pub fn pause(&self) {
         self.signal("-STOP");
+        // The signal is delivered asynchronously: wait until every thread has stopped, or a
+        // request sent right after `pause()` could still be answered.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.all_threads_stopped() {
+            assert!(Instant::now() < deadline, "etcd did not stop after SIGSTOP");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Whether every thread of etcd is in state `T` (stopped), per `/proc/<pid>/task/*/stat`.
+    fn all_threads_stopped(&self) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return false;
+        };
+        tasks.flatten().all(|task| {
+            std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ...`; comm may contain spaces, so split after ')'.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().next().map(|state| state == "T")
+                })
+                .unwrap_or(false)
+        })
     }
 
     /// Continues a paused etcd (SIGCONT).
@@ -175,7 +233,7 @@ impl EtcdServer {
                     );
                 }
             }
-            if health_ok(self.client_port) {
+            if health_ok(self.metrics_port) {
                 return;
             }
             if Instant::now() >= deadline {
@@ -202,6 +260,84 @@ impl EtcdServer {
 impl Drop for EtcdServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CA, etcd's serving certificate (for `127.0.0.1` and `localhost`) and a client
+/// certificate, as PEM files, generated for one test.
+pub struct EtcdTls {
+    /// The CA certificate (`--etcd-cafile`; etcd's `--trusted-ca-file`).
+    pub ca_file: PathBuf,
+    /// etcd's serving certificate.
+    pub server_cert_file: PathBuf,
+    /// etcd's serving key.
+    pub server_key_file: PathBuf,
+    /// A client certificate signed by the CA (`--etcd-certfile`).
+    pub client_cert_file: PathBuf,
+    /// Its key (`--etcd-keyfile`).
+    pub client_key_file: PathBuf,
+}
+
+impl EtcdTls {
+    /// Generates the CA and both certificates (ECDSA P-256) into `dir`.
+    pub fn generate(dir: &Path) -> EtcdTls {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {dir:?}: {e}"));
+        let key = || KeyPair::generate().unwrap_or_else(|e| panic!("key generation: {e}"));
+        let params = |sans: &[&str], cn: &str| {
+            let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
+            let mut p = CertificateParams::new(sans).unwrap_or_else(|e| panic!("params: {e}"));
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p
+        };
+        let write = |name: &str, pem: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).unwrap_or_else(|e| panic!("cannot write {path:?}: {e}"));
+            path
+        };
+
+        let ca_key = key();
+        let mut ca = params(&[], "kubeshard-test-etcd-ca");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca
+            .self_signed(&ca_key)
+            .unwrap_or_else(|e| panic!("CA certificate: {e}"));
+        let issuer = Issuer::new(ca, ca_key);
+
+        let server_key = key();
+        let mut server = params(&["127.0.0.1", "localhost"], "etcd");
+        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let server_cert = server
+            .signed_by(&server_key, &issuer)
+            .unwrap_or_else(|e| panic!("server certificate: {e}"));
+
+        let client_key = key();
+        let mut client = params(&[], "kube-apiserver-etcd-client");
+        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client
+            .signed_by(&client_key, &issuer)
+            .unwrap_or_else(|e| panic!("client certificate: {e}"));
+
+        EtcdTls {
+            ca_file: write("ca.crt", ca_cert.pem()),
+            server_cert_file: write("server.crt", server_cert.pem()),
+            server_key_file: write("server.key", server_key.serialize_pem()),
+            client_cert_file: write("client.crt", client_cert.pem()),
+            client_key_file: write("client.key", client_key.serialize_pem()),
+        }
+    }
+
+    fn server_args(&self) -> Vec<String> {
+        vec![
+            format!("--cert-file={}", self.server_cert_file.display()),
+            format!("--key-file={}", self.server_key_file.display()),
+            format!("--trusted-ca-file={}", self.ca_file.display()),
+            "--client-cert-auth=true".to_owned(),
+        ]
     }
 }
 
@@ -252,7 +388,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Whether etcd answers `GET /health` with `"health":"true"` on its client port.
+/// Whether etcd answers `GET /health` with `"health":"true"` on its metrics port.
 fn health_ok(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {

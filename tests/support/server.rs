@@ -22,7 +22,10 @@ pub struct Kubeshard {
 
 /// A free loopback TCP port (bound then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Path of the built server binary.
@@ -63,7 +66,13 @@ impl Kubeshard {
                 }
             });
         }
-        let mut ks = Kubeshard { child: Some(child), port, data_dir: data_dir.to_path_buf(), _dir: dir, output: rx };
+        let mut ks = Kubeshard {
+            child: Some(child),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            _dir: dir,
+            output: rx,
+        };
         ks.wait_for_line("kubeshard: serving on", Duration::from_secs(60));
         ks
     }
@@ -77,8 +86,13 @@ impl Kubeshard {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(_) => {
-                    let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-                    panic!("no line containing {needle:?} within {limit:?} (exit status: {status:?})");
+                    let status = self
+                        .child
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
+                    panic!(
+                        "no line containing {needle:?} within {limit:?} (exit status: {status:?})"
+                    );
                 }
             }
         }
@@ -92,7 +106,11 @@ impl Kubeshard {
     /// Sends a signal to the server process.
     pub fn signal(&self, sig: i32) {
         // The kill command keeps the tests free of unsafe code.
-        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().expect("kill");
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
         assert!(st.success(), "kill -{sig} {}", self.pid());
     }
 
@@ -147,7 +165,8 @@ impl Kubeshard {
 
     /// RSS of the server process in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))

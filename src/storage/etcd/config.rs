@@ -21,6 +21,11 @@ pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a keep-alive ping may go unanswered: kube-apiserver's `keepaliveTimeout` (10 s).
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The largest response accepted from etcd. gRPC's default (4 MiB) is far below what a list
+/// of a big resource returns; like kube-apiserver's etcd client (`MaxCallRecvMsgSize =
+/// math.MaxInt32`), accept anything up to 2 GiB.
+pub const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
 /// Where and how to reach etcd. Field names follow the kube-apiserver flags.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EtcdConfig {
@@ -111,4 +116,30 @@ fn read(path: &PathBuf, flag: &str) -> Result<Vec<u8>, StorageError> {
 
 fn invalid(msg: &str) -> StorageError {
     StorageError::Internal(format!("invalid etcd configuration: {msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_kube_apiserver() {
+        let config = EtcdConfig::default();
+        assert_eq!(config.prefix, "/registry");
+        assert!(config.connect_options().is_ok());
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let mut config = EtcdConfig::new(Vec::new());
+        assert!(config.connect_options().is_err(), "no endpoints");
+        config.endpoints = vec!["http://127.0.0.1:2379".to_owned()];
+        config.request_timeout = Duration::ZERO;
+        assert!(config.connect_options().is_err(), "zero timeout");
+        config.request_timeout = DEFAULT_REQUEST_TIMEOUT;
+        config.cert_file = Some(PathBuf::from("/nonexistent/client.crt"));
+        assert!(config.connect_options().is_err(), "certificate without key");
+        config.key_file = Some(PathBuf::from("/nonexistent/client.key"));
+        assert!(config.connect_options().is_err(), "unreadable files");
+    }
 }

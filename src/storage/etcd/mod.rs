@@ -21,6 +21,7 @@ mod write;
 
 pub use config::{
     EtcdConfig, DEFAULT_PREFIX, DEFAULT_REQUEST_TIMEOUT, KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT,
+    MAX_RESPONSE_BYTES,
 };
 pub use store::EtcdStore;
 

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use etcd_client::{Client, CompactionOptions, GetOptions, KvClient};
+use etcd_client::{Client, CompactionOptions, GetOptions, KvClient, WatchClient};
 
-use super::config::EtcdConfig;
+use super::config::{EtcdConfig, MAX_RESPONSE_BYTES};
 use super::convert::{header_revision, key_after, key_value, prefix_end};
 use super::error::{bounded, CallError};
 use crate::storage::kv::{KeyValue, ListRequest, ListResponse, Revision, StorageError};
@@ -17,8 +17,12 @@ use crate::storage::kv::{KeyValue, ListRequest, ListResponse, Revision, StorageE
 /// underlying channel reconnects on its own when etcd comes back.
 #[derive(Clone)]
 pub struct EtcdStore {
-    pub(super) client: Client,
-    pub(super) config: EtcdConfig,
+    /// Owns the balanced channel's endpoint list (kept so endpoints stay managed, e.g. for a
+    /// later `add_endpoint`); requests go through the two handles below.
+    _client: Client,
+    kv: KvClient,
+    watch: WatchClient,
+    config: EtcdConfig,
 }
 
 impl EtcdStore {
@@ -33,7 +37,16 @@ impl EtcdStore {
         )
         .await
         .map_err(|e| e.into_storage(0))?;
-        Ok(EtcdStore { client, config })
+        Ok(EtcdStore {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            watch: client
+                .watch_client()
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+            _client: client,
+            config,
+        })
     }
 
     /// The key prefix all resources live under (`--etcd-prefix`).
@@ -53,7 +66,12 @@ impl EtcdStore {
 
     /// A handle for one KV call (a clone of the shared channel; the client needs `&mut`).
     pub(super) fn kv(&self) -> KvClient {
-        self.client.kv_client()
+        self.kv.clone()
+    }
+
+    /// A handle for one watch (a clone of the shared channel).
+    pub(super) fn watch_client(&self) -> WatchClient {
+        self.watch.clone()
     }
 
     /// Fills the current revision into a `FutureRevision` error (one extra round trip, on the

@@ -28,7 +28,7 @@ impl EtcdStore {
             .with_start_revision(after.saturating_add(1))
             .with_prev_key()
             .with_progress_notify();
-        let mut client = self.client.watch_client();
+        let mut client = self.watch_client();
         let timeout = self.timeout();
         let stream = bounded(timeout, client.watch(key, Some(options)))
             .await
@@ -99,20 +99,30 @@ impl EtcdWatch {
             return Ok(());
         }
         // One response may carry several revisions; the boundary promises one batch each.
-        let mut batch: Vec<WatchEvent> = Vec::new();
-        let mut batch_revision = 0;
-        for event in events {
-            let event = convert_event(event)?;
-            if !batch.is_empty() && event.kv.mod_revision != batch_revision {
-                self.pending
-                    .push_back(WatchItem::Events(std::mem::take(&mut batch)));
-            }
-            batch_revision = event.kv.mod_revision;
-            batch.push(event);
-        }
-        self.pending.push_back(WatchItem::Events(batch));
+        let events = events
+            .iter()
+            .map(convert_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.pending
+            .extend(split_by_revision(events).map(WatchItem::Events));
         Ok(())
     }
+}
+
+/// Splits events (in revision order) into runs of one revision each.
+fn split_by_revision(events: Vec<WatchEvent>) -> impl Iterator<Item = Vec<WatchEvent>> {
+    let mut batches: Vec<Vec<WatchEvent>> = Vec::new();
+    for event in events {
+        match batches.last_mut() {
+            Some(batch)
+                if batch.last().map(|e| e.kv.mod_revision) == Some(event.kv.mod_revision) =>
+            {
+                batch.push(event)
+            }
+            _ => batches.push(vec![event]),
+        }
+    }
+    batches.into_iter()
 }
 
 fn convert_event(event: &etcd_client::Event) -> Result<WatchEvent, StorageError> {
@@ -161,5 +171,39 @@ impl Stream for EtcdWatch {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::kv::KeyValue;
+
+    fn event(key: &str, revision: Revision) -> WatchEvent {
+        WatchEvent {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: Bytes::copy_from_slice(key.as_bytes()),
+                value: Bytes::new(),
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            prev_kv: None,
+        }
+    }
+
+    #[test]
+    fn one_batch_per_revision_in_order() {
+        let events = vec![event("a", 5), event("b", 6), event("c", 6), event("d", 8)];
+        let batches: Vec<Vec<String>> = split_by_revision(events)
+            .map(|batch| {
+                batch
+                    .iter()
+                    .map(|e| String::from_utf8_lossy(&e.kv.key).into_owned())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(batches, vec![vec!["a"], vec!["b", "c"], vec!["d"]]);
+        assert_eq!(split_by_revision(Vec::new()).count(), 0);
     }
 }
