@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod filters;
 pub mod options;
 pub mod pki;
+pub mod registry;
 pub mod request;
 pub mod server;
 pub mod storage;

@@ -13,7 +13,10 @@ use reqwest::{StatusCode, Version};
 use support::server::Kubeshard;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -26,7 +29,16 @@ fn version_health_and_not_found_over_http1_and_http2() {
             assert_eq!(r.version(), want);
             assert_eq!(r.status(), StatusCode::OK);
             let v: serde_json::Value = r.json().await.unwrap();
-            for field in ["major", "minor", "gitVersion", "gitCommit", "buildDate", "compiler", "platform", "goVersion"] {
+            for field in [
+                "major",
+                "minor",
+                "gitVersion",
+                "gitCommit",
+                "buildDate",
+                "compiler",
+                "platform",
+                "goVersion",
+            ] {
                 assert!(v[field].is_string(), "version lacks {field}: {v}");
             }
             assert_eq!(v["major"], "1");
@@ -37,17 +49,35 @@ fn version_health_and_not_found_over_http1_and_http2() {
                 assert_eq!(r.status(), StatusCode::OK, "{p}");
                 assert_eq!(r.text().await.unwrap(), "ok");
             }
-            let verbose = c.get(ks.url("/readyz?verbose")).send().await.unwrap().text().await.unwrap();
+            let verbose = c
+                .get(ks.url("/readyz?verbose"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             assert!(verbose.contains("[+]ping ok\n"), "{verbose}");
             assert!(verbose.contains("[+]shutdown ok\n"), "{verbose}");
             assert!(verbose.ends_with("readyz check passed\n"), "{verbose}");
-            let excluded = c.get(ks.url("/readyz?verbose&exclude=shutdown")).send().await.unwrap().text().await.unwrap();
+            let excluded = c
+                .get(ks.url("/readyz?verbose&exclude=shutdown"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             assert!(excluded.contains("[+]shutdown excluded: ok"), "{excluded}");
             let one = c.get(ks.url("/readyz/ping")).send().await.unwrap();
             assert_eq!(one.status(), StatusCode::OK);
             assert_eq!(one.text().await.unwrap(), "ok");
             let livez_shutdown = c.get(ks.url("/livez/shutdown")).send().await.unwrap();
-            assert_eq!(livez_shutdown.status(), StatusCode::NOT_FOUND, "/livez has no shutdown check");
+            assert_eq!(
+                livez_shutdown.status(),
+                StatusCode::NOT_FOUND,
+                "/livez has no shutdown check"
+            );
 
             let r = c.get(ks.url("/no/such/path")).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -59,7 +89,10 @@ fn version_health_and_not_found_over_http1_and_http2() {
             assert_eq!(s["status"], "Failure");
             assert_eq!(s["reason"], "NotFound");
             assert_eq!(s["code"], 404);
-            assert_eq!(s["message"], "the server could not find the requested resource");
+            assert_eq!(
+                s["message"],
+                "the server could not find the requested resource"
+            );
         }
     });
 }
@@ -69,14 +102,23 @@ fn serves_clients_with_and_without_certificates_and_rejects_foreign_ones() {
     let ks = Kubeshard::start(&[]);
     rt().block_on(async {
         for admin in [true, false] {
-            let r = ks.client(admin, true).get(ks.url("/version")).send().await.unwrap();
+            let r = ks
+                .client(admin, true)
+                .get(ks.url("/version"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::OK, "admin={admin}");
         }
         // A client certificate from another CA fails the handshake.
         let other = tempfile::tempdir().unwrap();
-        let foreign = kubeshard::pki::ensure(other.path(), false, "127.0.0.1".parse().unwrap()).unwrap();
+        let foreign =
+            kubeshard::pki::ensure(other.path(), false, "127.0.0.1".parse().unwrap()).unwrap();
         let ca = reqwest::Certificate::from_pem(&ks.ca_pem()).unwrap();
-        let id = reqwest::Identity::from_pem(format!("{}{}", foreign.admin_cert_pem, foreign.admin_key_pem).as_bytes()).unwrap();
+        let id = reqwest::Identity::from_pem(
+            format!("{}{}", foreign.admin_cert_pem, foreign.admin_key_pem).as_bytes(),
+        )
+        .unwrap();
         let c = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
@@ -84,9 +126,17 @@ fn serves_clients_with_and_without_certificates_and_rejects_foreign_ones() {
             .identity(id)
             .build()
             .unwrap();
-        assert!(c.get(ks.url("/version")).send().await.is_err(), "foreign client certificate accepted");
+        assert!(
+            c.get(ks.url("/version")).send().await.is_err(),
+            "foreign client certificate accepted"
+        );
         // The server is still fine.
-        let r = ks.client(true, false).get(ks.url("/healthz")).send().await.unwrap();
+        let r = ks
+            .client(true, false)
+            .get(ks.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     });
 }
@@ -100,9 +150,19 @@ fn kubectl_reaches_the_server_with_the_printed_kubeconfig() {
         .args(["version", "-o", "json"])
         .output()
         .expect("kubectl is installed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["serverVersion"]["gitVersion"].as_str().unwrap().contains("kubeshard"), "{v}");
+    assert!(
+        v["serverVersion"]["gitVersion"]
+            .as_str()
+            .unwrap()
+            .contains("kubeshard"),
+        "{v}"
+    );
     let raw = std::process::Command::new("kubectl")
         .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
         .args(["get", "--raw", "/readyz?verbose"])
@@ -115,22 +175,41 @@ fn kubectl_reaches_the_server_with_the_printed_kubeconfig() {
 fn one_pinned_shard_thread_per_cpu() {
     let allowed = shards::cpus::CpuList::allowed().unwrap();
     let want: Vec<usize> = allowed.ids().iter().copied().take(2).collect();
-    let list = want.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+    let list = want
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let mut ks = Kubeshard::start(&[&format!("--cpus={list}")]);
     let line = ks.wait_for_line("", Duration::from_millis(10));
     drop(line);
     let mut seen = std::collections::BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{}/task", ks.pid())).unwrap() {
         let task = task.unwrap().path();
-        let comm = std::fs::read_to_string(task.join("comm")).unwrap().trim().to_string();
+        let comm = std::fs::read_to_string(task.join("comm"))
+            .unwrap()
+            .trim()
+            .to_string();
         if let Some(cpu) = comm.strip_prefix("shard-") {
             let status = std::fs::read_to_string(task.join("status")).unwrap();
-            let allowed_list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap().trim().to_string();
-            assert_eq!(allowed_list, cpu, "thread {comm} must be pinned to CPU {cpu}");
+            let allowed_list = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .unwrap()
+                .trim()
+                .to_string();
+            assert_eq!(
+                allowed_list, cpu,
+                "thread {comm} must be pinned to CPU {cpu}"
+            );
             seen.insert(cpu.parse::<usize>().unwrap(), ());
         }
     }
-    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), want, "one shard per CPU in --cpus");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        want,
+        "one shard per CPU in --cpus"
+    );
 }
 
 #[test]
@@ -138,7 +217,10 @@ fn graceful_termination_fails_readyz_during_the_delay_then_exits_0() {
     let mut ks = Kubeshard::start(&["--shutdown-delay-duration=3s"]);
     rt().block_on(async {
         let c = ks.client(true, true);
-        assert_eq!(c.get(ks.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            c.get(ks.url("/readyz")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
         let t0 = Instant::now();
         ks.signal(15);
         ks.wait_for_line("ShutdownInitiated", Duration::from_secs(5));
@@ -147,21 +229,43 @@ fn graceful_termination_fails_readyz_during_the_delay_then_exits_0() {
         let r = c.get(ks.url("/readyz")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = r.text().await.unwrap();
-        assert!(body.contains("[-]shutdown failed: reason withheld"), "{body}");
+        assert!(
+            body.contains("[-]shutdown failed: reason withheld"),
+            "{body}"
+        );
         assert!(body.ends_with("readyz check failed\n"), "{body}");
-        assert_eq!(c.get(ks.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
-        assert_eq!(c.get(ks.url("/livez")).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            c.get(ks.url("/healthz")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            c.get(ks.url("/livez")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
         let fresh = ks.client(true, false);
-        assert_eq!(fresh.get(ks.url("/version")).send().await.unwrap().status(), StatusCode::OK);
-        assert!(t0.elapsed() < Duration::from_secs(3), "checks ran inside the delay");
+        assert_eq!(
+            fresh.get(ks.url("/version")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "checks ran inside the delay"
+        );
     });
     let t0 = Instant::now();
-    let status = ks.wait_exit(Duration::from_secs(20)).expect("exits after the delay");
+    let status = ks
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits after the delay");
     assert!(status.success(), "exit status {status:?}");
     assert!(t0.elapsed() < Duration::from_secs(10));
     let mut order = Vec::new();
     while let Ok(line) = ks.output.try_recv() {
-        for step in ["AfterShutdownDelayDuration", "NotAcceptingNewRequest", "InFlightRequestsDrained", "HTTPServerStoppedListening"] {
+        for step in [
+            "AfterShutdownDelayDuration",
+            "NotAcceptingNewRequest",
+            "InFlightRequestsDrained",
+            "HTTPServerStoppedListening",
+        ] {
             if line.contains(&format!("] {step} signal fired")) {
                 order.push(step);
             }
@@ -169,7 +273,12 @@ fn graceful_termination_fails_readyz_during_the_delay_then_exits_0() {
     }
     assert_eq!(
         order,
-        ["AfterShutdownDelayDuration", "NotAcceptingNewRequest", "InFlightRequestsDrained", "HTTPServerStoppedListening"]
+        [
+            "AfterShutdownDelayDuration",
+            "NotAcceptingNewRequest",
+            "InFlightRequestsDrained",
+            "HTTPServerStoppedListening"
+        ]
     );
 }
 
@@ -179,7 +288,9 @@ fn second_signal_exits_1_at_once() {
     ks.signal(15);
     ks.wait_for_line("ShutdownInitiated", Duration::from_secs(5));
     ks.signal(2);
-    let status = ks.wait_exit(Duration::from_secs(5)).expect("second signal exits at once");
+    let status = ks
+        .wait_exit(Duration::from_secs(5))
+        .expect("second signal exits at once");
     assert_eq!(status.code(), Some(1));
 }
 
@@ -190,23 +301,32 @@ fn tls_connector(ks: &Kubeshard) -> tokio_rustls::TlsConnector {
     for c in rustls_pemfile_certs(&mut pem) {
         roots.add(c).unwrap();
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
-fn rustls_pemfile_certs(r: &mut dyn std::io::BufRead) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+fn rustls_pemfile_certs(
+    r: &mut dyn std::io::BufRead,
+) -> Vec<rustls_pki_types::CertificateDer<'static>> {
     use rustls_pki_types::pem::PemObject;
     let mut buf = Vec::new();
     r.read_to_end(&mut buf).unwrap();
-    rustls_pki_types::CertificateDer::pem_slice_iter(&buf).map(|c| c.unwrap()).collect()
+    rustls_pki_types::CertificateDer::pem_slice_iter(&buf)
+        .map(|c| c.unwrap())
+        .collect()
 }
 
 /// Reads until EOF or error; returns what arrived and whether the peer closed within `limit`.
-async fn read_until_closed(s: &mut (impl tokio::io::AsyncRead + Unpin), limit: Duration) -> (Vec<u8>, bool) {
+async fn read_until_closed(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: Duration,
+) -> (Vec<u8>, bool) {
     use tokio::io::AsyncReadExt;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -224,7 +344,11 @@ async fn read_until_closed(s: &mut (impl tokio::io::AsyncRead + Unpin), limit: D
 fn bad_input_closes_the_connection_and_the_server_stays_healthy() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("fast-timeouts.toml");
-    std::fs::write(&profile, "[http]\ntls_handshake_timeout = \"1s\"\nheader_read_timeout = \"1s\"\n").unwrap();
+    std::fs::write(
+        &profile,
+        "[http]\ntls_handshake_timeout = \"1s\"\nheader_read_timeout = \"1s\"\n",
+    )
+    .unwrap();
     let ks = Kubeshard::start(&[&format!("--tuning-profile={}", profile.display())]);
     let addr = format!("127.0.0.1:{}", ks.port);
     let rss_before = ks.rss_kib();
@@ -233,7 +357,9 @@ fn bad_input_closes_the_connection_and_the_server_stays_healthy() {
     for i in 0..100u32 {
         let mut s = TcpStream::connect(&addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let junk: Vec<u8> = (0..1024u32).map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 7) as u8).collect();
+        let junk: Vec<u8> = (0..1024u32)
+            .map(|j| (j.wrapping_mul(2654435761).wrapping_add(i) >> 7) as u8)
+            .collect();
         let _ = s.write_all(&junk);
         let mut buf = [0u8; 512];
         let closed = matches!(s.read(&mut buf), Ok(_) | Err(_));
@@ -255,19 +381,27 @@ fn bad_input_closes_the_connection_and_the_server_stays_healthy() {
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let mut idle = tls_connector(&ks).connect(name.clone(), tcp).await.unwrap();
         let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
-        assert!(closed, "idle TLS connection still open after 5s (slowloris)");
+        assert!(
+            closed,
+            "idle TLS connection still open after 5s (slowloris)"
+        );
 
         // Half a request header, then nothing: cut off too.
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let mut slow = tls_connector(&ks).connect(name.clone(), tcp).await.unwrap();
-        slow.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.write_all(b"GET /version HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
         assert!(closed, "slow header still open after 5s");
 
         // Garbage after the handshake: a 400 or a close, never a hang.
         let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
         let mut garbage = tls_connector(&ks).connect(name.clone(), tcp).await.unwrap();
-        garbage.write_all(b"\x00\x01\x02 not http at all\r\n\r\n").await.unwrap();
+        garbage
+            .write_all(b"\x00\x01\x02 not http at all\r\n\r\n")
+            .await
+            .unwrap();
         let (got, closed) = read_until_closed(&mut garbage, Duration::from_secs(5)).await;
         assert!(closed, "garbage connection still open");
         let text = String::from_utf8_lossy(&got);
@@ -286,16 +420,27 @@ fn bad_input_closes_the_connection_and_the_server_stays_healthy() {
         let (got, closed) = read_until_closed(&mut big, Duration::from_secs(10)).await;
         assert!(closed, "oversized header connection still open");
         let text = String::from_utf8_lossy(&got);
-        assert!(!text.starts_with("HTTP/1.1 200"), "oversized headers were served: {text}");
+        assert!(
+            !text.starts_with("HTTP/1.1 200"),
+            "oversized headers were served: {text}"
+        );
 
         // Still healthy on both protocols.
         for http2 in [false, true] {
-            let r = ks.client(true, http2).get(ks.url("/healthz")).send().await.unwrap();
+            let r = ks
+                .client(true, http2)
+                .get(ks.url("/healthz"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::OK);
         }
     });
     let rss_after = ks.rss_kib();
-    assert!(rss_after < rss_before + 64 * 1024, "RSS grew from {rss_before} KiB to {rss_after} KiB");
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
 }
 
 #[test]
@@ -303,8 +448,18 @@ fn pki_is_created_once_and_reused_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut first = Kubeshard::start_in(&data, &[], None);
-    let files = ["pki/ca.crt", "pki/ca.key", "pki/apiserver.crt", "pki/apiserver.key", "pki/admin.crt", "pki/admin.key"];
-    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(data.join(f)).unwrap()).collect();
+    let files = [
+        "pki/ca.crt",
+        "pki/ca.key",
+        "pki/apiserver.crt",
+        "pki/apiserver.key",
+        "pki/admin.crt",
+        "pki/admin.key",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(data.join(f)).unwrap())
+        .collect();
     let kubeconfig = std::fs::read_to_string(data.join("admin.kubeconfig")).unwrap();
     assert!(kubeconfig.contains("client-certificate-data:"));
     assert!(kubeconfig.contains("certificate-authority-data:"));
@@ -312,22 +467,42 @@ fn pki_is_created_once_and_reused_across_restarts() {
     assert!(first.wait_exit(Duration::from_secs(20)).unwrap().success());
 
     let second = Kubeshard::start_in(&data, &[], None);
-    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(data.join(f)).unwrap()).collect();
+    let after: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(data.join(f)).unwrap())
+        .collect();
     assert_eq!(before, after, "certificates were regenerated");
     rt().block_on(async {
-        let r = second.client(true, true).get(second.url("/version")).send().await.unwrap();
+        let r = second
+            .client(true, true)
+            .get(second.url("/version"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     });
     // Private keys are private.
     use std::os::unix::fs::PermissionsExt;
-    for f in ["pki/ca.key", "pki/apiserver.key", "pki/admin.key", "admin.kubeconfig"] {
-        let mode = std::fs::metadata(data.join(f)).unwrap().permissions().mode() & 0o777;
+    for f in [
+        "pki/ca.key",
+        "pki/apiserver.key",
+        "pki/admin.key",
+        "admin.kubeconfig",
+    ] {
+        let mode = std::fs::metadata(data.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
 }
 
 fn run_binary(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(support::server::binary()).args(args).output().unwrap()
+    std::process::Command::new(support::server::binary())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -345,7 +520,11 @@ fn flag_errors_are_one_line_and_exit_1() {
         assert!(err.starts_with("Error: "), "{args:?}: {err}");
         assert!(err.lines().count() <= 2, "{args:?}: {err}");
     }
-    let two = run_binary(&["--cpus=4000", "--tls-cert-file=/nonexistent.crt", "--tls-private-key-file=/nonexistent.key"]);
+    let two = run_binary(&[
+        "--cpus=4000",
+        "--tls-cert-file=/nonexistent.crt",
+        "--tls-private-key-file=/nonexistent.key",
+    ]);
     let err = String::from_utf8_lossy(&two.stderr);
     assert!(err.lines().count() >= 3, "all problems at once: {err}");
 
@@ -355,7 +534,13 @@ fn flag_errors_are_one_line_and_exit_1() {
     let h = run_binary(&["--help"]);
     assert!(h.status.success());
     let help = String::from_utf8_lossy(&h.stdout);
-    for s in ["Generic flags:", "Secure serving flags:", "Etcd flags:", "Shards and tuning flags:", "--shutdown-delay-duration"] {
+    for s in [
+        "Generic flags:",
+        "Secure serving flags:",
+        "Etcd flags:",
+        "Shards and tuning flags:",
+        "--shutdown-delay-duration",
+    ] {
         assert!(help.contains(s), "{s} missing from --help");
     }
 }

@@ -1,4 +1,5 @@
 //! REST endpoints and how they answer: `metav1.Status` errors and response helpers.
 
 pub mod response;
+pub mod rest;
 pub mod status;

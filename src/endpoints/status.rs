@@ -47,8 +47,8 @@ pub struct StatusError {
     pub reason: &'static str,
     /// Human-readable message, upstream's wording.
     pub message: String,
-    /// Details (empty object when none).
-    pub details: StatusDetails,
+    /// Details (empty object when none); boxed to keep `Result<_, StatusError>` small.
+    pub details: Box<StatusDetails>,
 }
 
 /// `resource` for the core group, `resource.group` otherwise (upstream's GroupResource).
@@ -83,7 +83,7 @@ impl StatusError {
             code,
             reason,
             message: message.into(),
-            details: StatusDetails::default(),
+            details: Box::default(),
         }
     }
 

@@ -3,10 +3,12 @@
 //!
 //! 1. panic recovery: a panic below answers 500 for this request; the shard keeps serving
 //! 2. request info: verb, group, version, namespace, resource, name from the path
-//! 3. (max-in-flight, authentication, audit, impersonation, authorization: later issues)
-//! 4. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
-//! 5. in-flight wait group: counts non-long-running requests so a drain can wait for them
-//! 6. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
+//! 3. (max-in-flight: later)
+//! 4. authentication: resource requests need a verified client certificate (401 otherwise)
+//! 5. (audit, impersonation, authorization: later issues)
+//! 6. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
+//! 7. in-flight wait group: counts non-long-running requests so a drain can wait for them
+//! 8. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use hyper::{Request, Response};
 use shards::gate::Gate;
 use shards::server::{Body, ConnInfo, Handler};
 
-use super::{in_flight, panic_recovery, retry_after};
+use super::{authentication, in_flight, panic_recovery, retry_after};
 use crate::request::{RequestCtx, RequestInfo};
 use crate::server::lifecycle::Lifecycle;
 use crate::server::routes::ServerChain;
@@ -61,6 +63,9 @@ async fn handle(
             req.uri().path(),
             req.uri().query(),
         ));
+        if let Some(r) = authentication::check(&info, &conn) {
+            return r;
+        }
         if let Some(r) = retry_after::check(&state, &req) {
             return r;
         }

@@ -1,6 +1,7 @@
 //! The handler chain: one list of filters, in the order they run (see `chain.rs`), each in its
 //! own file with one job.
 
+pub mod authentication;
 pub mod chain;
 pub mod in_flight;
 pub mod panic_recovery;

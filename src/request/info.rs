@@ -84,12 +84,10 @@ impl RequestInfo {
         }
 
         if parts.first() == Some(&"namespaces") && parts.len() > 1 {
-            {
-                info.namespace = parts[1].to_string();
-                // /namespaces/{name} and /namespaces/{name}/{subresource} address the namespace.
-                if parts.len() > 2 && !matches!(parts[2], "finalize" | "status") {
-                    parts.drain(..2);
-                }
+            info.namespace = parts[1].to_string();
+            // /namespaces/{name} and /namespaces/{name}/{subresource} address the namespace.
+            if parts.len() > 2 && !matches!(parts[2], "finalize" | "status") {
+                parts.drain(..2);
             }
         }
         info.parts = parts.iter().map(|s| s.to_string()).collect();

@@ -3,6 +3,7 @@
 
 pub mod ctx;
 pub mod info;
+pub mod selector;
 
 pub use ctx::RequestCtx;
 pub use info::RequestInfo;

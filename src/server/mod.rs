@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod lifecycle;
+pub mod namespaces;
 pub mod routes;
 pub mod tls;
 pub mod version;
@@ -20,7 +21,9 @@ use tuning::Tuning;
 use self::health::{Health, HealthCheck};
 use self::lifecycle::Lifecycle;
 use self::routes::ServerChain;
+use crate::endpoints::rest::RestApi;
 use crate::filters::{ChainState, HandlerChain};
+use crate::registry::strategy::{all_resources, Resource};
 use crate::options::CompletedOptions;
 use crate::pki;
 use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
@@ -36,6 +39,9 @@ struct ShardBoot {
     request_timeout: Duration,
     send_retry_after: bool,
     storage: StorageClient,
+    resources: Vec<Resource>,
+    storage_prefix: String,
+    max_body: usize,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
 }
 
@@ -122,6 +128,12 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
     }
 
+    let resources = all_resources();
+    let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
+    if let Some(ns) = resources.iter().find(|r| r.group.is_empty() && r.plural == "namespaces") {
+        futures_lite::future::block_on(namespaces::ensure_system_namespaces(&storage, &storage_prefix, ns))
+            .map_err(|e| format!("creating the system namespaces: {e}"))?;
+    }
     let lifecycle = Lifecycle::new(cpus.len());
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
     let boot = Arc::new(ShardBoot {
@@ -139,6 +151,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         request_timeout: opts.generic.request_timeout,
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
+        resources: resources.clone(),
+        storage_prefix: storage_prefix.clone(),
+        max_body: tuning.http.max_request_body_bytes,
         ready: ready_tx,
     });
     let exec = ExecutorConfig {
@@ -309,11 +324,27 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         in_flight: in_flight.clone(),
         request_timeout: boot.request_timeout,
         send_retry_after: boot.send_retry_after,
-        server: ServerChain::new(Health::new(
-            Arc::clone(&lc),
-            vec![storage_check(boot.storage.clone())],
-        )),
+        server: ServerChain::new(
+            Health::new(Arc::clone(&lc), vec![storage_check(boot.storage.clone())]),
+            RestApi::new(
+                boot.resources.clone(),
+                boot.storage.clone(),
+                boot.storage_prefix.clone(),
+                boot.max_body,
+                Arc::clone(&lc.not_accepting_new_requests),
+            ),
+        ),
     });
+    if id.index == 0 {
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(namespaces::run_finalizer(
+            boot.storage.clone(),
+            boot.storage_prefix.clone(),
+            boot.resources.clone(),
+            async move { stop.wait().await },
+        ))
+        .detach();
+    }
     let drain_lc = Arc::clone(&lc);
     shards::spawn_local(async move {
         drain_lc.not_accepting_new_requests.wait().await;

@@ -10,26 +10,35 @@ use shards::server::Body;
 
 use super::health::Health;
 use super::version::VersionInfo;
+use crate::endpoints::rest::RestApi;
 use crate::endpoints::{response, status::StatusError};
 use crate::request::RequestCtx;
 
 /// The end of the filter chain on one shard.
 pub struct ServerChain {
     health: Health,
+    rest: RestApi,
     version_json: Bytes,
 }
 
 impl ServerChain {
     /// The chain with its health checks.
-    pub fn new(health: Health) -> Self {
+    pub fn new(health: Health, rest: RestApi) -> Self {
         Self {
             health,
+            rest,
             version_json: Bytes::from(VersionInfo::current().to_json()),
         }
     }
 
     /// Serves a request that passed the filters.
-    pub async fn serve(&self, req: Request<Incoming>, _ctx: RequestCtx) -> Response<Body> {
+    pub async fn serve(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+        if ctx.info.is_resource_request {
+            return match self.rest.serve(req, &ctx).await {
+                Some(r) => r,
+                None => response::status(&StatusError::path_not_found()),
+            };
+        }
         let path = req.uri().path();
         if let Some(r) = self.health.serve(path, req.uri().query()) {
             return r;

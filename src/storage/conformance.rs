@@ -49,7 +49,13 @@ fn dir(prefix: &str, check: &str) -> String {
 
 /// Deletes every key under `dir` (left over from an earlier run against the same store).
 async fn clean<S: KvStore>(store: &S, dir: &str) {
-    let all = store.list(ListRequest { prefix: b(dir), ..Default::default() }).await.unwrap();
+    let all = store
+        .list(ListRequest {
+            prefix: b(dir),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     for kv in all.items {
         store.delete(kv.key, Precondition::None).await.unwrap();
     }
@@ -95,33 +101,69 @@ pub async fn check_revisions<S: KvStore>(store: &S, prefix: &str) {
     let before = store.current_revision().await.unwrap();
 
     let (r1, prev) = applied("create a", put(store, &k1, "v1", Precondition::None).await);
-    assert!(r1 > before, "revisions: create at {r1} not after current {before}");
-    assert_eq!(prev, None, "revisions: create of a new key reports a previous value");
+    assert!(
+        r1 > before,
+        "revisions: create at {r1} not after current {before}"
+    );
+    assert_eq!(
+        prev, None,
+        "revisions: create of a new key reports a previous value"
+    );
     let (kv, read_rev) = store.get(b(&k1), 0).await.unwrap();
     let kv = kv.expect("revisions: created key not found");
-    assert_eq!((kv.create_revision, kv.mod_revision), (r1, r1), "revisions: get after create");
+    assert_eq!(
+        (kv.create_revision, kv.mod_revision),
+        (r1, r1),
+        "revisions: get after create"
+    );
     assert_eq!(kv.value, b("v1"));
-    assert!(read_rev >= r1, "revisions: get read at {read_rev}, before the write at {r1}");
+    assert!(
+        read_rev >= r1,
+        "revisions: get read at {read_rev}, before the write at {r1}"
+    );
 
     let (r2, _) = applied("create b", put(store, &k2, "w", Precondition::None).await);
     assert!(r2 > r1, "revisions: second write {r2} not after {r1}");
     let (r3, prev) = applied("update a", put(store, &k1, "v2", Precondition::None).await);
     assert!(r3 > r2, "revisions: update {r3} not after {r2}");
     let prev = prev.expect("revisions: update reports no previous value");
-    assert_eq!((prev.value, prev.mod_revision), (b("v1"), r1), "revisions: update's previous");
-    let kv = get_at(store, &k1, 0).await.expect("revisions: updated key not found");
-    assert_eq!((kv.create_revision, kv.mod_revision), (r1, r3), "revisions: get after update");
+    assert_eq!(
+        (prev.value, prev.mod_revision),
+        (b("v1"), r1),
+        "revisions: update's previous"
+    );
+    let kv = get_at(store, &k1, 0)
+        .await
+        .expect("revisions: updated key not found");
+    assert_eq!(
+        (kv.create_revision, kv.mod_revision),
+        (r1, r3),
+        "revisions: get after update"
+    );
     assert_eq!(kv.value, b("v2"));
     let now = store.current_revision().await.unwrap();
-    assert!(now >= r3, "revisions: current revision {now} before the last write {r3}");
+    assert!(
+        now >= r3,
+        "revisions: current revision {now} before the last write {r3}"
+    );
 
-    let (r4, prev) = applied("delete a", store.delete(b(&k1), Precondition::None).await.unwrap());
+    let (r4, prev) = applied(
+        "delete a",
+        store.delete(b(&k1), Precondition::None).await.unwrap(),
+    );
     assert!(r4 > r3, "revisions: delete {r4} not after {r3}");
     let prev = prev.expect("revisions: delete reports no deleted value");
-    assert_eq!((prev.value, prev.mod_revision), (b("v2"), r3), "revisions: deleted value");
+    assert_eq!(
+        (prev.value, prev.mod_revision),
+        (b("v2"), r3),
+        "revisions: deleted value"
+    );
     let (kv, read_rev) = store.get(b(&k1), 0).await.unwrap();
     assert_eq!(kv, None, "revisions: deleted key still readable");
-    assert!(read_rev >= r4, "revisions: get read at {read_rev}, before the delete at {r4}");
+    assert!(
+        read_rev >= r4,
+        "revisions: get read at {read_rev}, before the delete at {r4}"
+    );
 }
 
 /// Optimistic writes: each precondition applies or fails as documented, failures report the
@@ -133,41 +175,99 @@ pub async fn check_preconditions<S: KvStore>(store: &S, prefix: &str) {
     let absent = format!("{d}absent");
 
     let (r1, _) = applied("create", put(store, &k, "v1", Precondition::Absent).await);
-    let (cur, rev) = failed("create existing", put(store, &k, "x", Precondition::Absent).await);
+    let (cur, rev) = failed(
+        "create existing",
+        put(store, &k, "x", Precondition::Absent).await,
+    );
     let cur = cur.expect("preconditions: failed create does not report the current value");
-    assert_eq!((cur.value, cur.mod_revision), (b("v1"), r1), "preconditions: current on conflict");
-    assert!(rev >= r1, "preconditions: conflict observed at {rev}, before {r1}");
+    assert_eq!(
+        (cur.value, cur.mod_revision),
+        (b("v1"), r1),
+        "preconditions: current on conflict"
+    );
+    assert!(
+        rev >= r1,
+        "preconditions: conflict observed at {rev}, before {r1}"
+    );
 
     let stale = Precondition::ModRevision(r1 + 1_000_000);
     let (cur, _) = failed("update stale", put(store, &k, "x", stale).await);
-    assert_eq!(cur.map(|c| c.mod_revision), Some(r1), "preconditions: current on stale update");
-    let (cur, _) = failed("update absent", put(store, &absent, "x", Precondition::ModRevision(r1)).await);
-    assert_eq!(cur, None, "preconditions: update of an absent key reports a value");
-    let (cur, _) = failed("exists on absent", put(store, &absent, "x", Precondition::Exists).await);
+    assert_eq!(
+        cur.map(|c| c.mod_revision),
+        Some(r1),
+        "preconditions: current on stale update"
+    );
+    let (cur, _) = failed(
+        "update absent",
+        put(store, &absent, "x", Precondition::ModRevision(r1)).await,
+    );
+    assert_eq!(
+        cur, None,
+        "preconditions: update of an absent key reports a value"
+    );
+    let (cur, _) = failed(
+        "exists on absent",
+        put(store, &absent, "x", Precondition::Exists).await,
+    );
     assert_eq!(cur, None);
 
-    let (r2, prev) = applied("update", put(store, &k, "v2", Precondition::ModRevision(r1)).await);
+    let (r2, prev) = applied(
+        "update",
+        put(store, &k, "v2", Precondition::ModRevision(r1)).await,
+    );
     assert!(r2 > r1);
-    assert_eq!(prev.map(|p| p.value), Some(b("v1")), "preconditions: update's previous");
+    assert_eq!(
+        prev.map(|p| p.value),
+        Some(b("v1")),
+        "preconditions: update's previous"
+    );
     let (r3, _) = applied("exists", put(store, &k, "v3", Precondition::Exists).await);
     assert!(r3 > r2);
 
-    let (cur, _) = failed("delete absent", store.delete(b(&absent), Precondition::None).await.unwrap());
-    assert_eq!(cur, None, "preconditions: delete of an absent key reports a value");
+    let (cur, _) = failed(
+        "delete absent",
+        store.delete(b(&absent), Precondition::None).await.unwrap(),
+    );
+    assert_eq!(
+        cur, None,
+        "preconditions: delete of an absent key reports a value"
+    );
     let stale = Precondition::ModRevision(r2);
     let (cur, _) = failed("delete stale", store.delete(b(&k), stale).await.unwrap());
-    assert_eq!(cur.map(|c| c.mod_revision), Some(r3), "preconditions: current on stale delete");
-    let kv = get_at(store, &k, 0).await.expect("preconditions: failed writes removed the key");
-    assert_eq!((kv.value, kv.mod_revision), (b("v3"), r3), "preconditions: failed writes wrote");
-    assert_eq!(get_at(store, &absent, 0).await, None, "preconditions: failed writes created a key");
+    assert_eq!(
+        cur.map(|c| c.mod_revision),
+        Some(r3),
+        "preconditions: current on stale delete"
+    );
+    let kv = get_at(store, &k, 0)
+        .await
+        .expect("preconditions: failed writes removed the key");
+    assert_eq!(
+        (kv.value, kv.mod_revision),
+        (b("v3"), r3),
+        "preconditions: failed writes wrote"
+    );
+    assert_eq!(
+        get_at(store, &absent, 0).await,
+        None,
+        "preconditions: failed writes created a key"
+    );
 
     let pre = Precondition::ModRevision(r3);
     let (r4, prev) = applied("delete", store.delete(b(&k), pre).await.unwrap());
     assert!(r4 > r3);
-    assert_eq!(prev.map(|p| p.value), Some(b("v3")), "preconditions: deleted value");
+    assert_eq!(
+        prev.map(|p| p.value),
+        Some(b("v3")),
+        "preconditions: deleted value"
+    );
     let (r5, _) = applied("recreate", put(store, &k, "v5", Precondition::Absent).await);
     let kv = get_at(store, &k, 0).await.unwrap();
-    assert_eq!((kv.create_revision, kv.mod_revision), (r5, r5), "preconditions: recreated key");
+    assert_eq!(
+        (kv.create_revision, kv.mod_revision),
+        (r5, r5),
+        "preconditions: recreated key"
+    );
 }
 
 /// Concurrent creates of one key: exactly one applies, the others see the winner. Concurrent
@@ -188,14 +288,27 @@ pub async fn check_create_race<S: KvStore>(store: &S, prefix: &str) {
             _ => None,
         })
         .collect();
-    assert_eq!(winners.len(), 1, "create race: {} of {N} creates applied", winners.len());
+    assert_eq!(
+        winners.len(),
+        1,
+        "create race: {} of {N} creates applied",
+        winners.len()
+    );
     let won = winners[0];
-    let kv = get_at(store, &k, 0).await.expect("create race: key missing");
-    assert_eq!(kv.mod_revision, won, "create race: stored version is not the winner's");
+    let kv = get_at(store, &k, 0)
+        .await
+        .expect("create race: key missing");
+    assert_eq!(
+        kv.mod_revision, won,
+        "create race: stored version is not the winner's"
+    );
     for o in outcomes {
         if let WriteOutcome::PreconditionFailed { current, .. } = o {
             let current = current.expect("create race: loser saw no current value");
-            assert_eq!(current, kv, "create race: loser saw something else than the winner");
+            assert_eq!(
+                current, kv,
+                "create race: loser saw something else than the winner"
+            );
         }
     }
 
@@ -207,7 +320,11 @@ pub async fn check_create_race<S: KvStore>(store: &S, prefix: &str) {
         .collect();
     revs.sort_unstable();
     revs.dedup();
-    assert_eq!(revs.len(), N, "create race: distinct creates share revisions");
+    assert_eq!(
+        revs.len(),
+        N,
+        "create race: distinct creates share revisions"
+    );
 
     let updaters = (0..N).map(|i| put(store, &k, &format!("u{i}"), Precondition::ModRevision(won)));
     let n = futures_util::future::join_all(updaters)
@@ -215,11 +332,17 @@ pub async fn check_create_race<S: KvStore>(store: &S, prefix: &str) {
         .iter()
         .filter(|o| matches!(o, WriteOutcome::Applied { .. }))
         .count();
-    assert_eq!(n, 1, "create race: {n} of {N} updates from one version applied");
+    assert_eq!(
+        n, 1,
+        "create race: {n} of {N} updates from one version applied"
+    );
 }
 
 fn keys(items: &[KeyValue]) -> Vec<String> {
-    items.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
+    items
+        .iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
 }
 
 /// Paging with `start_after` and `limit` at the first page's revision: later writes do not
@@ -231,14 +354,29 @@ pub async fn check_list_paging<S: KvStore>(store: &S, prefix: &str) {
     put(store, &sibling, "not under the prefix", Precondition::None).await;
     let name = |i: &str| format!("{d}item-{i}");
     for i in 0..7 {
-        put(store, &name(&i.to_string()), &format!("v{i}"), Precondition::Absent).await;
+        put(
+            store,
+            &name(&i.to_string()),
+            &format!("v{i}"),
+            Precondition::Absent,
+        )
+        .await;
     }
     let list = |start_after: Option<String>, limit, revision| {
-        store.list(ListRequest { prefix: b(&d), start_after: start_after.map(|s| b(&s)), limit, revision })
+        store.list(ListRequest {
+            prefix: b(&d),
+            start_after: start_after.map(|s| b(&s)),
+            limit,
+            revision,
+        })
     };
 
     let p1 = list(None, 3, 0).await.unwrap();
-    assert_eq!(keys(&p1.items), vec![name("0"), name("1"), name("2")], "list paging: page 1");
+    assert_eq!(
+        keys(&p1.items),
+        vec![name("0"), name("1"), name("2")],
+        "list paging: page 1"
+    );
     assert!(p1.more, "list paging: page 1 says no more");
     let at = p1.revision;
     assert!(at >= p1.items.iter().map(|kv| kv.mod_revision).max().unwrap());
@@ -246,13 +384,27 @@ pub async fn check_list_paging<S: KvStore>(store: &S, prefix: &str) {
     // Changes after the first page, in the pages still to come and between them.
     put(store, &name("2a"), "new", Precondition::Absent).await;
     put(store, &name("4"), "changed", Precondition::Exists).await;
-    store.delete(b(&name("5")), Precondition::Exists).await.unwrap();
+    store
+        .delete(b(&name("5")), Precondition::Exists)
+        .await
+        .unwrap();
     put(store, &name("9"), "new", Precondition::Absent).await;
 
     let p2 = list(Some(name("2")), 3, at).await.unwrap();
-    assert_eq!(p2.revision, at, "list paging: page 2 not read at page 1's revision");
-    assert_eq!(keys(&p2.items), vec![name("3"), name("4"), name("5")], "list paging: page 2");
-    assert_eq!(p2.items[1].value, b("v4"), "list paging: page 2 shows a later update");
+    assert_eq!(
+        p2.revision, at,
+        "list paging: page 2 not read at page 1's revision"
+    );
+    assert_eq!(
+        keys(&p2.items),
+        vec![name("3"), name("4"), name("5")],
+        "list paging: page 2"
+    );
+    assert_eq!(
+        p2.items[1].value,
+        b("v4"),
+        "list paging: page 2 shows a later update"
+    );
     assert!(p2.more, "list paging: page 2 says no more");
     let p3 = list(Some(name("5")), 3, at).await.unwrap();
     assert_eq!(keys(&p3.items), vec![name("6")], "list paging: page 3");
@@ -264,27 +416,60 @@ pub async fn check_list_paging<S: KvStore>(store: &S, prefix: &str) {
     assert!(!now.more, "list paging: unlimited list says more");
     assert!(now.revision > at);
     let exact = list(None, 8, 0).await.unwrap();
-    assert_eq!((exact.items.len(), exact.more), (8, false), "list paging: limit = count");
+    assert_eq!(
+        (exact.items.len(), exact.more),
+        (8, false),
+        "list paging: limit = count"
+    );
     let short = list(None, 7, 0).await.unwrap();
-    assert_eq!((short.items.len(), short.more), (7, true), "list paging: limit = count - 1");
+    assert_eq!(
+        (short.items.len(), short.more),
+        (7, true),
+        "list paging: limit = count - 1"
+    );
     let after_all = list(Some(name("9")), 5, 0).await.unwrap();
-    assert_eq!((after_all.items.len(), after_all.more), (0, false), "list paging: past the end");
+    assert_eq!(
+        (after_all.items.len(), after_all.more),
+        (0, false),
+        "list paging: past the end"
+    );
 }
 
 /// `count` counts live keys under a prefix only.
 pub async fn check_count<S: KvStore>(store: &S, prefix: &str) {
     let d = dir(prefix, "count");
     clean(store, &d).await;
-    put(store, &format!("{prefix}/count-sibling"), "x", Precondition::None).await;
+    put(
+        store,
+        &format!("{prefix}/count-sibling"),
+        "x",
+        Precondition::None,
+    )
+    .await;
     assert_eq!(store.count(b(&d)).await.unwrap(), 0, "count: empty prefix");
     for i in 0..3 {
         put(store, &format!("{d}k{i}"), "v", Precondition::Absent).await;
     }
     put(store, &format!("{d}k0"), "v2", Precondition::Exists).await;
-    assert_eq!(store.count(b(&d)).await.unwrap(), 3, "count: after 3 creates and an update");
-    store.delete(b(&format!("{d}k1")), Precondition::Exists).await.unwrap();
-    assert_eq!(store.count(b(&d)).await.unwrap(), 2, "count: after a delete");
-    assert_eq!(store.count(b(&format!("{d}k2"))).await.unwrap(), 1, "count: one-key prefix");
+    assert_eq!(
+        store.count(b(&d)).await.unwrap(),
+        3,
+        "count: after 3 creates and an update"
+    );
+    store
+        .delete(b(&format!("{d}k1")), Precondition::Exists)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count(b(&d)).await.unwrap(),
+        2,
+        "count: after a delete"
+    );
+    assert_eq!(
+        store.count(b(&format!("{d}k2"))).await.unwrap(),
+        1,
+        "count: one-key prefix"
+    );
 }
 
 /// Reads at older revisions see the state then; future revisions are refused.
@@ -294,24 +479,63 @@ pub async fn check_old_revisions<S: KvStore>(store: &S, prefix: &str) {
     let k = format!("{d}k");
     let (r1, _) = applied("create", put(store, &k, "v1", Precondition::Absent).await);
     let (r2, _) = applied("update", put(store, &k, "v2", Precondition::Exists).await);
-    let (r3, _) = applied("delete", store.delete(b(&k), Precondition::Exists).await.unwrap());
+    let (r3, _) = applied(
+        "delete",
+        store.delete(b(&k), Precondition::Exists).await.unwrap(),
+    );
     let (r4, _) = applied("recreate", put(store, &k, "v4", Precondition::Absent).await);
 
     let (kv, rev) = store.get(b(&k), r1).await.unwrap();
-    assert_eq!(rev, r1, "old revisions: get did not read at the asked revision");
+    assert_eq!(
+        rev, r1,
+        "old revisions: get did not read at the asked revision"
+    );
     let kv = kv.expect("old revisions: value at first revision missing");
-    assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (b("v1"), r1, r1));
-    let kv = get_at(store, &k, r2).await.expect("old revisions: value at second revision missing");
-    assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (b("v2"), r1, r2));
-    assert_eq!(get_at(store, &k, r3).await, None, "old revisions: deleted key visible");
+    assert_eq!(
+        (kv.value, kv.create_revision, kv.mod_revision),
+        (b("v1"), r1, r1)
+    );
+    let kv = get_at(store, &k, r2)
+        .await
+        .expect("old revisions: value at second revision missing");
+    assert_eq!(
+        (kv.value, kv.create_revision, kv.mod_revision),
+        (b("v2"), r1, r2)
+    );
+    assert_eq!(
+        get_at(store, &k, r3).await,
+        None,
+        "old revisions: deleted key visible"
+    );
     let kv = get_at(store, &k, 0).await.unwrap();
-    assert_eq!((kv.value, kv.create_revision, kv.mod_revision), (b("v4"), r4, r4));
+    assert_eq!(
+        (kv.value, kv.create_revision, kv.mod_revision),
+        (b("v4"), r4, r4)
+    );
 
-    let at = |revision| store.list(ListRequest { prefix: b(&d), revision, ..Default::default() });
+    let at = |revision| {
+        store.list(ListRequest {
+            prefix: b(&d),
+            revision,
+            ..Default::default()
+        })
+    };
     let l = at(r2).await.unwrap();
-    assert_eq!(l.revision, r2, "old revisions: list did not read at the asked revision");
-    assert_eq!(l.items.iter().map(|kv| kv.value.clone()).collect::<Vec<_>>(), vec![b("v2")]);
-    assert!(at(r3).await.unwrap().items.is_empty(), "old revisions: list shows a deleted key");
+    assert_eq!(
+        l.revision, r2,
+        "old revisions: list did not read at the asked revision"
+    );
+    assert_eq!(
+        l.items
+            .iter()
+            .map(|kv| kv.value.clone())
+            .collect::<Vec<_>>(),
+        vec![b("v2")]
+    );
+    assert!(
+        at(r3).await.unwrap().items.is_empty(),
+        "old revisions: list shows a deleted key"
+    );
 
     let future = store.current_revision().await.unwrap() + 1_000_000;
     match store.get(b(&k), future).await {
@@ -329,7 +553,11 @@ struct Events {
 
 impl Events {
     fn new(stream: WatchStream) -> Events {
-        Events { stream, pending: VecDeque::new(), last: 0 }
+        Events {
+            stream,
+            pending: VecDeque::new(),
+            last: 0,
+        }
     }
 
     async fn next(&mut self, what: &str) -> WatchEvent {
@@ -346,7 +574,11 @@ impl Events {
                 Ok(Some(Ok(WatchItem::Events(events)))) => {
                     for e in &events {
                         let rev = e.kv.mod_revision;
-                        assert!(rev >= self.last, "watch: revision {rev} after {}", self.last);
+                        assert!(
+                            rev >= self.last,
+                            "watch: revision {rev} after {}",
+                            self.last
+                        );
                         self.last = rev;
                     }
                     self.pending.extend(events);
@@ -371,8 +603,15 @@ impl Events {
         if kind == EventKind::Put {
             assert_eq!(e.kv.value, b(value), "watch: expected {what}, got {e:?}");
         }
-        let got_prev = e.prev_kv.as_ref().map(|p| (p.value.clone(), p.mod_revision));
-        assert_eq!(got_prev, prev.map(|(v, r)| (b(v), r)), "watch: prev_kv of {what}");
+        let got_prev = e
+            .prev_kv
+            .as_ref()
+            .map(|p| (p.value.clone(), p.mod_revision));
+        assert_eq!(
+            got_prev,
+            prev.map(|(v, r)| (b(v), r)),
+            "watch: prev_kv of {what}"
+        );
     }
 }
 
@@ -384,29 +623,78 @@ pub async fn check_watch<S: KvStore>(store: &S, prefix: &str) {
     clean(store, &d).await;
     let sibling = format!("{prefix}/watch-sibling/x");
     let (k1, k2, k3) = (format!("{d}a"), format!("{d}b"), format!("{d}c"));
-    let (r1, _) = applied("create a", put(store, &k1, "v1", Precondition::Absent).await);
-    let (r2, _) = applied("update a", put(store, &k1, "v2", Precondition::ModRevision(r1)).await);
-    let (r3, _) = applied("delete a", store.delete(b(&k1), Precondition::ModRevision(r2)).await.unwrap());
+    let (r1, _) = applied(
+        "create a",
+        put(store, &k1, "v1", Precondition::Absent).await,
+    );
+    let (r2, _) = applied(
+        "update a",
+        put(store, &k1, "v2", Precondition::ModRevision(r1)).await,
+    );
+    let (r3, _) = applied(
+        "delete a",
+        store
+            .delete(b(&k1), Precondition::ModRevision(r2))
+            .await
+            .unwrap(),
+    );
     put(store, &sibling, "s1", Precondition::None).await;
-    let (r4, _) = applied("create b", put(store, &k2, "w1", Precondition::Absent).await);
+    let (r4, _) = applied(
+        "create b",
+        put(store, &k2, "w1", Precondition::Absent).await,
+    );
 
     let mut from_r1 = Events::new(store.watch(b(&d), r1).await.unwrap());
     let mut from_r3 = Events::new(store.watch(b(&d), r3).await.unwrap());
     let now = store.current_revision().await.unwrap();
     let mut live = Events::new(store.watch(b(&d), now).await.unwrap());
 
-    Events::expect(from_r1.next("update a").await, Put, &k1, "v2", r2, Some(("v1", r1)));
-    Events::expect(from_r1.next("delete a").await, Delete, &k1, "", r3, Some(("v2", r2)));
+    Events::expect(
+        from_r1.next("update a").await,
+        Put,
+        &k1,
+        "v2",
+        r2,
+        Some(("v1", r1)),
+    );
+    Events::expect(
+        from_r1.next("delete a").await,
+        Delete,
+        &k1,
+        "",
+        r3,
+        Some(("v2", r2)),
+    );
     Events::expect(from_r1.next("create b").await, Put, &k2, "w1", r4, None);
     Events::expect(from_r3.next("create b").await, Put, &k2, "w1", r4, None);
 
     put(store, &sibling, "s2", Precondition::None).await;
-    let (r5, _) = applied("update b", put(store, &k2, "w2", Precondition::Exists).await);
-    let (r6, _) = applied("delete b", store.delete(b(&k2), Precondition::Exists).await.unwrap());
+    let (r5, _) = applied(
+        "update b",
+        put(store, &k2, "w2", Precondition::Exists).await,
+    );
+    let (r6, _) = applied(
+        "delete b",
+        store.delete(b(&k2), Precondition::Exists).await.unwrap(),
+    );
     let (r7, _) = applied("create c", put(store, &k3, "x", Precondition::Absent).await);
     for w in [&mut from_r1, &mut from_r3, &mut live] {
-        Events::expect(w.next("live update b").await, Put, &k2, "w2", r5, Some(("w1", r4)));
-        Events::expect(w.next("live delete b").await, Delete, &k2, "", r6, Some(("w2", r5)));
+        Events::expect(
+            w.next("live update b").await,
+            Put,
+            &k2,
+            "w2",
+            r5,
+            Some(("w1", r4)),
+        );
+        Events::expect(
+            w.next("live delete b").await,
+            Delete,
+            &k2,
+            "",
+            r6,
+            Some(("w2", r5)),
+        );
         Events::expect(w.next("live create c").await, Put, &k3, "x", r7, None);
     }
 }
@@ -426,14 +714,23 @@ pub async fn check_compaction<S: KvStore>(store: &S, prefix: &str) {
         Err(StorageError::Compacted { requested, .. }) => assert_eq!(requested, r1),
         other => panic!("compaction: get below the compaction point gave {other:?}"),
     }
-    let old_list = store.list(ListRequest { prefix: b(&d), revision: r1, ..Default::default() });
+    let old_list = store.list(ListRequest {
+        prefix: b(&d),
+        revision: r1,
+        ..Default::default()
+    });
     match old_list.await {
         Err(StorageError::Compacted { .. }) => {}
         other => panic!("compaction: list below the compaction point gave {other:?}"),
     }
-    let kv = get_at(store, &k, r2).await.expect("compaction: value at the compaction point");
+    let kv = get_at(store, &k, r2)
+        .await
+        .expect("compaction: value at the compaction point");
     assert_eq!(kv.value, b("v2"));
-    assert_eq!(get_at(store, &k, r3).await.map(|kv| kv.value), Some(b("v3")));
+    assert_eq!(
+        get_at(store, &k, r3).await.map(|kv| kv.value),
+        Some(b("v3"))
+    );
 
     // A compacted watch may fail at once or as the stream's first item.
     match store.watch(b(&d), r1 - 1).await {
@@ -443,10 +740,19 @@ pub async fn check_compaction<S: KvStore>(store: &S, prefix: &str) {
             let first = tokio::time::timeout(WATCH_TIMEOUT, stream.next()).await;
             match first {
                 Ok(Some(Err(StorageError::Compacted { .. }))) => {}
-                other => panic!("compaction: watch from before the compaction point gave {other:?}"),
+                other => {
+                    panic!("compaction: watch from before the compaction point gave {other:?}")
+                }
             }
         }
     }
     let mut w = Events::new(store.watch(b(&d), r2).await.unwrap());
-    Events::expect(w.next("v3").await, EventKind::Put, &k, "v3", r3, Some(("v2", r2)));
+    Events::expect(
+        w.next("v3").await,
+        EventKind::Put,
+        &k,
+        "v3",
+        r3,
+        Some(("v2", r2)),
+    );
 }

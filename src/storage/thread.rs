@@ -42,6 +42,9 @@ pub struct StorageConfig {
     pub watch_prefix: Bytes,
 }
 
+/// Watch items buffered per watcher before it counts as too slow and is cut off.
+const WATCH_BUFFER: usize = 4096;
+
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 
 /// One request from a shard to the storage thread.
@@ -61,6 +64,9 @@ pub enum StorageRequest {
     CurrentRevision(Reply<Revision>),
     /// `KvStore::compact`.
     Compact(Revision, Reply<()>),
+    /// A watch of its own (until watches are served from the shard's cache): items are
+    /// forwarded into the bounded channel; the watch ends when the receiver is dropped.
+    Watch(Bytes, Revision, Reply<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>>),
 }
 
 /// State shared by the storage thread and every client.
@@ -137,6 +143,9 @@ impl StorageThread {
                             return;
                         }
                     };
+                    // One probe before anyone asks, so health checks are right from the start.
+                    let probe = tokio::time::timeout(Duration::from_secs(2), store.current_revision()).await;
+                    thread_shared.healthy.store(matches!(probe, Ok(Ok(_))), Ordering::Release);
                     let _ = opened_tx.send(Ok(()));
                     serve(store, cfg, thread_shared, thread_lanes).await;
                 });
@@ -258,6 +267,28 @@ async fn handle<S: KvStore>(store: Arc<S>, req: StorageRequest, limit: Duration)
             drop(tx.send(timed(limit, store.current_revision()).await))
         }
         StorageRequest::Compact(r, tx) => drop(tx.send(timed(limit, store.compact(r)).await)),
+        StorageRequest::Watch(prefix, after, tx) => match timed(limit, store.watch(prefix, after)).await {
+            Err(e) => drop(tx.send(Err(e))),
+            Ok(mut stream) => {
+                let (items_tx, items_rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
+                if tx.send(Ok(items_rx)).is_err() {
+                    return;
+                }
+                loop {
+                    let item = tokio::select! {
+                        _ = items_tx.closed() => break,
+                        item = stream.next() => item,
+                    };
+                    let Some(item) = item else { break };
+                    let last = item.is_err();
+                    // A full buffer means a slow watcher: it is cut off (it resumes from its
+                    // last resourceVersion, as client-go does) instead of growing memory.
+                    if items_tx.try_send(item).is_err() || last {
+                        break;
+                    }
+                }
+            }
+        },
     }
 }
 
@@ -443,6 +474,15 @@ impl StorageClient {
     /// Compacts history at or below `revision`.
     pub async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
         self.call(|tx| StorageRequest::Compact(revision, tx)).await
+    }
+
+    /// A watch of changes under `prefix` after revision `after`.
+    pub async fn watch(
+        &self,
+        prefix: Bytes,
+        after: Revision,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>, StorageError> {
+        self.call(|tx| StorageRequest::Watch(prefix, after, tx)).await
     }
 
     /// Whether the last health probe reached the backend.

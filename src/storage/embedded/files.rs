@@ -42,7 +42,9 @@ pub(crate) fn list_dir(dir: &Path) -> Result<DirListing, StorageError> {
 
 /// Makes creations, renames and removals in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err("sync directory", dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err("sync directory", dir, e))
 }
 
 /// Removes a file the store no longer needs; a failure only costs disk space, so it is logged.

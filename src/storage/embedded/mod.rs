@@ -34,7 +34,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use crossbeam::channel::Sender;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::storage::kv::{
     KeyValue, KvStore, ListRequest, ListResponse, Precondition, Revision, StorageError,
@@ -70,7 +71,9 @@ fn poisoned() -> StorageError {
 /// thread (after the queued writes), ends every watch stream and releases the directory lock.
 pub struct EmbeddedStore {
     shared: Arc<Shared>,
-    tx: Option<mpsc::Sender<WriteRequest>>,
+    tx: Option<Sender<WriteRequest>>,
+    /// One permit per write queued or committing: bounds the queue without blocking a thread.
+    queue: Semaphore,
     writer: Option<JoinHandle<()>>,
     options: EmbeddedOptions,
     dir: PathBuf,
@@ -80,7 +83,9 @@ pub struct EmbeddedStore {
 
 impl std::fmt::Debug for EmbeddedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedStore").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("EmbeddedStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,11 +104,18 @@ impl EmbeddedStore {
             recovered.state.current(),
             lock.path().display()
         );
-        let shared =
-            Arc::new(Shared { state: RwLock::new(recovered.state), watchers: Watchers::default() });
-        let (tx, rx) = mpsc::channel(options.write_queue.max(1));
-        let writer =
-            Writer::new(shared.clone(), rx, recovered.segment, dir.to_owned(), options.clone());
+        let shared = Arc::new(Shared {
+            state: RwLock::new(recovered.state),
+            watchers: Watchers::default(),
+        });
+        let (tx, rx) = crossbeam::channel::unbounded();
+        let writer = Writer::new(
+            shared.clone(),
+            rx,
+            recovered.segment,
+            dir.to_owned(),
+            options.clone(),
+        );
         let handle = std::thread::Builder::new()
             .name("kubeshard-wal-writer".into())
             .spawn(move || writer.run())
@@ -111,6 +123,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             shared,
             tx: Some(tx),
+            queue: Semaphore::new(options.write_queue.max(1)),
             writer: Some(handle),
             options,
             dir: dir.to_owned(),
@@ -141,8 +154,15 @@ impl EmbeddedStore {
     ) -> Result<WriteOutcome, StorageError> {
         let gone = || StorageError::Unavailable("embedded store writer has stopped".into());
         let tx = self.tx.as_ref().ok_or_else(gone)?;
+        let _permit = self.queue.acquire().await.map_err(|_| gone())?;
         let (reply, answer) = oneshot::channel();
-        tx.send(WriteRequest { key, op, precondition, reply }).await.map_err(|_| gone())?;
+        tx.send(WriteRequest {
+            key,
+            op,
+            precondition,
+            reply,
+        })
+        .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 }
@@ -156,7 +176,11 @@ impl Drop for EmbeddedStore {
             }
         }
         self.shared.watchers.close_all();
-        log::debug!("embedded store: closed {}; releasing {}", self.dir.display(), self.lock.path().display());
+        log::debug!(
+            "embedded store: closed {}; releasing {}",
+            self.dir.display(),
+            self.lock.path().display()
+        );
     }
 }
 
@@ -200,7 +224,10 @@ impl KvStore for EmbeddedStore {
         // Registered under the read lock: every event up to `current` is in the backlog, and
         // every later one is published only after this registration.
         let from = state.current().max(after) + 1;
-        let stream = self.shared.watchers.register(prefix, from, backlog, self.options.watch_buffer);
+        let stream =
+            self.shared
+                .watchers
+                .register(prefix, from, backlog, self.options.watch_buffer);
         drop(state);
         Ok(Box::pin(stream))
     }

@@ -71,7 +71,12 @@ impl Mvcc {
                 (kv.key, vec![v])
             })
             .collect();
-        Mvcc { keys, history: VecDeque::new(), compacted: snap.revision, current: snap.revision }
+        Mvcc {
+            keys,
+            history: VecDeque::new(),
+            compacted: snap.revision,
+            current: snap.revision,
+        }
     }
 
     /// The revision of the last applied write (0 for an empty store).
@@ -93,12 +98,14 @@ impl Mvcc {
     fn read_revision(&self, revision: Revision) -> Result<Revision, StorageError> {
         match revision {
             0 => Ok(self.current),
-            r if r > self.current => {
-                Err(StorageError::FutureRevision { requested: r, current: self.current })
-            }
-            r if r < self.compacted => {
-                Err(StorageError::Compacted { requested: r, compacted: self.compacted })
-            }
+            r if r > self.current => Err(StorageError::FutureRevision {
+                requested: r,
+                current: self.current,
+            }),
+            r if r < self.compacted => Err(StorageError::Compacted {
+                requested: r,
+                compacted: self.compacted,
+            }),
             r => Ok(r),
         }
     }
@@ -116,7 +123,10 @@ impl Mvcc {
         revision: Revision,
     ) -> Result<(Option<KeyValue>, Revision), StorageError> {
         let rev = self.read_revision(revision)?;
-        let kv = self.keys.get_key_value(key).and_then(|(k, vs)| at(vs, k, rev));
+        let kv = self
+            .keys
+            .get_key_value(key)
+            .and_then(|(k, vs)| at(vs, k, rev));
         Ok((kv, rev))
     }
 
@@ -150,7 +160,11 @@ impl Mvcc {
             }
             items.push(kv);
         }
-        Ok(ListResponse { items, more, revision: rev })
+        Ok(ListResponse {
+            items,
+            more,
+            revision: rev,
+        })
     }
 
     /// Live keys under `prefix` now.
@@ -194,7 +208,11 @@ impl Mvcc {
                         rec.revision
                     )));
                 }
-                let v = Version { mod_revision: rec.revision, create_revision: 0, value: None };
+                let v = Version {
+                    mod_revision: rec.revision,
+                    create_revision: 0,
+                    value: None,
+                };
                 let kv = KeyValue {
                     key: rec.key.clone(),
                     value: Bytes::new(),
@@ -206,7 +224,11 @@ impl Mvcc {
         };
         self.keys.entry(rec.key.clone()).or_default().push(version);
         self.current = rec.revision;
-        let event = WatchEvent { kind, kv, prev_kv: prev };
+        let event = WatchEvent {
+            kind,
+            kv,
+            prev_kv: prev,
+        };
         self.history.push_back(event.clone());
         Ok(event)
     }
@@ -215,7 +237,10 @@ impl Mvcc {
     /// current compaction point does nothing. Cost: proportional to the events dropped.
     pub(crate) fn compact(&mut self, revision: Revision) -> Result<(), StorageError> {
         if revision > self.current {
-            return Err(StorageError::FutureRevision { requested: revision, current: self.current });
+            return Err(StorageError::FutureRevision {
+                requested: revision,
+                current: self.current,
+            });
         }
         if revision <= self.compacted {
             return Ok(());
@@ -224,12 +249,16 @@ impl Mvcc {
         let touched: HashSet<Bytes> = self.history.drain(..n).map(|e| e.kv.key).collect();
         self.compacted = revision;
         for key in touched {
-            let Some(versions) = self.keys.get_mut(&key) else { continue };
+            let Some(versions) = self.keys.get_mut(&key) else {
+                continue;
+            };
             let keep_from = versions.partition_point(|v| v.mod_revision <= revision);
             // The last version at or below the compaction point stays if it is live: it is
             // the key's state at `revision`, which reads there still need.
             let mut cut = keep_from.saturating_sub(1);
-            if versions.get(cut).is_some_and(|v| v.mod_revision <= revision && v.value.is_none())
+            if versions
+                .get(cut)
+                .is_some_and(|v| v.mod_revision <= revision && v.value.is_none())
             {
                 cut += 1;
             }
@@ -249,7 +278,10 @@ impl Mvcc {
         after: Revision,
     ) -> Result<Vec<WatchEvent>, StorageError> {
         if after < self.compacted {
-            return Err(StorageError::Compacted { requested: after, compacted: self.compacted });
+            return Err(StorageError::Compacted {
+                requested: after,
+                compacted: self.compacted,
+            });
         }
         let skip = usize::try_from(after - self.compacted).unwrap_or(usize::MAX);
         Ok(self
@@ -263,8 +295,15 @@ impl Mvcc {
 
     /// The live state now, for a snapshot.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let items = self.keys.iter().filter_map(|(k, vs)| vs.last()?.to_kv(k)).collect();
-        Snapshot { revision: self.current, items }
+        let items = self
+            .keys
+            .iter()
+            .filter_map(|(k, vs)| vs.last()?.to_kv(k))
+            .collect();
+        Snapshot {
+            revision: self.current,
+            items,
+        }
     }
 
     /// Keys with versions held (live or not); for tests of compaction.
@@ -284,12 +323,20 @@ mod tests {
     }
 
     fn put(m: &mut Mvcc, k: &str, v: &str) -> WatchEvent {
-        let rec = LogRecord { revision: m.current() + 1, key: b(k), op: LogOp::Put(b(v)) };
+        let rec = LogRecord {
+            revision: m.current() + 1,
+            key: b(k),
+            op: LogOp::Put(b(v)),
+        };
         m.apply(&rec).unwrap()
     }
 
     fn del(m: &mut Mvcc, k: &str) -> WatchEvent {
-        let rec = LogRecord { revision: m.current() + 1, key: b(k), op: LogOp::Delete };
+        let rec = LogRecord {
+            revision: m.current() + 1,
+            key: b(k),
+            op: LogOp::Delete,
+        };
         m.apply(&rec).unwrap()
     }
 
@@ -315,11 +362,22 @@ mod tests {
         assert_eq!(value_at(&m, "/a", 2).as_deref(), Some("2"));
         assert_eq!(value_at(&m, "/a", 3), None);
         assert_eq!(value_at(&m, "/a", 0).as_deref(), Some("4"));
-        assert!(matches!(m.get(b"/a", 5), Err(StorageError::FutureRevision { .. })));
+        assert!(matches!(
+            m.get(b"/a", 5),
+            Err(StorageError::FutureRevision { .. })
+        ));
         assert_eq!(m.history_len(), 4);
-        let bad = LogRecord { revision: 9, key: b("/a"), op: LogOp::Delete };
+        let bad = LogRecord {
+            revision: 9,
+            key: b("/a"),
+            op: LogOp::Delete,
+        };
         assert!(matches!(m.apply(&bad), Err(StorageError::Corrupt(_))));
-        let bad = LogRecord { revision: 5, key: b("/zz"), op: LogOp::Delete };
+        let bad = LogRecord {
+            revision: 5,
+            key: b("/zz"),
+            op: LogOp::Delete,
+        };
         assert!(matches!(m.apply(&bad), Err(StorageError::Corrupt(_))));
     }
 
@@ -347,7 +405,12 @@ mod tests {
         assert_eq!(m.count(b"/p/"), 3);
         assert_eq!(m.count(b"/p"), 4);
         assert_eq!(m.count(b""), 5);
-        let old = m.list(&ListRequest { revision: 6, ..req(None, 0) }).unwrap();
+        let old = m
+            .list(&ListRequest {
+                revision: 6,
+                ..req(None, 0)
+            })
+            .unwrap();
         assert_eq!((old.items.len(), old.revision), (4, 6));
     }
 
@@ -363,19 +426,31 @@ mod tests {
         m.compact(4).unwrap();
         assert_eq!(m.compacted(), 4);
         assert_eq!(m.history_len(), 2);
-        assert!(matches!(m.get(b"/a", 3), Err(StorageError::Compacted { compacted: 4, .. })));
+        assert!(matches!(
+            m.get(b"/a", 3),
+            Err(StorageError::Compacted { compacted: 4, .. })
+        ));
         assert_eq!(value_at(&m, "/a", 4).as_deref(), Some("2"));
         assert_eq!(value_at(&m, "/b", 4), None);
         assert_eq!(value_at(&m, "/a", 5).as_deref(), Some("3"));
         // /a: versions 2 and 5; /b: gone; /c: 6.
         assert_eq!(m.versions_held(), 3);
-        assert!(matches!(m.events_after(b"", 3), Err(StorageError::Compacted { .. })));
+        assert!(matches!(
+            m.events_after(b"", 3),
+            Err(StorageError::Compacted { .. })
+        ));
         let ev = m.events_after(b"", 4).unwrap();
-        assert_eq!(ev.iter().map(|e| e.kv.mod_revision).collect::<Vec<_>>(), vec![5, 6]);
+        assert_eq!(
+            ev.iter().map(|e| e.kv.mod_revision).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
         assert_eq!(m.events_after(b"/c", 5).unwrap().len(), 1);
         assert!(m.events_after(b"", 100).unwrap().is_empty());
         m.compact(2).unwrap(); // no-op
-        assert!(matches!(m.compact(7), Err(StorageError::FutureRevision { .. })));
+        assert!(matches!(
+            m.compact(7),
+            Err(StorageError::FutureRevision { .. })
+        ));
         m.compact(6).unwrap();
         assert_eq!((m.history_len(), m.versions_held()), (0, 2));
     }
@@ -393,6 +468,9 @@ mod tests {
         let m2 = Mvcc::from_snapshot(snap);
         assert_eq!((m2.current(), m2.compacted()), (4, 4));
         assert_eq!(m2.latest(b"/a"), m.latest(b"/a"));
-        assert!(matches!(m2.get(b"/a", 3), Err(StorageError::Compacted { .. })));
+        assert!(matches!(
+            m2.get(b"/a", 3),
+            Err(StorageError::Compacted { .. })
+        ));
     }
 }

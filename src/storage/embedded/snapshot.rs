@@ -29,7 +29,10 @@ pub(crate) fn snapshot_name(revision: Revision) -> String {
 
 /// The revision encoded in a snapshot file name, if `name` is one.
 pub(crate) fn parse_snapshot_name(name: &str) -> Option<Revision> {
-    name.strip_prefix("snap-")?.strip_suffix(".snap")?.parse().ok()
+    name.strip_prefix("snap-")?
+        .strip_suffix(".snap")?
+        .parse()
+        .ok()
 }
 
 /// The live keys at one revision, in key order.
@@ -69,15 +72,21 @@ impl Snapshot {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| io_err("create snapshot", &tmp, e))?;
-        let mut w = CrcWriter { inner: BufWriter::with_capacity(1 << 20, file), crc: Default::default() };
+        let mut w = CrcWriter {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            crc: Default::default(),
+        };
         let e = |e| io_err("write snapshot", &tmp, e);
         w.write_all(MAGIC).map_err(e)?;
         w.write_all(&self.revision.to_le_bytes()).map_err(e)?;
-        w.write_all(&(self.items.len() as u64).to_le_bytes()).map_err(e)?;
+        w.write_all(&(self.items.len() as u64).to_le_bytes())
+            .map_err(e)?;
         for kv in &self.items {
-            w.write_all(&(kv.key.len() as u32).to_le_bytes()).map_err(e)?;
+            w.write_all(&(kv.key.len() as u32).to_le_bytes())
+                .map_err(e)?;
             w.write_all(&kv.key).map_err(e)?;
-            w.write_all(&(kv.value.len() as u32).to_le_bytes()).map_err(e)?;
+            w.write_all(&(kv.value.len() as u32).to_le_bytes())
+                .map_err(e)?;
             w.write_all(&kv.value).map_err(e)?;
             w.write_all(&kv.create_revision.to_le_bytes()).map_err(e)?;
             w.write_all(&kv.mod_revision.to_le_bytes()).map_err(e)?;
@@ -85,7 +94,8 @@ impl Snapshot {
         let crc = w.crc.clone().finalize();
         w.write_all(&crc.to_le_bytes()).map_err(e)?;
         let file = w.inner.into_inner().map_err(|err| e(err.into_error()))?;
-        file.sync_all().map_err(|err| io_err("sync snapshot", &tmp, err))?;
+        file.sync_all()
+            .map_err(|err| io_err("sync snapshot", &tmp, err))?;
         drop(file);
         std::fs::rename(&tmp, &path).map_err(|err| io_err("rename snapshot", &tmp, err))?;
         sync_dir(dir)?;
@@ -95,7 +105,8 @@ impl Snapshot {
     /// Reads and verifies a snapshot file.
     pub(crate) fn read(path: &Path) -> Result<Snapshot, StorageError> {
         let data = std::fs::read(path).map_err(|e| io_err("read snapshot", path, e))?;
-        let corrupt = |what: &str| StorageError::Corrupt(format!("snapshot {}: {what}", path.display()));
+        let corrupt =
+            |what: &str| StorageError::Corrupt(format!("snapshot {}: {what}", path.display()));
         if data.len() < MAGIC.len() + 20 || &data[..8] != MAGIC {
             return Err(corrupt("bad header"));
         }
@@ -115,7 +126,12 @@ impl Snapshot {
             let value = r.bytes().ok_or_else(truncated)?;
             let create_revision = r.i64().ok_or_else(truncated)?;
             let mod_revision = r.i64().ok_or_else(truncated)?;
-            items.push(KeyValue { key, value, create_revision, mod_revision });
+            items.push(KeyValue {
+                key,
+                value,
+                create_revision,
+                mod_revision,
+            });
         }
         if !r.buf.is_empty() {
             return Err(corrupt("trailing bytes"));
@@ -172,30 +188,52 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let snap = Snapshot {
             revision: 17,
-            items: vec![kv("/a", "1", 1, 5), kv("/b", "", 2, 2), kv("/c", &"z".repeat(5000), 9, 17)],
+            items: vec![
+                kv("/a", "1", 1, 5),
+                kv("/b", "", 2, 2),
+                kv("/c", &"z".repeat(5000), 9, 17),
+            ],
         };
         let path = snap.write(dir.path()).unwrap();
-        assert_eq!(path.file_name().unwrap().to_str().unwrap(), snapshot_name(17));
+        assert_eq!(
+            path.file_name().unwrap().to_str().unwrap(),
+            snapshot_name(17)
+        );
         assert_eq!(parse_snapshot_name(&snapshot_name(17)), Some(17));
         assert_eq!(Snapshot::read(&path).unwrap(), snap);
         assert!(!dir.path().join("snap-00000000000000000017.tmp").exists());
-        let empty = Snapshot { revision: 0, items: vec![] };
-        assert_eq!(Snapshot::read(&empty.write(dir.path()).unwrap()).unwrap(), empty);
+        let empty = Snapshot {
+            revision: 0,
+            items: vec![],
+        };
+        assert_eq!(
+            Snapshot::read(&empty.write(dir.path()).unwrap()).unwrap(),
+            empty
+        );
     }
 
     #[test]
     fn damage_is_detected() {
         let dir = tempfile::tempdir().unwrap();
-        let snap = Snapshot { revision: 3, items: vec![kv("/a", "1", 1, 3)] };
+        let snap = Snapshot {
+            revision: 3,
+            items: vec![kv("/a", "1", 1, 3)],
+        };
         let path = snap.write(dir.path()).unwrap();
         let good = std::fs::read(&path).unwrap();
         for i in 0..good.len() {
             let mut d = good.clone();
             d[i] ^= 4;
             std::fs::write(&path, &d).unwrap();
-            assert!(matches!(Snapshot::read(&path), Err(StorageError::Corrupt(_))), "byte {i}");
+            assert!(
+                matches!(Snapshot::read(&path), Err(StorageError::Corrupt(_))),
+                "byte {i}"
+            );
         }
         std::fs::write(&path, &good[..good.len() - 1]).unwrap();
-        assert!(matches!(Snapshot::read(&path), Err(StorageError::Corrupt(_))));
+        assert!(matches!(
+            Snapshot::read(&path),
+            Err(StorageError::Corrupt(_))
+        ));
     }
 }

@@ -16,11 +16,18 @@ fn b(s: &str) -> Bytes {
 }
 
 fn small() -> EmbeddedOptions {
-    EmbeddedOptions { snapshot_log_bytes: 4096, ..EmbeddedOptions::default() }
+    EmbeddedOptions {
+        snapshot_log_bytes: 4096,
+        ..EmbeddedOptions::default()
+    }
 }
 
 async fn create(store: &EmbeddedStore, key: &str, value: &str) -> Revision {
-    match store.put(b(key), b(value), Precondition::Absent).await.unwrap() {
+    match store
+        .put(b(key), b(value), Precondition::Absent)
+        .await
+        .unwrap()
+    {
         WriteOutcome::Applied { revision, .. } => revision,
         other => panic!("create {key}: {other:?}"),
     }
@@ -28,7 +35,10 @@ async fn create(store: &EmbeddedStore, key: &str, value: &str) -> Revision {
 
 async fn everything(store: &EmbeddedStore) -> Vec<(Bytes, Bytes, Revision, Revision)> {
     let l = store.list(ListRequest::default()).await.unwrap();
-    l.items.into_iter().map(|kv| (kv.key, kv.value, kv.create_revision, kv.mod_revision)).collect()
+    l.items
+        .into_iter()
+        .map(|kv| (kv.key, kv.value, kv.create_revision, kv.mod_revision))
+        .collect()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -56,8 +66,14 @@ async fn revisions_start_at_one_and_follow_writes() {
     assert_eq!(create(&store, "/a", "1").await, 1);
     assert_eq!(create(&store, "/b", "1").await, 2);
     // A failed precondition takes no revision.
-    let failed = store.put(b("/a"), b("2"), Precondition::Absent).await.unwrap();
-    assert!(matches!(failed, WriteOutcome::PreconditionFailed { revision: 2, .. }));
+    let failed = store
+        .put(b("/a"), b("2"), Precondition::Absent)
+        .await
+        .unwrap();
+    assert!(matches!(
+        failed,
+        WriteOutcome::PreconditionFailed { revision: 2, .. }
+    ));
     assert_eq!(create(&store, "/c", "1").await, 3);
     assert_eq!(store.compacted_revision().unwrap(), 0);
 }
@@ -73,8 +89,14 @@ async fn restart_keeps_every_acknowledged_write_and_continues_revisions() {
             async move { create(store, &format!("/k/{i:03}"), &format!("v{i}")).await }
         });
         futures_util::future::join_all(writes).await;
-        store.put(b("/k/000"), b("updated"), Precondition::Exists).await.unwrap();
-        store.delete(b("/k/001"), Precondition::Exists).await.unwrap();
+        store
+            .put(b("/k/000"), b("updated"), Precondition::Exists)
+            .await
+            .unwrap();
+        store
+            .delete(b("/k/001"), Precondition::Exists)
+            .await
+            .unwrap();
         assert_eq!(store.current_revision().await.unwrap(), 202);
         before = everything(&store).await;
     }
@@ -100,7 +122,10 @@ async fn snapshots_truncate_the_log_and_recovery_uses_them() {
         for i in 0..300 {
             create(&store, &format!("/s/{i:03}"), &value).await;
             if i % 3 == 0 {
-                store.delete(b(&format!("/s/{i:03}")), Precondition::Exists).await.unwrap();
+                store
+                    .delete(b(&format!("/s/{i:03}")), Precondition::Exists)
+                    .await
+                    .unwrap();
             }
         }
         before = everything(&store).await;
@@ -108,7 +133,11 @@ async fn snapshots_truncate_the_log_and_recovery_uses_them() {
     let listing = list_dir(dir.path()).unwrap();
     assert!(!listing.snapshots.is_empty(), "no snapshot written");
     // 400 writes of ~330 bytes in 4 KiB segments: old segments must have been deleted.
-    assert!(listing.segments.len() <= 3, "{} segments kept", listing.segments.len());
+    assert!(
+        listing.segments.len() <= 3,
+        "{} segments kept",
+        listing.segments.len()
+    );
     let snap_rev = listing.snapshots.last().unwrap().0;
     let store = EmbeddedStore::open(dir.path(), small()).unwrap();
     assert_eq!(store.current_revision().await.unwrap(), 400);
@@ -123,22 +152,37 @@ async fn snapshots_truncate_the_log_and_recovery_uses_them() {
 #[tokio::test(flavor = "current_thread")]
 async fn history_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions { max_history_events: 10, ..EmbeddedOptions::default() };
+    let options = EmbeddedOptions {
+        max_history_events: 10,
+        ..EmbeddedOptions::default()
+    };
     let store = EmbeddedStore::open(dir.path(), options).unwrap();
     for i in 0..25 {
-        store.put(b("/h"), b(&i.to_string()), Precondition::None).await.unwrap();
+        store
+            .put(b("/h"), b(&i.to_string()), Precondition::None)
+            .await
+            .unwrap();
     }
     assert_eq!(store.compacted_revision().unwrap(), 15);
-    assert!(matches!(store.get(b("/h"), 14).await, Err(StorageError::Compacted { .. })));
+    assert!(matches!(
+        store.get(b("/h"), 14).await,
+        Err(StorageError::Compacted { .. })
+    ));
     assert!(store.get(b("/h"), 15).await.unwrap().0.is_some());
-    assert!(matches!(store.watch(b("/"), 14).await, Err(StorageError::Compacted { .. })));
+    assert!(matches!(
+        store.watch(b("/"), 14).await,
+        Err(StorageError::Compacted { .. })
+    ));
     assert!(store.watch(b("/"), 15).await.is_ok());
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_watcher_that_falls_behind_gets_an_error_and_its_stream_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let options = EmbeddedOptions { watch_buffer: 5, ..EmbeddedOptions::default() };
+    let options = EmbeddedOptions {
+        watch_buffer: 5,
+        ..EmbeddedOptions::default()
+    };
     let store = EmbeddedStore::open(dir.path(), options).unwrap();
     let mut slow = store.watch(b("/w/"), 0).await.unwrap();
     for i in 0..20 {
@@ -150,7 +194,10 @@ async fn a_watcher_that_falls_behind_gets_an_error_and_its_stream_ends() {
     }
     assert_eq!(items.len(), 6, "{items:?}");
     assert!(items[..5].iter().all(Result::is_ok));
-    assert_eq!(items[5], Err(StorageError::Unavailable("watcher fell behind".into())));
+    assert_eq!(
+        items[5],
+        Err(StorageError::Unavailable("watcher fell behind".into()))
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -99,7 +99,9 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], StorageError> {
         if self.buf.len() < n {
-            return Err(StorageError::Corrupt("log record truncated inside a valid frame".into()));
+            return Err(StorageError::Corrupt(
+                "log record truncated inside a valid frame".into(),
+            ));
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;
@@ -136,7 +138,9 @@ fn decode_payload(payload: &[u8]) -> Result<Vec<LogRecord>, StorageError> {
             KIND_PUT => LogOp::Put(r.bytes()?),
             KIND_DELETE => LogOp::Delete,
             other => {
-                return Err(StorageError::Corrupt(format!("unknown log record kind {other}")))
+                return Err(StorageError::Corrupt(format!(
+                    "unknown log record kind {other}"
+                )))
             }
         };
         records.push(LogRecord { revision, key, op });
@@ -208,7 +212,12 @@ pub(crate) struct Scan {
 pub(crate) fn scan(data: &[u8]) -> Result<Scan, StorageError> {
     if data.len() < SEGMENT_HEADER {
         let torn_bytes = data.len() as u64;
-        return Ok(Scan { nonce: None, records: Vec::new(), valid_len: 0, torn_bytes });
+        return Ok(Scan {
+            nonce: None,
+            records: Vec::new(),
+            valid_len: 0,
+            torn_bytes,
+        });
     }
     if &data[..8] != SEGMENT_MAGIC {
         return Err(StorageError::Corrupt("log segment has a bad header".into()));
@@ -232,7 +241,12 @@ pub(crate) fn scan(data: &[u8]) -> Result<Scan, StorageError> {
         break;
     }
     let torn_bytes = (data.len() - pos) as u64;
-    Ok(Scan { nonce: Some(nonce), records, valid_len: pos as u64, torn_bytes })
+    Ok(Scan {
+        nonce: Some(nonce),
+        records,
+        valid_len: pos as u64,
+        torn_bytes,
+    })
 }
 
 /// The file name of the segment whose first record has revision `first`.
@@ -242,7 +256,10 @@ pub(crate) fn segment_name(first: Revision) -> String {
 
 /// The first revision encoded in a segment file name, if `name` is one.
 pub(crate) fn parse_segment_name(name: &str) -> Option<Revision> {
-    name.strip_prefix("wal-")?.strip_suffix(".log")?.parse().ok()
+    name.strip_prefix("wal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
 }
 
 /// The segment being appended to.
@@ -276,7 +293,12 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .map_err(|e| io_err("create log segment", &path, e))?;
-        let mut seg = Segment { file, path, nonce: 0, len: 0 };
+        let mut seg = Segment {
+            file,
+            path,
+            nonce: 0,
+            len: 0,
+        };
         seg.write_header()?;
         super::files::sync_dir(dir)?;
         Ok(seg)
@@ -287,8 +309,12 @@ impl Segment {
         let mut header = Vec::with_capacity(SEGMENT_HEADER);
         header.extend_from_slice(SEGMENT_MAGIC);
         header.extend_from_slice(&self.nonce.to_le_bytes());
-        self.file.write_all(&header).map_err(|e| io_err("write log header", &self.path, e))?;
-        self.file.sync_all().map_err(|e| io_err("sync log segment", &self.path, e))?;
+        self.file
+            .write_all(&header)
+            .map_err(|e| io_err("write log header", &self.path, e))?;
+        self.file
+            .sync_all()
+            .map_err(|e| io_err("sync log segment", &self.path, e))?;
         self.len = SEGMENT_HEADER as u64;
         Ok(())
     }
@@ -300,14 +326,25 @@ impl Segment {
             .write(true)
             .open(path)
             .map_err(|e| io_err("open log segment", path, e))?;
-        let actual = file.metadata().map_err(|e| io_err("stat log segment", path, e))?.len();
+        let actual = file
+            .metadata()
+            .map_err(|e| io_err("stat log segment", path, e))?
+            .len();
         if actual != scan.valid_len {
-            file.set_len(scan.valid_len).map_err(|e| io_err("truncate torn log tail", path, e))?;
-            file.sync_all().map_err(|e| io_err("sync log segment", path, e))?;
+            file.set_len(scan.valid_len)
+                .map_err(|e| io_err("truncate torn log tail", path, e))?;
+            file.sync_all()
+                .map_err(|e| io_err("sync log segment", path, e))?;
         }
         let mut file = file;
-        file.seek(SeekFrom::Start(scan.valid_len)).map_err(|e| io_err("seek log segment", path, e))?;
-        let mut seg = Segment { file, path: path.to_owned(), nonce: 0, len: 0 };
+        file.seek(SeekFrom::Start(scan.valid_len))
+            .map_err(|e| io_err("seek log segment", path, e))?;
+        let mut seg = Segment {
+            file,
+            path: path.to_owned(),
+            nonce: 0,
+            len: 0,
+        };
         match scan.nonce {
             Some(nonce) => {
                 seg.nonce = nonce;
@@ -327,8 +364,12 @@ impl Segment {
     ) -> Result<(), StorageError> {
         buf.clear();
         encode_frame(self.nonce, records, buf);
-        self.file.write_all(buf).map_err(|e| io_err("append to log", &self.path, e))?;
-        self.file.sync_data().map_err(|e| io_err("fdatasync log", &self.path, e))?;
+        self.file
+            .write_all(buf)
+            .map_err(|e| io_err("append to log", &self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| io_err("fdatasync log", &self.path, e))?;
         self.len += buf.len() as u64;
         Ok(())
     }
@@ -408,7 +449,11 @@ mod tests {
         for cut in SEGMENT_HEADER..data.len() {
             let scan = scan(&data[..cut]).unwrap();
             let whole = ends.iter().filter(|&&e| e <= cut).count();
-            let expect_len = if whole == 0 { SEGMENT_HEADER } else { ends[whole - 1] };
+            let expect_len = if whole == 0 {
+                SEGMENT_HEADER
+            } else {
+                ends[whole - 1]
+            };
             assert_eq!(scan.valid_len as usize, expect_len, "cut {cut}");
             assert_eq!(scan.torn_bytes as usize, cut - expect_len, "cut {cut}");
             let n = [0, 2, 3, 4][whole];
@@ -460,7 +505,11 @@ mod tests {
         let good = data.len();
         let mut v = Vec::from(&b"pad"[..]);
         v.extend_from_slice(&forged);
-        let r = LogRecord { revision: 2, key: Bytes::from_static(b"/v"), op: LogOp::Put(v.into()) };
+        let r = LogRecord {
+            revision: 2,
+            key: Bytes::from_static(b"/v"),
+            op: LogOp::Put(v.into()),
+        };
         encode_frame(NONCE, &[r], &mut data);
         let last = data.len() - 1;
         data[last] ^= 1; // torn
@@ -480,7 +529,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut buf = Vec::new();
         let mut seg = Segment::create(dir.path(), 1).unwrap();
-        seg.append_durable(&[rec(1, "/k", Some("v"))], &mut buf).unwrap();
+        seg.append_durable(&[rec(1, "/k", Some("v"))], &mut buf)
+            .unwrap();
         let good = seg.len();
         drop(seg);
         let path = dir.path().join(segment_name(1));

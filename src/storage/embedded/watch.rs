@@ -49,9 +49,22 @@ impl Watchers {
     ) -> EventStream {
         let (tx, rx) = mpsc::channel(bound.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
-        let w = Watcher { prefix, from, tx, lagged: lagged.clone() };
-        self.list.lock().unwrap_or_else(PoisonError::into_inner).push(w);
-        EventStream { backlog: backlog.into(), rx: Some(rx), lagged, done: false }
+        let w = Watcher {
+            prefix,
+            from,
+            tx,
+            lagged: lagged.clone(),
+        };
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(w);
+        EventStream {
+            backlog: backlog.into(),
+            rx: Some(rx),
+            lagged,
+            done: false,
+        }
     }
 
     /// Sends each event (one batch per revision, in order) to the watchers it matches, and
@@ -78,13 +91,19 @@ impl Watchers {
 
     /// Ends every watch stream (after what is buffered); used when the store shuts down.
     pub(crate) fn close_all(&self) {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Registered watchers (for tests).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -107,7 +126,9 @@ impl futures_lite::Stream for EventStream {
         if this.done {
             return Poll::Ready(None);
         }
-        let Some(rx) = this.rx.as_mut() else { return Poll::Ready(None) };
+        let Some(rx) = this.rx.as_mut() else {
+            return Poll::Ready(None);
+        };
         match rx.poll_recv(cx) {
             Poll::Ready(Some(item)) => Poll::Ready(Some(Ok(item))),
             Poll::Ready(None) => {
@@ -175,7 +196,10 @@ mod tests {
         assert_eq!(w.len(), 0);
         let items: Vec<_> = s.collect().await;
         assert_eq!(revs(&items), vec![1, 2, 3]);
-        assert_eq!(items.last().unwrap(), &Err(StorageError::Unavailable(FELL_BEHIND.into())));
+        assert_eq!(
+            items.last().unwrap(),
+            &Err(StorageError::Unavailable(FELL_BEHIND.into()))
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

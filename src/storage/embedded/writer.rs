@@ -7,6 +7,12 @@
 //! Writes that arrive during the fsync queue up and form the next batch, so concurrent writers
 //! share fsyncs. Readers never see a write before it is durable.
 //!
+//! Right after a commit, the callers it answered have not yet had the CPU to send their next
+//! writes, so the next batch would start with almost nothing and the rest of the wave would
+//! wait a whole fsync. So when fewer writes are queued than the last batch had, the writer
+//! waits up to `commit_wait` for the rest of the wave to come back (no wait at all when the
+//! last batch was a single write: one writer alone pays no extra latency).
+//!
 //! A failed append or fsync leaves the log in an unknown state (the kernel may have dropped
 //! the dirty pages), so the writer then fails every later write until the store is reopened,
 //! which recovers from what is really on disk.
@@ -15,9 +21,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use crossbeam::channel::{Receiver, RecvTimeoutError};
+use tokio::sync::oneshot;
 
 use crate::storage::kv::{KeyValue, Precondition, Revision, StorageError, WriteOutcome};
 
@@ -48,7 +56,7 @@ pub(crate) struct WriteRequest {
 /// The state of the writer thread.
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<WriteRequest>,
+    rx: Receiver<WriteRequest>,
     segment: Segment,
     dir: PathBuf,
     options: EmbeddedOptions,
@@ -66,7 +74,7 @@ impl Writer {
     /// A writer appending to `segment` (the newest segment, positioned at its end).
     pub(crate) fn new(
         shared: Arc<Shared>,
-        rx: mpsc::Receiver<WriteRequest>,
+        rx: Receiver<WriteRequest>,
         segment: Segment,
         dir: PathBuf,
         options: EmbeddedOptions,
@@ -89,20 +97,39 @@ impl Writer {
     pub(crate) fn run(mut self) {
         let max = self.options.max_batch_writes.max(1);
         let mut batch = Vec::with_capacity(max);
-        while let Some(first) = self.rx.blocking_recv() {
+        let mut last_batch = 1;
+        while let Ok(first) = self.rx.recv() {
             batch.push(first);
-            while batch.len() < max {
-                match self.rx.try_recv() {
-                    Ok(req) => batch.push(req),
-                    Err(_) => break,
+            self.drain(&mut batch, max);
+            if batch.len() < last_batch.min(max) {
+                let deadline = Instant::now() + self.options.commit_wait;
+                while batch.len() < last_batch.min(max) {
+                    match self.rx.recv_deadline(deadline) {
+                        Ok(req) => {
+                            batch.push(req);
+                            self.drain(&mut batch, max);
+                        }
+                        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             }
+            last_batch = batch.len();
             self.commit(&mut batch);
             self.maybe_snapshot();
         }
         if let Some(h) = self.snapshotter.take() {
             if h.join().is_err() {
                 log::error!("embedded store: snapshot thread panicked");
+            }
+        }
+    }
+
+    /// Moves queued writes into `batch`, up to `max`, without waiting.
+    fn drain(&self, batch: &mut Vec<WriteRequest>, max: usize) {
+        while batch.len() < max {
+            match self.rx.try_recv() {
+                Ok(req) => batch.push(req),
+                Err(_) => break,
             }
         }
     }
@@ -238,7 +265,10 @@ fn decide(state: &Mvcc, batch: &[WriteRequest]) -> (Vec<LogRecord>, Vec<WriteOut
         };
         let is_delete = matches!(req.op, WriteOp::Delete);
         if !holds || (is_delete && current.is_none()) {
-            outcomes.push(WriteOutcome::PreconditionFailed { current, revision: last });
+            outcomes.push(WriteOutcome::PreconditionFailed {
+                current,
+                revision: last,
+            });
             continue;
         }
         last += 1;
@@ -254,9 +284,16 @@ fn decide(state: &Mvcc, batch: &[WriteRequest]) -> (Vec<LogRecord>, Vec<WriteOut
             }
             WriteOp::Delete => (LogOp::Delete, None),
         };
-        records.push(LogRecord { revision: last, key: req.key.clone(), op });
+        records.push(LogRecord {
+            revision: last,
+            key: req.key.clone(),
+            op,
+        });
         overlay.insert(&req.key, next);
-        outcomes.push(WriteOutcome::Applied { revision: last, previous: current });
+        outcomes.push(WriteOutcome::Applied {
+            revision: last,
+            previous: current,
+        });
     }
     (records, outcomes)
 }
@@ -267,7 +304,10 @@ fn remove_obsolete(dir: &std::path::Path, revision: Revision) {
     let listing = match list_dir(dir) {
         Ok(l) => l,
         Err(e) => {
-            log::warn!("embedded store: cannot list {} after snapshot: {e}", dir.display());
+            log::warn!(
+                "embedded store: cannot list {} after snapshot: {e}",
+                dir.display()
+            );
             return;
         }
     };
@@ -293,7 +333,12 @@ mod tests {
 
     fn req(key: &str, op: WriteOp, precondition: Precondition) -> WriteRequest {
         let (reply, _) = oneshot::channel();
-        WriteRequest { key: Bytes::copy_from_slice(key.as_bytes()), op, precondition, reply }
+        WriteRequest {
+            key: Bytes::copy_from_slice(key.as_bytes()),
+            op,
+            precondition,
+            reply,
+        }
     }
 
     #[test]
@@ -310,7 +355,10 @@ mod tests {
             req("/a", v(), Precondition::None),
         ];
         let (records, outcomes) = decide(&state, &batch);
-        assert_eq!(records.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            records.iter().map(|r| r.revision).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         let applied: Vec<Option<Revision>> = outcomes
             .iter()
             .map(|o| match o {
@@ -318,15 +366,24 @@ mod tests {
                 WriteOutcome::PreconditionFailed { .. } => None,
             })
             .collect();
-        assert_eq!(applied, vec![Some(1), None, Some(2), None, Some(3), None, Some(4)]);
+        assert_eq!(
+            applied,
+            vec![Some(1), None, Some(2), None, Some(3), None, Some(4)]
+        );
         match &outcomes[1] {
-            WriteOutcome::PreconditionFailed { current: Some(kv), revision } => {
+            WriteOutcome::PreconditionFailed {
+                current: Some(kv),
+                revision,
+            } => {
                 assert_eq!((kv.mod_revision, *revision), (1, 1));
             }
             other => panic!("{other:?}"),
         }
         match &outcomes[6] {
-            WriteOutcome::Applied { previous: None, revision: 4 } => {}
+            WriteOutcome::Applied {
+                previous: None,
+                revision: 4,
+            } => {}
             other => panic!("{other:?}"),
         }
     }

@@ -1,0 +1,6 @@
+//! What each resource is and how it behaves: the resource table (data), storage keys, and the
+//! create/update strategies with upstream's validation.
+
+pub mod keys;
+pub mod strategy;
+pub mod validation;
