@@ -22,7 +22,11 @@ const TASKS: usize = 32;
 /// The options both the writer and the checker open the store with: small segments so that
 /// snapshots and log rotation happen while the writer is killed.
 fn options() -> EmbeddedOptions {
-    EmbeddedOptions { snapshot_log_bytes: 64 << 10, max_history_events: 2000, ..Default::default() }
+    EmbeddedOptions {
+        snapshot_log_bytes: 64 << 10,
+        max_history_events: 2000,
+        ..Default::default()
+    }
 }
 
 /// The value written for `key`.
@@ -40,25 +44,46 @@ fn say(line: String) {
 async fn task(store: &EmbeddedStore, round: u32, t: usize) {
     let counter = format!("/crash/counter/{t:02}");
     let (mut n, mut rev) = match store.get(Bytes::from(counter.clone()), 0).await.unwrap().0 {
-        Some(kv) => (std::str::from_utf8(&kv.value).unwrap().parse::<u64>().unwrap(), kv.mod_revision),
+        Some(kv) => (
+            std::str::from_utf8(&kv.value)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap(),
+            kv.mod_revision,
+        ),
         None => (0, 0),
     };
     for i in 0u64.. {
         let key = format!("/crash/r{round:03}/{t:02}/{i:08}");
-        let put = store.put(Bytes::from(key.clone()), value_for(&key), Precondition::Absent);
+        let put = store.put(
+            Bytes::from(key.clone()),
+            value_for(&key),
+            Precondition::Absent,
+        );
         if let WriteOutcome::Applied { revision, .. } = put.await.unwrap() {
             say(format!("P {key} {revision}"));
         }
         if i % 4 == 3 {
             let old = format!("/crash/r{round:03}/{t:02}/{:08}", i - 2);
-            let del = store.delete(Bytes::from(old.clone()), Precondition::Exists).await.unwrap();
+            let del = store
+                .delete(Bytes::from(old.clone()), Precondition::Exists)
+                .await
+                .unwrap();
             if let WriteOutcome::Applied { revision, .. } = del {
                 say(format!("D {old} {revision}"));
             }
         }
-        let pre = if rev == 0 { Precondition::Absent } else { Precondition::ModRevision(rev) };
+        let pre = if rev == 0 {
+            Precondition::Absent
+        } else {
+            Precondition::ModRevision(rev)
+        };
         let next = Bytes::from((n + 1).to_string());
-        match store.put(Bytes::from(counter.clone()), next, pre).await.unwrap() {
+        match store
+            .put(Bytes::from(counter.clone()), next, pre)
+            .await
+            .unwrap()
+        {
             WriteOutcome::Applied { revision, .. } => {
                 n += 1;
                 rev = revision;
@@ -73,7 +98,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = std::path::PathBuf::from(args.get(1).expect("usage: store_writer <dir> <round>"));
     let round: u32 = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(0);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let store = EmbeddedStore::open(&dir, options()).unwrap();
     rt.block_on(async {
         let tasks = (0..TASKS).map(|t| task(&store, round, t));

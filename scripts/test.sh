@@ -26,4 +26,4 @@ fi
 
 
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

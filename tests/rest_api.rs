@@ -381,3 +381,29 @@ fn kubectl_create_get_delete_and_namespace_cleanup() {
         }
     });
 }
+
+#[test]
+fn scale_subresource_reads_and_writes_replicas() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        let c = client(&ks).await;
+        let deploys: Api<Deployment> = Api::namespaced(c, "default");
+        let d: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}},
+                     "template": {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+        }))
+        .unwrap();
+        deploys.create(&PostParams::default(), &d).await.unwrap();
+        let s = deploys.get_scale("api").await.unwrap();
+        assert_eq!(s.spec.as_ref().and_then(|s| s.replicas), Some(2));
+        assert_eq!(s.status.as_ref().and_then(|s| s.selector.clone()).as_deref(), Some("app=api"));
+        let mut want = s.clone();
+        want.spec.as_mut().unwrap().replicas = Some(5);
+        let out = deploys.replace_scale("api", &PostParams::default(), &want).await.unwrap();
+        assert_eq!(out.spec.as_ref().and_then(|s| s.replicas), Some(5));
+        let after = deploys.get("api").await.unwrap();
+        assert_eq!(after.spec.unwrap().replicas, Some(5));
+        assert_eq!(after.metadata.generation, Some(2));
+    });
+}

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use futures_lite::future;
 use futures_rustls::TlsAcceptor;
 use glommio::net::{TcpListener, TcpStream};
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::{Request, Response};
@@ -31,8 +30,18 @@ use crate::signal::Signal;
 
 /// Any error a response body may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// A response body: shard-local (need not be `Send`), streaming or whole.
-pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+/// A response body: shard-local (need not be `Send`: a watch stream holds shard timers),
+/// streaming or whole.
+pub type Body = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = BoxError>>>;
+
+/// Boxes any body as a [`Body`].
+pub fn body<B>(b: B) -> Body
+where
+    B: hyper::body::Body<Data = Bytes> + 'static,
+    B::Error: Into<BoxError>,
+{
+    Box::pin(http_body_util::BodyExt::map_err(b, Into::into))
+}
 /// What a handler returns.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 /// The request handler a shard serves: shard-local, called once per request.

@@ -4,6 +4,7 @@
 
 mod list;
 pub mod object;
+mod scale;
 mod watch;
 mod write;
 
@@ -110,6 +111,11 @@ impl RestApi {
             return Some(response::status(&StatusError::method_not_supported(&res.group, &res.plural, verb)));
         }
         let result = match verb {
+            "get" if sub == "scale" => self.get_scale(&target).await,
+            "update" if sub == "scale" => match self.body(req).await {
+                Ok(b) => self.update_scale(&target, b).await,
+                Err(e) => Err(e),
+            },
             "get" => self.get(&target).await,
             "list" => self.list(&target).await,
             "watch" => self.watch(&target).await,
