@@ -14,11 +14,9 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, WatchEvent, Wa
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use support::etcd::EtcdServer;
+use support::rt;
 use support::server::Kubeshard;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 async fn client(ks: &Kubeshard) -> Client {
     let kc = Kubeconfig::read_from(ks.kubeconfig()).unwrap();

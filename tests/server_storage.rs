@@ -8,14 +8,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use support::etcd::EtcdServer;
+use support::rt;
 use support::server::Kubeshard;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Polls `/readyz?verbose` until `pred(status, body)` holds, at most `limit`.
 async fn readyz_until(

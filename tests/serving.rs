@@ -10,14 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Version};
+use support::rt;
 use support::server::Kubeshard;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn version_health_and_not_found_over_http1_and_http2() {
