@@ -52,7 +52,9 @@ fn codec(c: &mut Criterion) {
     let res = pods();
     let mut g = c.benchmark_group("pod_10kb");
     g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function("decode/serde_json", |b| b.iter(|| serde_json::from_slice::<Value>(black_box(&body)).unwrap()));
+    g.bench_function("decode/serde_json", |b| {
+        b.iter(|| serde_json::from_slice::<Value>(black_box(&body)).unwrap())
+    });
     g.bench_function("decode/simd_json", |b| {
         b.iter(|| {
             let mut copy = body.clone();
@@ -69,10 +71,17 @@ fn codec(c: &mut Criterion) {
     });
     let stored = {
         let mut copy = body.clone();
-        let obj = prepare_create(&res, decode_object(&res, &mut copy).unwrap(), Some("default")).unwrap();
+        let obj = prepare_create(
+            &res,
+            decode_object(&res, &mut copy).unwrap(),
+            Some("default"),
+        )
+        .unwrap();
         serde_json::to_vec(&obj).unwrap()
     };
-    g.bench_function("resource_version/splice", |b| b.iter(|| with_resource_version(black_box(&stored), 12345)));
+    g.bench_function("resource_version/splice", |b| {
+        b.iter(|| with_resource_version(black_box(&stored), 12345))
+    });
     g.bench_function("resource_version/parse_and_encode", |b| {
         b.iter(|| {
             let mut v: Value = serde_json::from_slice(black_box(&stored)).unwrap();

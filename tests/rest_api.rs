@@ -17,10 +17,11 @@ use support::etcd::EtcdServer;
 use support::rt;
 use support::server::Kubeshard;
 
-
 async fn client(ks: &Kubeshard) -> Client {
     let kc = Kubeconfig::read_from(ks.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     Client::try_from(cfg).unwrap()
 }
 
@@ -38,7 +39,12 @@ fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
             ..Default::default()
         },
         data: Some(BTreeMap::from([("k".to_string(), "v".to_string())])),
@@ -120,27 +126,57 @@ fn list_selectors_paging_watch_and_resume() {
             let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "lists");
             for i in 0..5 {
                 let tier = if i % 2 == 0 { "front" } else { "back" };
-                cms.create(&PostParams::default(), &cm(&format!("cm{i}"), &[("tier", tier)])).await.unwrap();
+                cms.create(
+                    &PostParams::default(),
+                    &cm(&format!("cm{i}"), &[("tier", tier)]),
+                )
+                .await
+                .unwrap();
             }
-            let front = cms.list(&ListParams::default().labels("tier=front")).await.unwrap();
+            let front = cms
+                .list(&ListParams::default().labels("tier=front"))
+                .await
+                .unwrap();
             assert_eq!(front.items.len(), 3, "{backend}");
-            let not_front = cms.list(&ListParams::default().labels("tier notin (front)")).await.unwrap();
+            let not_front = cms
+                .list(&ListParams::default().labels("tier notin (front)"))
+                .await
+                .unwrap();
             assert_eq!(not_front.items.len(), 2);
-            let by_name = cms.list(&ListParams::default().fields("metadata.name=cm3")).await.unwrap();
+            let by_name = cms
+                .list(&ListParams::default().fields("metadata.name=cm3"))
+                .await
+                .unwrap();
             assert_eq!(by_name.items.len(), 1);
-            let bad_field = api_error(cms.list(&ListParams::default().fields("data.k=v")).await.unwrap_err());
+            let bad_field = api_error(
+                cms.list(&ListParams::default().fields("data.k=v"))
+                    .await
+                    .unwrap_err(),
+            );
             assert_eq!(bad_field.code, 400);
 
             // Paging: one revision for every page, even while writes happen.
             let first = cms.list(&ListParams::default().limit(2)).await.unwrap();
             assert_eq!(first.items.len(), 2);
             let token = first.metadata.continue_.clone().expect("continue token");
-            cms.create(&PostParams::default(), &cm("cm9", &[])).await.unwrap();
-            let mut names: Vec<String> = first.items.iter().map(|i| i.metadata.name.clone().unwrap()).collect();
+            cms.create(&PostParams::default(), &cm("cm9", &[]))
+                .await
+                .unwrap();
+            let mut names: Vec<String> = first
+                .items
+                .iter()
+                .map(|i| i.metadata.name.clone().unwrap())
+                .collect();
             let mut cont = Some(token);
             while let Some(t) = cont {
-                let page = cms.list(&ListParams::default().limit(2).continue_token(&t)).await.unwrap();
-                assert_eq!(page.metadata.resource_version, first.metadata.resource_version);
+                let page = cms
+                    .list(&ListParams::default().limit(2).continue_token(&t))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    page.metadata.resource_version,
+                    first.metadata.resource_version
+                );
                 names.extend(page.items.iter().map(|i| i.metadata.name.clone().unwrap()));
                 cont = page.metadata.continue_.filter(|c| !c.is_empty());
             }
@@ -148,25 +184,49 @@ fn list_selectors_paging_watch_and_resume() {
             let all = cms.list(&ListParams::default()).await.unwrap();
             assert_eq!(all.items.len(), 6);
             let everywhere: Api<ConfigMap> = Api::all(c.clone());
-            assert!(everywhere.list(&ListParams::default()).await.unwrap().items.len() >= 6);
+            assert!(
+                everywhere
+                    .list(&ListParams::default())
+                    .await
+                    .unwrap()
+                    .items
+                    .len()
+                    >= 6
+            );
 
             // Watch from a resourceVersion: ADDED, MODIFIED, DELETED in order; a selector turns
             // "stops matching" into DELETED.
             let start = all.metadata.resource_version.clone().unwrap();
-            let stream = cms.watch(&WatchParams::default().timeout(20), &start).await.unwrap();
+            let stream = cms
+                .watch(&WatchParams::default().timeout(20), &start)
+                .await
+                .unwrap();
             let mut stream = stream.boxed();
-            let w = cms.create(&PostParams::default(), &cm("watched", &[("tier", "front")])).await.unwrap();
+            let w = cms
+                .create(&PostParams::default(), &cm("watched", &[("tier", "front")]))
+                .await
+                .unwrap();
             let mut w2 = w.clone();
             w2.data = Some(BTreeMap::from([("k".to_string(), "changed".to_string())]));
-            cms.replace("watched", &PostParams::default(), &w2).await.unwrap();
-            cms.delete("watched", &DeleteParams::default()).await.unwrap();
+            cms.replace("watched", &PostParams::default(), &w2)
+                .await
+                .unwrap();
+            cms.delete("watched", &DeleteParams::default())
+                .await
+                .unwrap();
             let mut seen = Vec::new();
             let deadline = Instant::now() + Duration::from_secs(15);
             while seen.len() < 3 && Instant::now() < deadline {
                 match stream.try_next().await.unwrap() {
-                    Some(WatchEvent::Added(o)) => seen.push(("ADDED", o.metadata.resource_version.unwrap())),
-                    Some(WatchEvent::Modified(o)) => seen.push(("MODIFIED", o.metadata.resource_version.unwrap())),
-                    Some(WatchEvent::Deleted(o)) => seen.push(("DELETED", o.metadata.resource_version.unwrap())),
+                    Some(WatchEvent::Added(o)) => {
+                        seen.push(("ADDED", o.metadata.resource_version.unwrap()))
+                    }
+                    Some(WatchEvent::Modified(o)) => {
+                        seen.push(("MODIFIED", o.metadata.resource_version.unwrap()))
+                    }
+                    Some(WatchEvent::Deleted(o)) => {
+                        seen.push(("DELETED", o.metadata.resource_version.unwrap()))
+                    }
                     Some(_) => {}
                     None => break,
                 }
@@ -177,7 +237,10 @@ fn list_selectors_paging_watch_and_resume() {
             assert!(revs.windows(2).all(|p| p[0] < p[1]), "{revs:?}");
 
             // Resume from the ADDED event's resourceVersion: the rest, nothing twice.
-            let resumed = cms.watch(&WatchParams::default().timeout(5), &seen[0].1).await.unwrap();
+            let resumed = cms
+                .watch(&WatchParams::default().timeout(5), &seen[0].1)
+                .await
+                .unwrap();
             let again: Vec<_> = resumed.take(2).collect().await;
             let kinds: Vec<&str> = again
                 .iter()
@@ -190,12 +253,27 @@ fn list_selectors_paging_watch_and_resume() {
             assert_eq!(kinds, ["MODIFIED", "DELETED"]);
 
             // A selector watch: the object that stops matching arrives as DELETED.
-            let now = cms.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
-            let sel = cms.watch(&WatchParams::default().labels("tier=front").timeout(10), &now).await.unwrap();
+            let now = cms
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .metadata
+                .resource_version
+                .unwrap();
+            let sel = cms
+                .watch(
+                    &WatchParams::default().labels("tier=front").timeout(10),
+                    &now,
+                )
+                .await
+                .unwrap();
             let mut sel = sel.boxed();
             let mut moved = cms.get("cm0").await.unwrap();
-            moved.metadata.labels = Some(BTreeMap::from([("tier".to_string(), "back".to_string())]));
-            cms.replace("cm0", &PostParams::default(), &moved).await.unwrap();
+            moved.metadata.labels =
+                Some(BTreeMap::from([("tier".to_string(), "back".to_string())]));
+            cms.replace("cm0", &PostParams::default(), &moved)
+                .await
+                .unwrap();
             match sel.try_next().await.unwrap() {
                 Some(WatchEvent::Deleted(o)) => assert_eq!(o.metadata.name.as_deref(), Some("cm0")),
                 other => panic!("expected DELETED, got {other:?}"),
@@ -218,7 +296,9 @@ fn finalizers_keep_an_object_until_the_last_one_goes() {
             assert!(deleting.metadata.deletion_timestamp.is_some());
             let mut released = deleting.clone();
             released.metadata.finalizers = Some(vec![]);
-            cms.replace("held", &PostParams::default(), &released).await.unwrap();
+            cms.replace("held", &PostParams::default(), &released)
+                .await
+                .unwrap();
             assert_eq!(api_error(cms.get("held").await.unwrap_err()).code, 404);
         });
     });
@@ -279,21 +359,53 @@ fn resource_requests_need_a_client_certificate() {
     let ks = Kubeshard::start(&[]);
     rt().block_on(async {
         let anon = ks.client(false, true);
-        let r = anon.get(ks.url("/api/v1/namespaces/default/configmaps")).send().await.unwrap();
+        let r = anon
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         let s: serde_json::Value = r.json().await.unwrap();
-        assert_eq!((s["reason"].as_str(), s["code"].as_i64()), (Some("Unauthorized"), Some(401)));
-        assert_eq!(anon.get(ks.url("/version")).send().await.unwrap().status(), 200);
+        assert_eq!(
+            (s["reason"].as_str(), s["code"].as_i64()),
+            (Some("Unauthorized"), Some(401))
+        );
+        assert_eq!(
+            anon.get(ks.url("/version")).send().await.unwrap().status(),
+            200
+        );
         let admin = ks.client(true, true);
-        let r = admin.get(ks.url("/api/v1/namespaces/default/configmaps")).send().await.unwrap();
+        let r = admin
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         // Bodies over the limit: 413; not JSON: 400; not a known content type: 415.
         let big = vec![b' '; 4 << 20];
-        let r = admin.post(ks.url("/api/v1/namespaces/default/configmaps")).header("content-type", "application/json").body(big).send().await.unwrap();
+        let r = admin
+            .post(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 413);
-        let r = admin.post(ks.url("/api/v1/namespaces/default/configmaps")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+        let r = admin
+            .post(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
-        let r = admin.post(ks.url("/api/v1/namespaces/default/configmaps")).header("content-type", "text/plain").body("x").send().await.unwrap();
+        let r = admin
+            .post(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 415);
         let s: serde_json::Value = r.json().await.unwrap();
         assert_eq!(s["reason"], "UnsupportedMediaType");
@@ -306,7 +418,11 @@ fn kubectl(ks: &Kubeshard, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .output()
         .expect("kubectl");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -320,21 +436,52 @@ fn kubectl_create_get_delete_and_namespace_cleanup() {
         )
         .unwrap();
         // OpenAPI (kubectl's client-side validation) is the next issue; validation is off here.
-        let (ok, out, err) = kubectl(ks, &["create", "--validate=false", "-f", manifest.to_str().unwrap()]);
+        let (ok, out, err) = kubectl(
+            ks,
+            &[
+                "create",
+                "--validate=false",
+                "-f",
+                manifest.to_str().unwrap(),
+            ],
+        );
         assert!(ok, "{backend}: {err}");
-        assert!(out.contains("namespace/team created") && out.contains("configmap/settings created"), "{out}");
+        assert!(
+            out.contains("namespace/team created") && out.contains("configmap/settings created"),
+            "{out}"
+        );
 
-        let (ok, out, err) = kubectl(ks, &["get", "configmap", "settings", "-n", "team", "-o", "json"]);
+        let (ok, out, err) = kubectl(
+            ks,
+            &["get", "configmap", "settings", "-n", "team", "-o", "json"],
+        );
         assert!(ok, "{err}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["data"]["mode"], "fast");
-        let (_, out, _) = kubectl(ks, &["get", "configmap", "settings", "-n", "team", "-o", "yaml"]);
+        let (_, out, _) = kubectl(
+            ks,
+            &["get", "configmap", "settings", "-n", "team", "-o", "yaml"],
+        );
         assert!(out.contains("mode: fast"), "{out}");
         let (_, out, _) = kubectl(ks, &["get", "configmaps", "-n", "team", "-o", "name"]);
         assert_eq!(out.trim(), "configmap/settings");
-        let (_, out, _) = kubectl(ks, &["get", "configmap", "settings", "-n", "team", "-o", "jsonpath={.metadata.labels.app}"]);
+        let (_, out, _) = kubectl(
+            ks,
+            &[
+                "get",
+                "configmap",
+                "settings",
+                "-n",
+                "team",
+                "-o",
+                "jsonpath={.metadata.labels.app}",
+            ],
+        );
         assert_eq!(out, "demo");
-        let (ok, out, err) = kubectl(ks, &["get", "configmaps", "-A", "--chunk-size=1", "-o", "name"]);
+        let (ok, out, err) = kubectl(
+            ks,
+            &["get", "configmaps", "-A", "--chunk-size=1", "-o", "name"],
+        );
         assert!(ok, "{err}");
         assert!(out.contains("configmap/settings"), "{out}");
         let (ok, _, err) = kubectl(ks, &["get", "configmap", "missing", "-n", "team"]);
@@ -344,20 +491,46 @@ fn kubectl_create_get_delete_and_namespace_cleanup() {
         // get -w prints the change made while it watches.
         let mut watch = std::process::Command::new("kubectl")
             .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
-            .args(["get", "configmaps", "-n", "team", "-w", "-o", "name", "--request-timeout=20s"])
+            .args([
+                "get",
+                "configmaps",
+                "-n",
+                "team",
+                "-w",
+                "-o",
+                "name",
+                "--request-timeout=20s",
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(800));
-        let (ok, _, err) = kubectl(ks, &["create", "configmap", "later", "-n", "team", "--from-literal=a=b"]);
+        let (ok, _, err) = kubectl(
+            ks,
+            &[
+                "create",
+                "configmap",
+                "later",
+                "-n",
+                "team",
+                "--from-literal=a=b",
+            ],
+        );
         assert!(ok, "{err}");
         std::thread::sleep(Duration::from_millis(800));
         let _ = watch.kill();
         let out = watch.wait_with_output().unwrap();
-        assert!(String::from_utf8_lossy(&out.stdout).contains("configmap/later"), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("configmap/later"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
 
         let (ok, out, err) = kubectl(ks, &["delete", "configmap", "later", "-n", "team"]);
-        assert!(ok && out.contains("configmap \"later\" deleted"), "{out}{err}");
+        assert!(
+            ok && out.contains("configmap \"later\" deleted"),
+            "{out}{err}"
+        );
 
         // Deleting the namespace deletes what it holds, then the namespace.
         let (ok, _, err) = kubectl(ks, &["delete", "namespace", "team", "--wait=false"]);
@@ -371,7 +544,10 @@ fn kubectl_create_get_delete_and_namespace_cleanup() {
             assert!(Instant::now() < deadline, "namespace team still there");
             std::thread::sleep(Duration::from_millis(300));
         }
-        let (_, out, _) = kubectl(ks, &["get", "configmaps,secrets", "-n", "team", "-o", "name"]);
+        let (_, out, _) = kubectl(
+            ks,
+            &["get", "configmaps,secrets", "-n", "team", "-o", "name"],
+        );
         assert_eq!(out.trim(), "", "contents left behind");
         let (_, out, _) = kubectl(ks, &["get", "namespaces", "-o", "name"]);
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {

@@ -42,7 +42,10 @@ mod tests {
             assert_eq!(s["kind"], "Status");
             assert_eq!(s["reason"], "InternalError");
             assert_eq!(s["code"], 500);
-            let ok = recover("/fine", async { response::text(http::StatusCode::OK, "ok") }).await;
+            let ok = recover("/fine", async {
+                response::text(http::StatusCode::OK, "ok")
+            })
+            .await;
             assert_eq!(ok.status(), 200);
         });
     }

@@ -22,7 +22,11 @@ pub fn collection_prefix(prefix: &str, segment: &str, namespace: Option<&str>) -
 
 /// Splits a key under `collection` back into (namespace, name) for namespaced resources
 /// listed across namespaces, or (None, name).
-pub fn split_key<'a>(collection: &str, key: &'a str, namespaced_all: bool) -> Option<(Option<&'a str>, &'a str)> {
+pub fn split_key<'a>(
+    collection: &str,
+    key: &'a str,
+    namespaced_all: bool,
+) -> Option<(Option<&'a str>, &'a str)> {
     let rest = key.strip_prefix(collection)?;
     if namespaced_all {
         let (ns, name) = rest.split_once('/')?;
@@ -38,9 +42,18 @@ mod tests {
 
     #[test]
     fn upstream_layout() {
-        assert_eq!(object_key("/registry", "configmaps", Some("default"), "x"), "/registry/configmaps/default/x");
-        assert_eq!(object_key("/registry", "minions", None, "n1"), "/registry/minions/n1");
-        assert_eq!(collection_prefix("/registry", "services/specs", None), "/registry/services/specs/");
+        assert_eq!(
+            object_key("/registry", "configmaps", Some("default"), "x"),
+            "/registry/configmaps/default/x"
+        );
+        assert_eq!(
+            object_key("/registry", "minions", None, "n1"),
+            "/registry/minions/n1"
+        );
+        assert_eq!(
+            collection_prefix("/registry", "services/specs", None),
+            "/registry/services/specs/"
+        );
         assert_eq!(
             split_key("/registry/pods/", "/registry/pods/ns1/p", true),
             Some((Some("ns1"), "p"))

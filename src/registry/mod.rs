@@ -2,5 +2,6 @@
 //! create/update strategies with upstream's validation.
 
 pub mod keys;
+pub mod resources;
 pub mod strategy;
 pub mod validation;

@@ -77,11 +77,19 @@ const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn generated_suffix() -> String {
     let id = uuid::Uuid::new_v4();
-    id.as_bytes().iter().take(5).map(|b| GENERATE_ALPHABET[*b as usize % GENERATE_ALPHABET.len()] as char).collect()
+    id.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| GENERATE_ALPHABET[*b as usize % GENERATE_ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Checks `kind`/`apiVersion` in a body against the resource (empty ones are filled in).
-fn check_type(res: &Resource, obj: &mut Map<String, Value>, body_kind: &str) -> Result<(), StatusError> {
+fn check_type(
+    res: &Resource,
+    obj: &mut Map<String, Value>,
+    body_kind: &str,
+) -> Result<(), StatusError> {
     let api_version = res.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         None | Some("") => {}
@@ -136,16 +144,25 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 fn metadata_mut(obj: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, StatusError> {
-    let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let meta = obj
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if meta.is_null() {
         *meta = Value::Object(Map::new());
     }
-    meta.as_object_mut().ok_or_else(|| StatusError::bad_request("metadata must be an object"))
+    meta.as_object_mut()
+        .ok_or_else(|| StatusError::bad_request("metadata must be an object"))
 }
 
 /// Fields of `metadata` a client may not set: the server owns them.
-const SERVER_OWNED: [&str; 6] =
-    ["resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "generation"];
+const SERVER_OWNED: [&str; 6] = [
+    "resourceVersion",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "generation",
+];
 
 /// Create: fills in server-owned metadata and validates. `namespace` is the URL's.
 pub fn prepare_create(
@@ -156,12 +173,22 @@ pub fn prepare_create(
     check_type(res, &mut obj, &res.kind)?;
     let meta = metadata_mut(&mut obj)?;
     reconcile_namespace(res, meta, namespace)?;
-    let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let name = if name.is_empty() {
         match meta.get("generateName").and_then(Value::as_str) {
             Some(g) if !g.is_empty() => format!("{g}{}", generated_suffix()),
             _ => {
-                return Err(res.invalid("", vec![FieldError::required("metadata.name", "name or generateName is required")]))
+                return Err(res.invalid(
+                    "",
+                    vec![FieldError::required(
+                        "metadata.name",
+                        "name or generateName is required",
+                    )],
+                ))
             }
         }
     } else {
@@ -171,7 +198,10 @@ pub fn prepare_create(
     for f in SERVER_OWNED {
         meta.remove(f);
     }
-    meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    meta.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
     meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
     if res.has_generation {
         meta.insert("generation".into(), Value::from(1));
@@ -206,8 +236,15 @@ pub fn prepare_update(
             meta.insert("name".into(), Value::String(url_name.to_string()));
         }
     }
-    let old_meta = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
-    if let (Some(new_uid), Some(old_uid)) = (meta.get("uid").and_then(Value::as_str), old_meta.get("uid").and_then(Value::as_str)) {
+    let old_meta = old
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let (Some(new_uid), Some(old_uid)) = (
+        meta.get("uid").and_then(Value::as_str),
+        old_meta.get("uid").and_then(Value::as_str),
+    ) {
         if !new_uid.is_empty() && new_uid != old_uid {
             return Err(StatusError::conflict(
                 &res.group,
@@ -218,7 +255,15 @@ pub fn prepare_update(
         }
     }
     // Server-owned and immutable metadata comes from the stored object.
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink", "managedFields"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "selfLink",
+        "managedFields",
+    ] {
         match old_meta.get(f) {
             Some(v) => {
                 meta.insert(f.into(), v.clone());
@@ -246,7 +291,11 @@ pub fn prepare_update(
         obj
     };
     if res.has_generation && subresource.is_empty() && obj.get("spec") != old.get("spec") {
-        let g = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let g = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             m.insert("generation".into(), Value::from(g));
         }
@@ -270,11 +319,20 @@ pub fn prepare_update(
 pub fn finalizers(meta: &Value) -> Vec<String> {
     meta.get("finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn reconcile_namespace(res: &Resource, meta: &mut Map<String, Value>, namespace: Option<&str>) -> Result<(), StatusError> {
+fn reconcile_namespace(
+    res: &Resource,
+    meta: &mut Map<String, Value>,
+    namespace: Option<&str>,
+) -> Result<(), StatusError> {
     if !res.namespaced {
         meta.remove("namespace");
         return Ok(());
@@ -294,7 +352,10 @@ fn reconcile_namespace(res: &Resource, meta: &mut Map<String, Value>, namespace:
 fn reset_status_on_create(res: &Resource, obj: &mut Map<String, Value>) {
     match (res.group.as_str(), res.kind.as_str()) {
         ("", "Pod") => {
-            obj.insert("status".into(), serde_json::json!({"phase": "Pending", "qosClass": "BestEffort"}));
+            obj.insert(
+                "status".into(),
+                serde_json::json!({"phase": "Pending", "qosClass": "BestEffort"}),
+            );
         }
         ("", "Namespace") => {
             obj.insert("status".into(), serde_json::json!({"phase": "Active"}));
@@ -308,16 +369,34 @@ fn reset_status_on_create(res: &Resource, obj: &mut Map<String, Value>) {
 /// Validation of metadata every kind shares (name, labels, annotations).
 fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), StatusError> {
     let meta = obj.get("metadata");
-    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
-    let mut errs: Vec<FieldError> =
-        validation::name(res.name_rule, name).into_iter().map(|m| FieldError::invalid("metadata.name", name, m)).collect();
-    if let Some(ns) = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str) {
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut errs: Vec<FieldError> = validation::name(res.name_rule, name)
+        .into_iter()
+        .map(|m| FieldError::invalid("metadata.name", name, m))
+        .collect();
+    if let Some(ns) = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+    {
         if res.namespaced {
-            errs.extend(validation::dns1123_label(ns).into_iter().map(|m| FieldError::invalid("metadata.namespace", ns, m)));
+            errs.extend(
+                validation::dns1123_label(ns)
+                    .into_iter()
+                    .map(|m| FieldError::invalid("metadata.namespace", ns, m)),
+            );
         }
     }
-    errs.extend(validation::labels(meta.and_then(|m| m.get("labels")), "metadata.labels"));
-    errs.extend(validation::annotations(meta.and_then(|m| m.get("annotations")), "metadata.annotations"));
+    errs.extend(validation::labels(
+        meta.and_then(|m| m.get("labels")),
+        "metadata.labels",
+    ));
+    errs.extend(validation::annotations(
+        meta.and_then(|m| m.get("annotations")),
+        "metadata.annotations",
+    ));
     if errs.is_empty() {
         Ok(())
     } else {
@@ -400,49 +479,73 @@ mod tests {
 
     #[test]
     fn create_errors_match_upstream() {
-        let e = prepare_create(&cm(), obj(serde_json::json!({"metadata": {}})), Some("default")).unwrap_err();
+        let e = prepare_create(
+            &cm(),
+            obj(serde_json::json!({"metadata": {}})),
+            Some("default"),
+        )
+        .unwrap_err();
         assert_eq!(e.code, 422);
         assert_eq!(e.message, "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required");
-        let e = prepare_create(&cm(), obj(serde_json::json!({"metadata": {"name": "Bad_Name"}})), Some("default")).unwrap_err();
+        let e = prepare_create(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"name": "Bad_Name"}})),
+            Some("default"),
+        )
+        .unwrap_err();
         assert!(e.message.starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", e.message);
         assert_eq!(e.details.causes[0].field.as_deref(), Some("metadata.name"));
-        let e = prepare_create(&cm(), obj(serde_json::json!({"metadata": {"name": "a", "namespace": "other"}})), Some("default")).unwrap_err();
+        let e = prepare_create(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"name": "a", "namespace": "other"}})),
+            Some("default"),
+        )
+        .unwrap_err();
         assert_eq!(e.code, 400);
-        let g = prepare_create(&cm(), obj(serde_json::json!({"metadata": {"generateName": "web-"}})), Some("default")).unwrap();
+        let g = prepare_create(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"generateName": "web-"}})),
+            Some("default"),
+        )
+        .unwrap();
         let name = g["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("web-") && name.len() == 9, "{name}");
     }
 
     #[test]
     fn update_keeps_server_fields_and_checks_names() {
-        let old = prepare_create(&cm(), obj(serde_json::json!({"metadata": {"name": "c1"}})), Some("default")).unwrap();
-        let new = prepare_update(&cm(), obj(serde_json::json!({"metadata": {"name": "c1", "uid": ""}, "data": {"x": "y"}})), &old, Some("default"), "c1", "").unwrap();
+        let old = prepare_create(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"name": "c1"}})),
+            Some("default"),
+        )
+        .unwrap();
+        let new = prepare_update(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"name": "c1", "uid": ""}, "data": {"x": "y"}})),
+            &old,
+            Some("default"),
+            "c1",
+            "",
+        )
+        .unwrap();
         assert_eq!(new["metadata"]["uid"], old["metadata"]["uid"]);
-        assert_eq!(new["metadata"]["creationTimestamp"], old["metadata"]["creationTimestamp"]);
-        let e = prepare_update(&cm(), obj(serde_json::json!({"metadata": {"name": "c2"}})), &old, Some("default"), "c1", "").unwrap_err();
-        assert_eq!(e.message, "the name of the object (c2) does not match the name on the URL (c1)");
+        assert_eq!(
+            new["metadata"]["creationTimestamp"],
+            old["metadata"]["creationTimestamp"]
+        );
+        let e = prepare_update(
+            &cm(),
+            obj(serde_json::json!({"metadata": {"name": "c2"}})),
+            &old,
+            Some("default"),
+            "c1",
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "the name of the object (c2) does not match the name on the URL (c1)"
+        );
     }
-}
-
-/// Every resource the REST API serves.
-pub fn all_resources() -> Vec<Resource> {
-    let r = |group: &str, kind: &str, plural: &str, namespaced: bool, seg: &str, rule: NameRule, generation: bool, subs: &[&str]| Resource {
-        group: group.into(),
-        version: if group.is_empty() { "v1".into() } else { "v1".into() },
-        kind: kind.into(),
-        plural: plural.into(),
-        namespaced,
-        key_segment: seg.into(),
-        name_rule: rule,
-        has_generation: generation,
-        subresources: subs.iter().map(|s| s.to_string()).collect(),
-        verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].iter().map(|s| s.to_string()).collect(),
-    };
-    vec![
-        r("", "Namespace", "namespaces", false, "namespaces", NameRule::Label, false, &["status"]),
-        r("", "ConfigMap", "configmaps", true, "configmaps", NameRule::Subdomain, false, &[]),
-        r("", "Secret", "secrets", true, "secrets", NameRule::Subdomain, false, &[]),
-        r("", "Node", "nodes", false, "minions", NameRule::Subdomain, false, &["status"]),
-        r("apps", "Deployment", "deployments", true, "deployments", NameRule::Subdomain, true, &["status", "scale"]),
-    ]
 }

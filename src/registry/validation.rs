@@ -31,33 +31,58 @@ impl FieldError {
     /// `Invalid value: <value>: <detail>`.
     pub fn invalid(field: impl Into<String>, value: &str, detail: impl AsRef<str>) -> Self {
         let v = serde_json::to_string(value).unwrap_or_default();
-        Self { reason: "FieldValueInvalid", field: field.into(), message: format!("Invalid value: {v}: {}", detail.as_ref()) }
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: {v}: {}", detail.as_ref()),
+        }
     }
 
     /// `Required value: <detail>`.
     pub fn required(field: impl Into<String>, detail: &str) -> Self {
-        let message = if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") };
-        Self { reason: "FieldValueRequired", field: field.into(), message }
+        let message = if detail.is_empty() {
+            "Required value".to_string()
+        } else {
+            format!("Required value: {detail}")
+        };
+        Self {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message,
+        }
     }
 
     /// `Too long: must have at most <n> bytes`.
     pub fn too_long(field: impl Into<String>, max: usize) -> Self {
-        Self { reason: "FieldValueTooLong", field: field.into(), message: format!("Too long: must have at most {max} bytes") }
+        Self {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: must have at most {max} bytes"),
+        }
     }
 
     /// `Forbidden: <detail>`.
     pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
-        Self { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {detail}") }
+        Self {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {detail}"),
+        }
     }
 
     /// The Status cause for this error.
     pub fn cause(&self) -> StatusCause {
-        StatusCause { reason: Some(self.reason.to_string()), message: self.message.clone(), field: Some(self.field.clone()) }
+        StatusCause {
+            reason: Some(self.reason.to_string()),
+            message: self.message.clone(),
+            field: Some(self.field.clone()),
+        }
     }
 }
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 /// Total size of all annotations (keys + values), upstream's `TotalAnnotationSizeLimitB`.
@@ -122,7 +147,11 @@ pub fn path_segment(value: &str) -> Vec<String> {
     if value == "." || value == ".." {
         return vec![format!("may not be '{value}'")];
     }
-    ["/", "%"].iter().filter(|bad| value.contains(**bad)).map(|bad| format!("may not contain '{bad}'")).collect()
+    ["/", "%"]
+        .iter()
+        .filter(|bad| value.contains(**bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 /// Problems with `name` under `rule`.
@@ -137,7 +166,10 @@ pub fn name(rule: NameRule, name: &str) -> Vec<String> {
 fn is_qualified_name_part(s: &str) -> bool {
     let b = s.as_bytes();
     let ok = |c: u8| c.is_ascii_alphanumeric();
-    !b.is_empty() && ok(b[0]) && ok(b[b.len() - 1]) && b.iter().all(|&c| ok(c) || matches!(c, b'-' | b'_' | b'.'))
+    !b.is_empty()
+        && ok(b[0])
+        && ok(b[b.len() - 1])
+        && b.iter().all(|&c| ok(c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// Problems with a qualified name (`[prefix/]name`), e.g. a label key.
@@ -161,7 +193,11 @@ pub fn qualified_name(value: &str) -> Vec<String> {
         if p.is_empty() {
             errs.push("prefix part must be non-empty".to_string());
         } else {
-            errs.extend(dns1123_subdomain(p).into_iter().map(|m| format!("prefix part {m}")));
+            errs.extend(
+                dns1123_subdomain(p)
+                    .into_iter()
+                    .map(|m| format!("prefix part {m}")),
+            );
         }
     }
     if name.is_empty() {
@@ -204,15 +240,31 @@ pub fn labels(value: Option<&Value>, field: &str) -> Vec<FieldError> {
     let Some(v) = value else { return out };
     let Some(map) = v.as_object() else {
         if !v.is_null() {
-            out.push(FieldError::invalid(field, &v.to_string(), "must be a map of strings"));
+            out.push(FieldError::invalid(
+                field,
+                &v.to_string(),
+                "must be a map of strings",
+            ));
         }
         return out;
     };
     for (k, val) in map {
-        out.extend(qualified_name(k).into_iter().map(|m| FieldError::invalid(field, k, m)));
+        out.extend(
+            qualified_name(k)
+                .into_iter()
+                .map(|m| FieldError::invalid(field, k, m)),
+        );
         match val.as_str() {
-            Some(s) => out.extend(label_value(s).into_iter().map(|m| FieldError::invalid(field, s, m))),
-            None => out.push(FieldError::invalid(format!("{field}[{k}]"), &val.to_string(), "must be a string")),
+            Some(s) => out.extend(
+                label_value(s)
+                    .into_iter()
+                    .map(|m| FieldError::invalid(field, s, m)),
+            ),
+            None => out.push(FieldError::invalid(
+                format!("{field}[{k}]"),
+                &val.to_string(),
+                "must be a string",
+            )),
         }
     }
     out
@@ -224,17 +276,29 @@ pub fn annotations(value: Option<&Value>, field: &str) -> Vec<FieldError> {
     let Some(v) = value else { return out };
     let Some(map) = v.as_object() else {
         if !v.is_null() {
-            out.push(FieldError::invalid(field, &v.to_string(), "must be a map of strings"));
+            out.push(FieldError::invalid(
+                field,
+                &v.to_string(),
+                "must be a map of strings",
+            ));
         }
         return out;
     };
     let mut total = 0;
     for (k, val) in map {
-        out.extend(qualified_name(&k.to_lowercase()).into_iter().map(|m| FieldError::invalid(field, k, m)));
+        out.extend(
+            qualified_name(&k.to_lowercase())
+                .into_iter()
+                .map(|m| FieldError::invalid(field, k, m)),
+        );
         total += k.len();
         match val.as_str() {
             Some(s) => total += s.len(),
-            None => out.push(FieldError::invalid(format!("{field}[{k}]"), &val.to_string(), "must be a string")),
+            None => out.push(FieldError::invalid(
+                format!("{field}[{k}]"),
+                &val.to_string(),
+                "must be a string",
+            )),
         }
     }
     if total > TOTAL_ANNOTATION_SIZE {
@@ -256,7 +320,10 @@ mod tests {
         assert_eq!(dns1123_subdomain(&"a".repeat(254)).len(), 1);
         assert!(dns1123_label("my-ns").is_empty());
         assert_eq!(dns1123_label("my.ns"), vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()]);
-        assert_eq!(dns1123_label(&"a".repeat(64)), vec!["must be no more than 63 characters".to_string()]);
+        assert_eq!(
+            dns1123_label(&"a".repeat(64)),
+            vec!["must be no more than 63 characters".to_string()]
+        );
         assert!(path_segment("system:admin").is_empty());
         assert_eq!(path_segment(".."), vec!["may not be '..'".to_string()]);
         assert_eq!(path_segment("a/b"), vec!["may not contain '/'".to_string()]);
@@ -270,11 +337,33 @@ mod tests {
         let errs = labels(Some(&bad), "metadata.labels");
         assert_eq!(errs.len(), 2);
         assert!(errs.iter().all(|e| e.field == "metadata.labels"));
-        assert!(errs[0].message.starts_with("Invalid value: \"-bad\": name part must consist of"), "{:?}", errs[0]);
-        assert!(errs[1].message.starts_with("Invalid value: \"bad value!\": a valid label must be an empty string"), "{:?}", errs[1]);
+        assert!(
+            errs[0]
+                .message
+                .starts_with("Invalid value: \"-bad\": name part must consist of"),
+            "{:?}",
+            errs[0]
+        );
+        assert!(
+            errs[1].message.starts_with(
+                "Invalid value: \"bad value!\": a valid label must be an empty string"
+            ),
+            "{:?}",
+            errs[1]
+        );
         let big = serde_json::json!({"k": "v".repeat(TOTAL_ANNOTATION_SIZE)});
         let errs = annotations(Some(&big), "metadata.annotations");
-        assert_eq!(errs, vec![FieldError::too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE)]);
-        assert!(annotations(Some(&serde_json::json!({"Example.COM/Key": "v"})), "metadata.annotations").is_empty());
+        assert_eq!(
+            errs,
+            vec![FieldError::too_long(
+                "metadata.annotations",
+                TOTAL_ANNOTATION_SIZE
+            )]
+        );
+        assert!(annotations(
+            Some(&serde_json::json!({"Example.COM/Key": "v"})),
+            "metadata.annotations"
+        )
+        .is_empty());
     }
 }

@@ -37,7 +37,10 @@ fn split_terms(s: &str) -> Vec<&str> {
         }
     }
     out.push(&s[start..]);
-    out.into_iter().map(str::trim).filter(|t| !t.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn set_values(rest: &str, term: &str) -> Result<Vec<String>, String> {
@@ -46,7 +49,11 @@ fn set_values(rest: &str, term: &str) -> Result<Vec<String>, String> {
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| format!("unable to parse requirement: found '{term}', expected: '('"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -63,21 +70,32 @@ impl LabelSelector {
             } else if let Some((k, v)) = term.split_once('=') {
                 LabelReq::Eq(k.trim().to_string(), v.trim().to_string())
             } else if let Some(idx) = term.find(" notin ") {
-                LabelReq::NotIn(term[..idx].trim().to_string(), set_values(&term[idx + 7..], term)?)
+                LabelReq::NotIn(
+                    term[..idx].trim().to_string(),
+                    set_values(&term[idx + 7..], term)?,
+                )
             } else if let Some(idx) = term.find(" in ") {
-                LabelReq::In(term[..idx].trim().to_string(), set_values(&term[idx + 4..], term)?)
+                LabelReq::In(
+                    term[..idx].trim().to_string(),
+                    set_values(&term[idx + 4..], term)?,
+                )
             } else if term.contains(|c: char| c.is_whitespace() || c == '(' || c == ')') {
                 return Err(format!("unable to parse requirement: found '{term}'"));
             } else {
                 LabelReq::Exists(term.to_string())
             };
             let key = match &req {
-                LabelReq::Eq(k, _) | LabelReq::Ne(k, _) | LabelReq::In(k, _) | LabelReq::NotIn(k, _) => k,
+                LabelReq::Eq(k, _)
+                | LabelReq::Ne(k, _)
+                | LabelReq::In(k, _)
+                | LabelReq::NotIn(k, _) => k,
                 LabelReq::Exists(k) | LabelReq::NotExists(k) => k,
             };
             let problems = crate::registry::validation::qualified_name(key);
             if let Some(p) = problems.first() {
-                return Err(format!("unable to parse requirement: invalid label key \"{key}\": {p}"));
+                return Err(format!(
+                    "unable to parse requirement: invalid label key \"{key}\": {p}"
+                ));
             }
             reqs.push(req);
         }
@@ -120,7 +138,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = term.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{term}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{term}'"
+                ));
             };
             let k = k.trim();
             if !(k == "metadata.name" || k == "metadata.namespace" || supported.contains(&k)) {
@@ -179,7 +199,11 @@ mod tests {
             ("app=web,tier in (back)", false),
             ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(Some(&l)), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(Some(&l)),
+                want,
+                "{sel}"
+            );
         }
         assert!(LabelSelector::parse("app in web").is_err());
         assert!(LabelSelector::parse("bad key=1").is_err());
@@ -189,8 +213,17 @@ mod tests {
     fn field_selectors() {
         let pod = serde_json::json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
         let sup = ["spec.nodeName", "status.phase"];
-        assert!(FieldSelector::parse("spec.nodeName=n1,status.phase!=Failed", &sup).unwrap().matches(&pod));
-        assert!(!FieldSelector::parse("metadata.name=q", &sup).unwrap().matches(&pod));
-        assert_eq!(FieldSelector::parse("spec.foo=1", &sup).unwrap_err(), "field label not supported: spec.foo");
+        assert!(
+            FieldSelector::parse("spec.nodeName=n1,status.phase!=Failed", &sup)
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(!FieldSelector::parse("metadata.name=q", &sup)
+            .unwrap()
+            .matches(&pod));
+        assert_eq!(
+            FieldSelector::parse("spec.foo=1", &sup).unwrap_err(),
+            "field label not supported: spec.foo"
+        );
     }
 }

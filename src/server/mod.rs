@@ -1,5 +1,6 @@
 //! The server: start-up (PKI, TLS, shards), the per-shard handler, and graceful termination.
 
+pub mod discovery;
 pub mod health;
 pub mod lifecycle;
 pub mod namespaces;
@@ -18,14 +19,16 @@ use shards::server::{HttpConfig, TlsHttpServer};
 use shards::shard::{ExecutorConfig, ShardId, ShardSet};
 use tuning::Tuning;
 
+use self::discovery::Discovery;
 use self::health::{Health, HealthCheck};
 use self::lifecycle::Lifecycle;
 use self::routes::ServerChain;
 use crate::endpoints::rest::RestApi;
 use crate::filters::{ChainState, HandlerChain};
-use crate::registry::strategy::{all_resources, Resource};
 use crate::options::CompletedOptions;
 use crate::pki;
+use crate::registry::resources::all_resources;
+use crate::registry::strategy::Resource;
 use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::storage::etcd::{EtcdConfig, EtcdStore};
 use crate::storage::thread::{StorageClient, StorageConfig, StorageThread};
@@ -130,9 +133,16 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
 
     let resources = all_resources();
     let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
-    if let Some(ns) = resources.iter().find(|r| r.group.is_empty() && r.plural == "namespaces") {
-        futures_lite::future::block_on(namespaces::ensure_system_namespaces(&storage, &storage_prefix, ns))
-            .map_err(|e| format!("creating the system namespaces: {e}"))?;
+    if let Some(ns) = resources
+        .iter()
+        .find(|r| r.group.is_empty() && r.plural == "namespaces")
+    {
+        futures_lite::future::block_on(namespaces::ensure_system_namespaces(
+            &storage,
+            &storage_prefix,
+            ns,
+        ))
+        .map_err(|e| format!("creating the system namespaces: {e}"))?;
     }
     let lifecycle = Lifecycle::new(cpus.len());
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
@@ -326,6 +336,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         send_retry_after: boot.send_retry_after,
         server: ServerChain::new(
             Health::new(Arc::clone(&lc), vec![storage_check(boot.storage.clone())]),
+            Discovery::new(&boot.addr.to_string()),
             RestApi::new(
                 boot.resources.clone(),
                 boot.storage.clone(),

@@ -8,6 +8,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use shards::server::Body;
 
+use super::discovery::Discovery;
 use super::health::Health;
 use super::version::VersionInfo;
 use crate::endpoints::rest::RestApi;
@@ -17,15 +18,17 @@ use crate::request::RequestCtx;
 /// The end of the filter chain on one shard.
 pub struct ServerChain {
     health: Health,
+    discovery: Discovery,
     rest: RestApi,
     version_json: Bytes,
 }
 
 impl ServerChain {
     /// The chain with its health checks.
-    pub fn new(health: Health, rest: RestApi) -> Self {
+    pub fn new(health: Health, discovery: Discovery, rest: RestApi) -> Self {
         Self {
             health,
+            discovery,
             rest,
             version_json: Bytes::from(VersionInfo::current().to_json()),
         }
@@ -38,6 +41,9 @@ impl ServerChain {
                 Some(r) => r,
                 None => response::status(&StatusError::path_not_found()),
             };
+        }
+        if let Some(r) = self.discovery.serve(&req) {
+            return r;
         }
         let path = req.uri().path();
         if let Some(r) = self.health.serve(path, req.uri().query()) {

@@ -57,9 +57,13 @@ pub(crate) struct Selectors {
 
 impl Selectors {
     pub(crate) fn from_target(t: &Target<'_>) -> Result<Self, StatusError> {
-        let labels = LabelSelector::parse(t.query.get("labelSelector").unwrap_or("")).map_err(StatusError::bad_request)?;
-        let fields = FieldSelector::parse(t.query.get("fieldSelector").unwrap_or(""), selectable_fields(&t.res.group, &t.res.kind))
+        let labels = LabelSelector::parse(t.query.get("labelSelector").unwrap_or(""))
             .map_err(StatusError::bad_request)?;
+        let fields = FieldSelector::parse(
+            t.query.get("fieldSelector").unwrap_or(""),
+            selectable_fields(&t.res.group, &t.res.kind),
+        )
+        .map_err(StatusError::bad_request)?;
         Ok(Self { labels, fields })
     }
 
@@ -72,12 +76,17 @@ impl Selectors {
         if self.is_empty() {
             return true;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(stored) else { return false };
+        let Ok(v) = serde_json::from_slice::<Value>(stored) else {
+            return false;
+        };
         self.matches_value(&v)
     }
 
     pub(crate) fn matches_value(&self, v: &Value) -> bool {
-        let labels = v.get("metadata").and_then(|m| m.get("labels")).and_then(Value::as_object);
+        let labels = v
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object);
         self.labels.matches(labels) && self.fields.matches(v)
     }
 }
@@ -91,13 +100,21 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: Revision, last_key_rel: &str) -> String {
-    let t = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: format!("{last_key_rel}\u{0}") };
+    let t = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: format!("{last_key_rel}\u{0}"),
+    };
     base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&t).unwrap_or_default())
 }
 
 fn decode_continue(token: &str) -> Result<ContinueToken, StatusError> {
-    let bad = || StatusError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        StatusError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if t.v != "meta.k8s.io/v1" || t.rv <= 0 || t.start.contains("..") || t.start.starts_with('/') {
         return Err(bad());
@@ -114,12 +131,24 @@ pub(crate) struct Page {
 
 impl RestApi {
     /// Reads matching items under the target's collection at one revision.
-    pub(crate) async fn read_page(&self, t: &Target<'_>, sel: &Selectors, limit: usize, cont: Option<&str>) -> Result<Page, StatusError> {
+    pub(crate) async fn read_page(
+        &self,
+        t: &Target<'_>,
+        sel: &Selectors,
+        limit: usize,
+        cont: Option<&str>,
+    ) -> Result<Page, StatusError> {
         let prefix = self.collection(t);
         let (mut start_after, mut revision) = match cont {
             Some(c) => {
                 let tok = decode_continue(c)?;
-                (Some(Bytes::from(format!("{prefix}{}", tok.start.trim_end_matches('\u{0}')))), tok.rv)
+                (
+                    Some(Bytes::from(format!(
+                        "{prefix}{}",
+                        tok.start.trim_end_matches('\u{0}')
+                    ))),
+                    tok.rv,
+                )
             }
             None => (None, list_revision(t)?),
         };
@@ -128,19 +157,38 @@ impl RestApi {
             let want = if limit == 0 { 0 } else { limit - items.len() };
             let resp = storage_call(
                 t.deadline,
-                self.storage.list(ListRequest { prefix: Bytes::from(prefix.clone()), start_after: start_after.clone(), limit: want, revision }),
+                self.storage.list(ListRequest {
+                    prefix: Bytes::from(prefix.clone()),
+                    start_after: start_after.clone(),
+                    limit: want,
+                    revision,
+                }),
             )
             .await
-            .map_err(|e| if cont.is_some() && e.code == 410 { expired_continue() } else { e })?;
+            .map_err(|e| {
+                if cont.is_some() && e.code == 410 {
+                    expired_continue()
+                } else {
+                    e
+                }
+            })?;
             revision = resp.revision;
             let last_key = resp.items.last().map(|kv| kv.key.clone());
             items.extend(resp.items.into_iter().filter(|kv| sel.matches(&kv.value)));
             let Some(k) = last_key.filter(|_| resp.more) else {
-                return Ok(Page { items, revision, continue_token: None });
+                return Ok(Page {
+                    items,
+                    revision,
+                    continue_token: None,
+                });
             };
             if limit != 0 && items.len() >= limit {
                 let rel = String::from_utf8_lossy(&k[prefix.len().min(k.len())..]).into_owned();
-                return Ok(Page { items, revision, continue_token: Some(encode_continue(revision, &rel)) });
+                return Ok(Page {
+                    items,
+                    revision,
+                    continue_token: Some(encode_continue(revision, &rel)),
+                });
             }
             start_after = Some(k);
         }
@@ -150,10 +198,26 @@ impl RestApi {
         let sel = Selectors::from_target(t)?;
         let limit = match t.query.get("limit") {
             None | Some("") => 0,
-            Some(l) => l.parse::<i64>().map_err(|_| StatusError::bad_request(format!("invalid limit {l:?}")))?.max(0) as usize,
+            Some(l) => l
+                .parse::<i64>()
+                .map_err(|_| StatusError::bad_request(format!("invalid limit {l:?}")))?
+                .max(0) as usize,
         };
-        let page = self.read_page(t, &sel, limit, t.query.get("continue").filter(|c| !c.is_empty())).await?;
-        let mut out = BytesMut::with_capacity(128 + page.items.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
+        let page = self
+            .read_page(
+                t,
+                &sel,
+                limit,
+                t.query.get("continue").filter(|c| !c.is_empty()),
+            )
+            .await?;
+        let mut out = BytesMut::with_capacity(
+            128 + page
+                .items
+                .iter()
+                .map(|kv| kv.value.len() + 32)
+                .sum::<usize>(),
+        );
         out.put_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"", t.res.kind, t.res.api_version(), page.revision).as_bytes());
         if let Some(c) = &page.continue_token {
             out.put_slice(format!(",\"continue\":\"{c}\"").as_bytes());
@@ -169,7 +233,10 @@ impl RestApi {
         Ok(response::json(StatusCode::OK, out.freeze()))
     }
 
-    pub(crate) async fn delete_collection(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
+    pub(crate) async fn delete_collection(
+        &self,
+        t: &Target<'_>,
+    ) -> Result<Response<Body>, StatusError> {
         let sel = Selectors::from_target(t)?;
         let page = self.read_page(t, &sel, 0, None).await?;
         let mut deleted = Vec::new();
@@ -178,7 +245,11 @@ impl RestApi {
                 deleted.push(kv);
                 continue;
             }
-            let name = String::from_utf8_lossy(&kv.key).rsplit('/').next().unwrap_or("").to_string();
+            let name = String::from_utf8_lossy(&kv.key)
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
             match self.delete_one(t, &name, None, None).await {
                 Ok(_) => deleted.push(kv),
                 Err(e) if e.code == 404 => {}
@@ -198,7 +269,12 @@ impl RestApi {
     }
 
     /// Deletes `name` unconditionally or at a mod revision; 404 when it is gone.
-    pub(crate) async fn delete_raw(&self, t: &Target<'_>, name: &str, pre: Precondition) -> Result<WriteOutcome, StatusError> {
+    pub(crate) async fn delete_raw(
+        &self,
+        t: &Target<'_>,
+        name: &str,
+        pre: Precondition,
+    ) -> Result<WriteOutcome, StatusError> {
         storage_call(t.deadline, self.storage.delete(self.key(t, name), pre)).await
     }
 }
@@ -207,11 +283,14 @@ impl RestApi {
 fn list_revision(t: &Target<'_>) -> Result<Revision, StatusError> {
     let rv = t.query.get("resourceVersion").unwrap_or("");
     let matching = t.query.get("resourceVersionMatch").unwrap_or("");
-    let parsed = if rv.is_empty() {
-        None
-    } else {
-        Some(rv.parse::<Revision>().map_err(|_| StatusError::bad_request(format!("invalid resource version: {rv:?}")))?)
-    };
+    let parsed =
+        if rv.is_empty() {
+            None
+        } else {
+            Some(rv.parse::<Revision>().map_err(|_| {
+                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
+            })?)
+        };
     match (matching, parsed) {
         ("", _) | ("NotOlderThan", Some(_)) => Ok(0),
         ("Exact", Some(r)) if r > 0 => Ok(r),

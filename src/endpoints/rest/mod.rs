@@ -49,7 +49,10 @@ impl Query {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn flag(&self, key: &str) -> bool {
@@ -73,12 +76,29 @@ pub(crate) struct Target<'a> {
 
 impl RestApi {
     /// The API over `resources`, storing under `prefix` (e.g. `/registry`).
-    pub fn new(resources: Vec<Resource>, storage: StorageClient, prefix: String, max_body: usize, stopping: Arc<Signal>) -> Self {
+    pub fn new(
+        resources: Vec<Resource>,
+        storage: StorageClient,
+        prefix: String,
+        max_body: usize,
+        stopping: Arc<Signal>,
+    ) -> Self {
         let resources = resources
             .into_iter()
-            .map(|r| ((r.group.clone(), r.version.clone(), r.plural.clone()), Rc::new(r)))
+            .map(|r| {
+                (
+                    (r.group.clone(), r.version.clone(), r.plural.clone()),
+                    Rc::new(r),
+                )
+            })
             .collect();
-        Self { resources, storage, prefix, max_body, stopping }
+        Self {
+            resources,
+            storage,
+            prefix,
+            max_body,
+            stopping,
+        }
     }
 
     /// Answers a resource request, or None when no resource matches (the chain continues).
@@ -87,28 +107,45 @@ impl RestApi {
         if !info.is_resource_request {
             return None;
         }
-        let res = self.resources.get(&(info.api_group.clone(), info.api_version.clone(), info.resource.clone()))?;
+        let res = self.resources.get(&(
+            info.api_group.clone(),
+            info.api_version.clone(),
+            info.resource.clone(),
+        ))?;
         let sub = info.subresource.as_str();
         if !sub.is_empty() && !res.subresources.iter().any(|s| s == sub) {
             return None;
         }
         let ns_given = !info.namespace.is_empty();
-        let scope_ok = if res.namespaced { ns_given || matches!(info.verb.as_str(), "list" | "watch") } else { !ns_given };
+        let scope_ok = if res.namespaced {
+            ns_given || matches!(info.verb.as_str(), "list" | "watch")
+        } else {
+            !ns_given
+        };
         if !scope_ok {
             return None;
         }
         let target = Target {
             res,
-            namespace: (res.namespaced && !info.namespace.is_empty()).then(|| info.namespace.clone()),
+            namespace: (res.namespaced && !info.namespace.is_empty())
+                .then(|| info.namespace.clone()),
             name: info.name.clone(),
             subresource: sub.to_string(),
             query: Query::parse(req.uri().query()),
             deadline: ctx.deadline,
         };
         let verb = info.verb.as_str();
-        let allowed = if sub.is_empty() { res.allows(verb) } else { matches!(verb, "get" | "update") };
+        let allowed = if sub.is_empty() {
+            res.allows(verb)
+        } else {
+            matches!(verb, "get" | "update")
+        };
         if !allowed {
-            return Some(response::status(&StatusError::method_not_supported(&res.group, &res.plural, verb)));
+            return Some(response::status(&StatusError::method_not_supported(
+                &res.group,
+                &res.plural,
+                verb,
+            )));
         }
         let result = match verb {
             "get" if sub == "scale" => self.get_scale(&target).await,
@@ -132,7 +169,11 @@ impl RestApi {
                 Err(e) => Err(e),
             },
             "deletecollection" if sub.is_empty() => self.delete_collection(&target).await,
-            _ => Err(StatusError::method_not_supported(&res.group, &res.plural, verb)),
+            _ => Err(StatusError::method_not_supported(
+                &res.group,
+                &res.plural,
+                verb,
+            )),
         };
         Some(result.unwrap_or_else(|e| response::status(&e)))
     }
@@ -145,17 +186,27 @@ impl RestApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json")
             .to_string();
-        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if !(media.is_empty() || media == "application/json" || media == "*/*") {
             return Err(StatusError::unsupported_media_type(&ct));
         }
         let limited = http_body_util::Limited::new(req.into_body(), self.max_body);
         match limited.collect().await {
             Ok(c) => Ok(c.to_bytes().to_vec()),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
                 Err(StatusError::too_large(self.max_body))
             }
-            Err(e) => Err(StatusError::bad_request(format!("error reading the request body: {e}"))),
+            Err(e) => Err(StatusError::bad_request(format!(
+                "error reading the request body: {e}"
+            ))),
         }
     }
 
@@ -165,7 +216,12 @@ impl RestApi {
     }
 
     fn key(&self, t: &Target<'_>, name: &str) -> Bytes {
-        Bytes::from(keys::object_key(&self.prefix, &t.res.key_segment, t.namespace.as_deref(), name))
+        Bytes::from(keys::object_key(
+            &self.prefix,
+            &t.res.key_segment,
+            t.namespace.as_deref(),
+            name,
+        ))
     }
 
     fn collection(&self, t: &Target<'_>) -> String {
@@ -175,7 +231,10 @@ impl RestApi {
     async fn get(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
         let (kv, _) = storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
         let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
-        Ok(response::json(StatusCode::OK, object::with_resource_version(&kv.value, kv.mod_revision)))
+        Ok(response::json(
+            StatusCode::OK,
+            object::with_resource_version(&kv.value, kv.mod_revision),
+        ))
     }
 }
 
@@ -199,11 +258,18 @@ pub(crate) async fn storage_call<T>(
 /// How a storage error reaches the client.
 pub(crate) fn storage_status(e: StorageError) -> StatusError {
     match e {
-        StorageError::Compacted { requested, compacted } => {
-            StatusError::expired(format!("too old resource version: {requested} ({compacted})"))
-        }
+        StorageError::Compacted {
+            requested,
+            compacted,
+        } => StatusError::expired(format!(
+            "too old resource version: {requested} ({compacted})"
+        )),
         StorageError::FutureRevision { requested, current } => {
-            let mut s = StatusError::new(504, "Timeout", format!("Too large resource version: {requested}, current: {current}"));
+            let mut s = StatusError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: {current}"),
+            );
             s.details.retry_after_seconds = Some(1);
             s
         }

@@ -31,7 +31,9 @@ pub fn with_resource_version(stored: &[u8], rev: Revision) -> Bytes {
     match serde_json::from_slice::<Value>(stored) {
         Ok(mut v) => {
             if let Some(obj) = v.as_object_mut() {
-                let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+                let meta = obj
+                    .entry("metadata")
+                    .or_insert_with(|| Value::Object(Default::default()));
                 if let Some(m) = meta.as_object_mut() {
                     m.insert("resourceVersion".into(), Value::String(rev.to_string()));
                 }
@@ -56,10 +58,16 @@ mod tests {
 
     #[test]
     fn splices_or_parses() {
-        let a = with_resource_version(br#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x"},"data":{}}"#, 7);
+        let a = with_resource_version(
+            br#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x"},"data":{}}"#,
+            7,
+        );
         assert_eq!(&a[..], br#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"7","name":"x"},"data":{}}"#);
         let b = with_resource_version(br#"{"kind":"X","metadata":{}}"#, 8);
-        assert_eq!(&b[..], br#"{"kind":"X","metadata":{"resourceVersion":"8"}}"#);
+        assert_eq!(
+            &b[..],
+            br#"{"kind":"X","metadata":{"resourceVersion":"8"}}"#
+        );
         let c = with_resource_version(br#"{"spec":{"metadata":{}},"metadata":{"name":"y"}}"#, 9);
         let v: Value = serde_json::from_slice(&c).unwrap_or_default();
         assert_eq!(v["metadata"]["resourceVersion"], "9");

@@ -15,17 +15,36 @@ use crate::storage::kv::{Precondition, Revision, WriteOutcome};
 /// `spec.selector` as a label selector string (`matchLabels` and `matchExpressions`, or the
 /// plain map replication controllers use).
 fn selector_string(spec: Option<&Value>) -> String {
-    let Some(sel) = spec.and_then(|s| s.get("selector")) else { return String::new() };
+    let Some(sel) = spec.and_then(|s| s.get("selector")) else {
+        return String::new();
+    };
     let mut terms = Vec::new();
-    let labels = sel.get("matchLabels").or(if sel.get("matchExpressions").is_none() { Some(sel) } else { None });
+    let labels = sel
+        .get("matchLabels")
+        .or(if sel.get("matchExpressions").is_none() {
+            Some(sel)
+        } else {
+            None
+        });
     if let Some(m) = labels.and_then(Value::as_object) {
         for (k, v) in m {
             terms.push(format!("{k}={}", v.as_str().unwrap_or("")));
         }
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
         match e.get("operator").and_then(Value::as_str).unwrap_or("") {
             "In" => terms.push(format!("{key} in ({})", values.join(","))),
             "NotIn" => terms.push(format!("{key} notin ({})", values.join(","))),
@@ -65,19 +84,40 @@ impl RestApi {
         let (kv, _) = storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
         let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
         let obj = object::parse_stored(&kv.value).unwrap_or_default();
-        Ok(response::json(StatusCode::OK, scale_of(&obj, kv.mod_revision)))
+        Ok(response::json(
+            StatusCode::OK,
+            scale_of(&obj, kv.mod_revision),
+        ))
     }
 
-    pub(crate) async fn update_scale(&self, t: &Target<'_>, body: Vec<u8>) -> Result<Response<Body>, StatusError> {
-        let scale: Value = serde_json::from_slice(&body)
-            .map_err(|e| StatusError::bad_request(format!("the object provided is unrecognized (must be of type Scale): {e}")))?;
-        let replicas = scale.get("spec").and_then(|s| s.get("replicas")).and_then(Value::as_i64).unwrap_or(0);
+    pub(crate) async fn update_scale(
+        &self,
+        t: &Target<'_>,
+        body: Vec<u8>,
+    ) -> Result<Response<Body>, StatusError> {
+        let scale: Value = serde_json::from_slice(&body).map_err(|e| {
+            StatusError::bad_request(format!(
+                "the object provided is unrecognized (must be of type Scale): {e}"
+            ))
+        })?;
+        let replicas = scale
+            .get("spec")
+            .and_then(|s| s.get("replicas"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if replicas < 0 {
-            return Err(StatusError::invalid("autoscaling", "Scale", &t.name, vec![crate::endpoints::status::StatusCause {
-                reason: Some("FieldValueInvalid".into()),
-                message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-                field: Some("spec.replicas".into()),
-            }]));
+            return Err(StatusError::invalid(
+                "autoscaling",
+                "Scale",
+                &t.name,
+                vec![crate::endpoints::status::StatusCause {
+                    reason: Some("FieldValueInvalid".into()),
+                    message: format!(
+                        "Invalid value: {replicas}: must be greater than or equal to 0"
+                    ),
+                    field: Some("spec.replicas".into()),
+                }],
+            ));
         }
         let want_rv: Option<Revision> = scale
             .get("metadata")
@@ -86,29 +126,62 @@ impl RestApi {
             .filter(|s| !s.is_empty())
             .and_then(|s| s.parse().ok());
         for _ in 0..8 {
-            let (kv, _) = storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
-            let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
+            let (kv, _) =
+                storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
+            let kv =
+                kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
             if want_rv.is_some_and(|r| r != kv.mod_revision) {
-                return Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name));
+                return Err(StatusError::conflict_modified(
+                    &t.res.group,
+                    &t.res.plural,
+                    &t.name,
+                ));
             }
             let old = object::parse_stored(&kv.value).unwrap_or_default();
             let mut new = old.clone();
-            if let Some(spec) = new.entry("spec").or_insert_with(|| Value::Object(Map::new())).as_object_mut() {
+            if let Some(spec) = new
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+            {
                 spec.insert("replicas".into(), Value::from(replicas));
             }
-            let new = strategy::prepare_update(t.res, new, &old, t.namespace.as_deref(), &t.name, "")?;
+            let new =
+                strategy::prepare_update(t.res, new, &old, t.namespace.as_deref(), &t.name, "")?;
             let bytes = Bytes::from(serde_json::to_vec(&new).map_err(StatusError::internal)?);
             if t.query.dry_run() || bytes == kv.value {
-                return Ok(response::json(StatusCode::OK, scale_of(&new, kv.mod_revision)));
+                return Ok(response::json(
+                    StatusCode::OK,
+                    scale_of(&new, kv.mod_revision),
+                ));
             }
-            match storage_call(t.deadline, self.storage.put(self.key(t, &t.name), bytes, Precondition::ModRevision(kv.mod_revision))).await? {
-                WriteOutcome::Applied { revision, .. } => return Ok(response::json(StatusCode::OK, scale_of(&new, revision))),
+            match storage_call(
+                t.deadline,
+                self.storage.put(
+                    self.key(t, &t.name),
+                    bytes,
+                    Precondition::ModRevision(kv.mod_revision),
+                ),
+            )
+            .await?
+            {
+                WriteOutcome::Applied { revision, .. } => {
+                    return Ok(response::json(StatusCode::OK, scale_of(&new, revision)))
+                }
                 WriteOutcome::PreconditionFailed { .. } if want_rv.is_some() => {
-                    return Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name))
+                    return Err(StatusError::conflict_modified(
+                        &t.res.group,
+                        &t.res.plural,
+                        &t.name,
+                    ))
                 }
                 WriteOutcome::PreconditionFailed { .. } => continue,
             }
         }
-        Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name))
+        Err(StatusError::conflict_modified(
+            &t.res.group,
+            &t.res.plural,
+            &t.name,
+        ))
     }
 }

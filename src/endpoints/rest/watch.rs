@@ -54,7 +54,11 @@ fn line(kind: &str, object: &[u8]) -> Bytes {
 
 impl WatchState {
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
-        let annotations = if initial_end { ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" } else { "" };
+        let annotations = if initial_end {
+            ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
+        } else {
+            ""
+        };
         let obj = format!(
             "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\",\"creationTimestamp\":null{annotations}}}}}",
             self.kind, self.api_version
@@ -80,7 +84,10 @@ impl WatchState {
             EventKind::Delete => {
                 if let Some(prev) = &ev.prev_kv {
                     if self.sel.matches(&prev.value) {
-                        self.queue.push_back(line("DELETED", &object::with_resource_version(&prev.value, rev)));
+                        self.queue.push_back(line(
+                            "DELETED",
+                            &object::with_resource_version(&prev.value, rev),
+                        ));
                     }
                 }
             }
@@ -145,7 +152,9 @@ impl RestApi {
         let from: Revision = if rv.is_empty() || rv == "0" {
             0
         } else {
-            rv.parse().map_err(|_| StatusError::bad_request(format!("invalid resource version: {rv:?}")))?
+            rv.parse().map_err(|_| {
+                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
+            })?
         };
 
         let mut queue = VecDeque::new();
@@ -153,7 +162,10 @@ impl RestApi {
         let start = if send_initial {
             let page = self.read_page(t, &sel, 0, None).await?;
             for kv in &page.items {
-                queue.push_back(line("ADDED", &object::with_resource_version(&kv.value, kv.mod_revision)));
+                queue.push_back(line(
+                    "ADDED",
+                    &object::with_resource_version(&kv.value, kv.mod_revision),
+                ));
             }
             initial_rev = Some(page.revision);
             page.revision
@@ -173,7 +185,11 @@ impl RestApi {
             stopping: Arc::clone(&self.stopping),
             done: false,
         };
-        if let (Some(rev), true, true) = (initial_rev, bookmarks, t.query.get("sendInitialEvents").is_some()) {
+        if let (Some(rev), true, true) = (
+            initial_rev,
+            bookmarks,
+            t.query.get("sendInitialEvents").is_some(),
+        ) {
             let b = state.bookmark(rev, true);
             state.queue.push_back(b);
         }
@@ -183,7 +199,10 @@ impl RestApi {
         });
         let mut resp = Response::new(shards::server::body(StreamBody::new(stream)));
         *resp.status_mut() = StatusCode::OK;
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Ok(resp)
     }
 }

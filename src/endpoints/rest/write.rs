@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use shards::server::Body;
 
 use super::{object, storage_call, RestApi, Target};
-use crate::endpoints::status::{qualified, StatusError};
 use crate::endpoints::response;
+use crate::endpoints::status::{qualified, StatusError};
 use crate::registry::strategy::{self, finalizers, now_rfc3339};
 use crate::storage::kv::{KeyValue, Precondition, Revision, WriteOutcome};
 
@@ -45,19 +45,29 @@ pub(crate) struct Preconditions {
 }
 
 fn meta_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
-    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str)
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
 }
 
 fn encode(obj: &Map<String, Value>) -> Result<Bytes, StatusError> {
     let bytes = serde_json::to_vec(obj).map_err(StatusError::internal)?;
     if bytes.len() > MAX_OBJECT_BYTES {
-        return Err(StatusError::new(413, "RequestEntityTooLarge", "Request entity too large: etcdserver: request is too large"));
+        return Err(StatusError::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: etcdserver: request is too large",
+        ));
     }
     Ok(Bytes::from(bytes))
 }
 
 impl RestApi {
-    pub(crate) async fn create(&self, t: &Target<'_>, mut body: Vec<u8>) -> Result<Response<Body>, StatusError> {
+    pub(crate) async fn create(
+        &self,
+        t: &Target<'_>,
+        mut body: Vec<u8>,
+    ) -> Result<Response<Body>, StatusError> {
         let obj = strategy::decode_object(t.res, &mut body)?;
         let mut obj = strategy::prepare_create(t.res, obj, t.namespace.as_deref())?;
         let name = meta_str(&obj, "name").unwrap_or("").to_string();
@@ -66,7 +76,9 @@ impl RestApi {
         }
         if t.res.kind == "Namespace" && t.res.group.is_empty() {
             // upstream: every namespace carries the `kubernetes` finalizer of its controller.
-            let spec = obj.entry("spec").or_insert_with(|| Value::Object(Map::new()));
+            let spec = obj
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Some(s) = spec.as_object_mut() {
                 s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
             }
@@ -75,20 +87,42 @@ impl RestApi {
         if t.query.dry_run() {
             return Ok(response::json(StatusCode::CREATED, bytes));
         }
-        match storage_call(t.deadline, self.storage.put(self.key(t, &name), bytes.clone(), Precondition::Absent)).await? {
-            WriteOutcome::Applied { revision, .. } => {
-                Ok(response::json(StatusCode::CREATED, object::with_resource_version(&bytes, revision)))
-            }
-            WriteOutcome::PreconditionFailed { .. } => Err(StatusError::already_exists(&t.res.group, &t.res.plural, &name)),
+        match storage_call(
+            t.deadline,
+            self.storage
+                .put(self.key(t, &name), bytes.clone(), Precondition::Absent),
+        )
+        .await?
+        {
+            WriteOutcome::Applied { revision, .. } => Ok(response::json(
+                StatusCode::CREATED,
+                object::with_resource_version(&bytes, revision),
+            )),
+            WriteOutcome::PreconditionFailed { .. } => Err(StatusError::already_exists(
+                &t.res.group,
+                &t.res.plural,
+                &name,
+            )),
         }
     }
 
     /// 404 for a missing namespace, 403 for one being deleted (upstream's NamespaceLifecycle).
-    async fn require_active_namespace(&self, t: &Target<'_>, ns: &str, name: &str) -> Result<(), StatusError> {
-        let key = Bytes::from(crate::registry::keys::object_key(&self.prefix, "namespaces", None, ns));
+    async fn require_active_namespace(
+        &self,
+        t: &Target<'_>,
+        ns: &str,
+        name: &str,
+    ) -> Result<(), StatusError> {
+        let key = Bytes::from(crate::registry::keys::object_key(
+            &self.prefix,
+            "namespaces",
+            None,
+            ns,
+        ));
         let (kv, _) = storage_call(t.deadline, self.storage.get(key, 0)).await?;
         let kv = kv.ok_or_else(|| StatusError::not_found("", "namespaces", ns))?;
-        let terminating = object::parse_stored(&kv.value).is_some_and(|o| meta_str(&o, "deletionTimestamp").is_some());
+        let terminating = object::parse_stored(&kv.value)
+            .is_some_and(|o| meta_str(&o, "deletionTimestamp").is_some());
         if terminating {
             let mut e = StatusError::new(
                 403,
@@ -105,56 +139,108 @@ impl RestApi {
         Ok(())
     }
 
-    pub(crate) async fn update(&self, t: &Target<'_>, mut body: Vec<u8>) -> Result<Response<Body>, StatusError> {
+    pub(crate) async fn update(
+        &self,
+        t: &Target<'_>,
+        mut body: Vec<u8>,
+    ) -> Result<Response<Body>, StatusError> {
         let obj = strategy::decode_object(t.res, &mut body)?;
         let body_rv: Option<Revision> = match meta_str(&obj, "resourceVersion") {
             None | Some("") => None,
-            Some(rv) => Some(rv.parse().map_err(|_| StatusError::bad_request(format!("invalid resource version: {rv:?}")))?),
+            Some(rv) => Some(rv.parse().map_err(|_| {
+                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
+            })?),
         };
         for _ in 0..UPDATE_RETRIES {
             let current = self.current(t, &t.name).await?;
             if let Some(rv) = body_rv {
                 if rv != current.mod_revision {
-                    return Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name));
+                    return Err(StatusError::conflict_modified(
+                        &t.res.group,
+                        &t.res.plural,
+                        &t.name,
+                    ));
                 }
             }
             let old = object::parse_stored(&current.value).unwrap_or_default();
-            let new = strategy::prepare_update(t.res, obj.clone(), &old, t.namespace.as_deref(), &t.name, &t.subresource)?;
+            let new = strategy::prepare_update(
+                t.res,
+                obj.clone(),
+                &old,
+                t.namespace.as_deref(),
+                &t.name,
+                &t.subresource,
+            )?;
             let bytes = encode(&new)?;
             if bytes == current.value {
-                return Ok(response::json(StatusCode::OK, object::with_resource_version(&current.value, current.mod_revision)));
+                return Ok(response::json(
+                    StatusCode::OK,
+                    object::with_resource_version(&current.value, current.mod_revision),
+                ));
             }
             if t.query.dry_run() {
                 return Ok(response::json(StatusCode::OK, bytes));
             }
             // The last finalizer removed from an object being deleted: it goes now.
             let deleting = meta_str(&new, "deletionTimestamp").is_some();
-            let done = deleting && finalizers(new.get("metadata").unwrap_or(&Value::Null)).is_empty() && !has_spec_finalizers(&new);
+            let done = deleting
+                && finalizers(new.get("metadata").unwrap_or(&Value::Null)).is_empty()
+                && !has_spec_finalizers(&new);
             if done {
-                match self.delete_raw(t, &t.name, Precondition::ModRevision(current.mod_revision)).await? {
+                match self
+                    .delete_raw(t, &t.name, Precondition::ModRevision(current.mod_revision))
+                    .await?
+                {
                     WriteOutcome::Applied { revision, .. } => {
-                        return Ok(response::json(StatusCode::OK, object::with_resource_version(&bytes, revision)))
+                        return Ok(response::json(
+                            StatusCode::OK,
+                            object::with_resource_version(&bytes, revision),
+                        ))
                     }
                     WriteOutcome::PreconditionFailed { .. } if body_rv.is_some() => {
-                        return Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name))
+                        return Err(StatusError::conflict_modified(
+                            &t.res.group,
+                            &t.res.plural,
+                            &t.name,
+                        ))
                     }
                     WriteOutcome::PreconditionFailed { .. } => continue,
                 }
             }
-            match storage_call(t.deadline, self.storage.put(self.key(t, &t.name), bytes.clone(), Precondition::ModRevision(current.mod_revision))).await? {
+            match storage_call(
+                t.deadline,
+                self.storage.put(
+                    self.key(t, &t.name),
+                    bytes.clone(),
+                    Precondition::ModRevision(current.mod_revision),
+                ),
+            )
+            .await?
+            {
                 WriteOutcome::Applied { revision, .. } => {
-                    return Ok(response::json(StatusCode::OK, object::with_resource_version(&bytes, revision)))
+                    return Ok(response::json(
+                        StatusCode::OK,
+                        object::with_resource_version(&bytes, revision),
+                    ))
                 }
                 WriteOutcome::PreconditionFailed { current: None, .. } => {
                     return Err(StatusError::not_found(&t.res.group, &t.res.plural, &t.name))
                 }
                 WriteOutcome::PreconditionFailed { .. } if body_rv.is_some() => {
-                    return Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name))
+                    return Err(StatusError::conflict_modified(
+                        &t.res.group,
+                        &t.res.plural,
+                        &t.name,
+                    ))
                 }
                 WriteOutcome::PreconditionFailed { .. } => continue,
             }
         }
-        Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, &t.name))
+        Err(StatusError::conflict_modified(
+            &t.res.group,
+            &t.res.plural,
+            &t.name,
+        ))
     }
 
     async fn current(&self, t: &Target<'_>, name: &str) -> Result<KeyValue, StatusError> {
@@ -162,11 +248,19 @@ impl RestApi {
         kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, name))
     }
 
-    pub(crate) async fn delete(&self, t: &Target<'_>, body: Vec<u8>) -> Result<Response<Body>, StatusError> {
+    pub(crate) async fn delete(
+        &self,
+        t: &Target<'_>,
+        body: Vec<u8>,
+    ) -> Result<Response<Body>, StatusError> {
         let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
             DeleteOptions::default()
         } else {
-            serde_json::from_slice(&body).map_err(|e| StatusError::bad_request(format!("the body of the request could not be decoded as DeleteOptions: {e}")))?
+            serde_json::from_slice(&body).map_err(|e| {
+                StatusError::bad_request(format!(
+                    "the body of the request could not be decoded as DeleteOptions: {e}"
+                ))
+            })?
         };
         if let Some(p) = t.query.get("propagationPolicy") {
             opts.propagation_policy = Some(p.to_string());
@@ -191,9 +285,13 @@ impl RestApi {
         };
         if opts.dry_run.iter().any(|d| d == "All") {
             let current = self.current(t, &t.name).await?;
-            return Ok(response::json(StatusCode::OK, object::with_resource_version(&current.value, current.mod_revision)));
+            return Ok(response::json(
+                StatusCode::OK,
+                object::with_resource_version(&current.value, current.mod_revision),
+            ));
         }
-        self.delete_one(t, &t.name, opts.preconditions, policy).await
+        self.delete_one(t, &t.name, opts.preconditions, policy)
+            .await
     }
 
     /// Deletes one object: at once without finalizers, else marks it deleting.
@@ -212,19 +310,28 @@ impl RestApi {
                 if let Some(want) = p.uid.as_deref().filter(|u| !u.is_empty() && *u != uid) {
                     return Err(StatusError::conflict(&t.res.group, &t.res.plural, name, &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}")));
                 }
-                if let Some(want) = p.resource_version.as_deref().filter(|r| !r.is_empty() && *r != current.mod_revision.to_string()) {
+                if let Some(want) = p
+                    .resource_version
+                    .as_deref()
+                    .filter(|r| !r.is_empty() && *r != current.mod_revision.to_string())
+                {
                     return Err(StatusError::conflict(&t.res.group, &t.res.plural, name, &format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}", current.mod_revision)));
                 }
             }
             let mut fins = finalizers(obj.get("metadata").unwrap_or(&Value::Null));
             match policy.as_deref() {
-                Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => fins.push("foregroundDeletion".into()),
+                Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => {
+                    fins.push("foregroundDeletion".into())
+                }
                 Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
                 _ => {}
             }
             let is_namespace = t.res.kind == "Namespace" && t.res.group.is_empty();
             if fins.is_empty() && !is_namespace {
-                match self.delete_raw(t, name, Precondition::ModRevision(current.mod_revision)).await? {
+                match self
+                    .delete_raw(t, name, Precondition::ModRevision(current.mod_revision))
+                    .await?
+                {
                     WriteOutcome::Applied { .. } => return Ok(success(t, name, &uid)),
                     WriteOutcome::PreconditionFailed { current: None, .. } => {
                         return Err(StatusError::not_found(&t.res.group, &t.res.plural, name))
@@ -233,7 +340,10 @@ impl RestApi {
                 }
             }
             if meta_str(&obj, "deletionTimestamp").is_some() {
-                return Ok(response::json(StatusCode::OK, object::with_resource_version(&current.value, current.mod_revision)));
+                return Ok(response::json(
+                    StatusCode::OK,
+                    object::with_resource_version(&current.value, current.mod_revision),
+                ));
             }
             if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
@@ -243,25 +353,46 @@ impl RestApi {
                 }
             }
             if is_namespace {
-                let status = obj.entry("status").or_insert_with(|| Value::Object(Map::new()));
+                let status = obj
+                    .entry("status")
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Some(s) = status.as_object_mut() {
                     s.insert("phase".into(), Value::String("Terminating".into()));
                 }
             }
             let bytes = encode(&obj)?;
-            match storage_call(t.deadline, self.storage.put(self.key(t, name), bytes.clone(), Precondition::ModRevision(current.mod_revision))).await? {
+            match storage_call(
+                t.deadline,
+                self.storage.put(
+                    self.key(t, name),
+                    bytes.clone(),
+                    Precondition::ModRevision(current.mod_revision),
+                ),
+            )
+            .await?
+            {
                 WriteOutcome::Applied { revision, .. } => {
-                    return Ok(response::json(StatusCode::OK, object::with_resource_version(&bytes, revision)))
+                    return Ok(response::json(
+                        StatusCode::OK,
+                        object::with_resource_version(&bytes, revision),
+                    ))
                 }
                 WriteOutcome::PreconditionFailed { .. } => continue,
             }
         }
-        Err(StatusError::conflict_modified(&t.res.group, &t.res.plural, name))
+        Err(StatusError::conflict_modified(
+            &t.res.group,
+            &t.res.plural,
+            name,
+        ))
     }
 }
 
 fn has_spec_finalizers(obj: &Map<String, Value>) -> bool {
-    obj.get("spec").and_then(|s| s.get("finalizers")).and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    obj.get("spec")
+        .and_then(|s| s.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
 }
 
 /// upstream's answer to a delete that removed the object: a Success Status.
@@ -277,5 +408,8 @@ fn success(t: &Target<'_>, name: &str, uid: &str) -> Response<Body> {
         "status": "Success",
         "details": details,
     });
-    response::json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    response::json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
