@@ -11,7 +11,6 @@ use support::etcd::EtcdServer;
 use support::rt;
 use support::server::Kubeshard;
 
-
 /// Polls `/readyz?verbose` until `pred(status, body)` holds, at most `limit`.
 async fn readyz_until(
     ks: &Kubeshard,

@@ -13,7 +13,6 @@ use reqwest::{StatusCode, Version};
 use support::rt;
 use support::server::Kubeshard;
 
-
 #[test]
 fn version_health_and_not_found_over_http1_and_http2() {
     let ks = Kubeshard::start(&[]);

@@ -66,7 +66,11 @@ pub enum StorageRequest {
     Compact(Revision, Reply<()>),
     /// A watch of its own (until watches are served from the shard's cache): items are
     /// forwarded into the bounded channel; the watch ends when the receiver is dropped.
-    Watch(Bytes, Revision, Reply<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>>),
+    Watch(
+        Bytes,
+        Revision,
+        Reply<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>>,
+    ),
 }
 
 /// State shared by the storage thread and every client.
@@ -144,8 +148,12 @@ impl StorageThread {
                         }
                     };
                     // One probe before anyone asks, so health checks are right from the start.
-                    let probe = tokio::time::timeout(Duration::from_secs(2), store.current_revision()).await;
-                    thread_shared.healthy.store(matches!(probe, Ok(Ok(_))), Ordering::Release);
+                    let probe =
+                        tokio::time::timeout(Duration::from_secs(2), store.current_revision())
+                            .await;
+                    thread_shared
+                        .healthy
+                        .store(matches!(probe, Ok(Ok(_))), Ordering::Release);
                     let _ = opened_tx.send(Ok(()));
                     serve(store, cfg, thread_shared, thread_lanes).await;
                 });
@@ -267,28 +275,30 @@ async fn handle<S: KvStore>(store: Arc<S>, req: StorageRequest, limit: Duration)
             drop(tx.send(timed(limit, store.current_revision()).await))
         }
         StorageRequest::Compact(r, tx) => drop(tx.send(timed(limit, store.compact(r)).await)),
-        StorageRequest::Watch(prefix, after, tx) => match timed(limit, store.watch(prefix, after)).await {
-            Err(e) => drop(tx.send(Err(e))),
-            Ok(mut stream) => {
-                let (items_tx, items_rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
-                if tx.send(Ok(items_rx)).is_err() {
-                    return;
-                }
-                loop {
-                    let item = tokio::select! {
-                        _ = items_tx.closed() => break,
-                        item = stream.next() => item,
-                    };
-                    let Some(item) = item else { break };
-                    let last = item.is_err();
-                    // A full buffer means a slow watcher: it is cut off (it resumes from its
-                    // last resourceVersion, as client-go does) instead of growing memory.
-                    if items_tx.try_send(item).is_err() || last {
-                        break;
+        StorageRequest::Watch(prefix, after, tx) => {
+            match timed(limit, store.watch(prefix, after)).await {
+                Err(e) => drop(tx.send(Err(e))),
+                Ok(mut stream) => {
+                    let (items_tx, items_rx) = tokio::sync::mpsc::channel(WATCH_BUFFER);
+                    if tx.send(Ok(items_rx)).is_err() {
+                        return;
+                    }
+                    loop {
+                        let item = tokio::select! {
+                            _ = items_tx.closed() => break,
+                            item = stream.next() => item,
+                        };
+                        let Some(item) = item else { break };
+                        let last = item.is_err();
+                        // A full buffer means a slow watcher: it is cut off (it resumes from its
+                        // last resourceVersion, as client-go does) instead of growing memory.
+                        if items_tx.try_send(item).is_err() || last {
+                            break;
+                        }
                     }
                 }
             }
-        },
+        }
     }
 }
 
@@ -482,7 +492,8 @@ impl StorageClient {
         prefix: Bytes,
         after: Revision,
     ) -> Result<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>, StorageError> {
-        self.call(|tx| StorageRequest::Watch(prefix, after, tx)).await
+        self.call(|tx| StorageRequest::Watch(prefix, after, tx))
+            .await
     }
 
     /// Whether the last health probe reached the backend.
