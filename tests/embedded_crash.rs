@@ -1,4 +1,4 @@
-//! Crash consistency of the embedded store: a real writer process (`examples/store_writer.rs`)
+//! Crash consistency of the embedded store: a real writer process (`src/bin/kubeshard-crash-writer.rs`)
 //! is killed with SIGKILL mid-writes, many times, in one directory. After every kill the store
 //! is reopened here and must hold every write the writer had acknowledged, with the revisions
 //! it was acknowledged at, and nothing damaged or half-applied.
@@ -33,30 +33,10 @@ fn value_for(key: &str) -> Bytes {
     Bytes::from(format!("{key}#{}", "x".repeat(filler)))
 }
 
-/// `target/<profile>/examples/store_writer`, next to this test's `target/<profile>/deps/`.
-/// `cargo test` builds examples but `cargo test --test embedded_crash` does not, and a writer
-/// left from an older build would test old code: so build it with the cargo running us (a
-/// no-op when it is up to date; cargo does not hold the build lock while tests run).
+/// The writer process: a binary of this package, so cargo builds it (fresh) for every
+/// integration test run.
 fn writer_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_owned();
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "--example", "store_writer"]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the store_writer example failed");
-    let bin = profile_dir.join("examples").join("store_writer");
-    assert!(bin.exists(), "no writer binary at {}", bin.display());
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_kubeshard-crash-writer"))
 }
 
 /// What the writer acknowledged, over all rounds.

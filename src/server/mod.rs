@@ -44,6 +44,7 @@ struct ShardBoot {
     storage: StorageClient,
     resources: Vec<Resource>,
     storage_prefix: String,
+    namespaces_ready: Arc<std::sync::atomic::AtomicBool>,
     max_body: usize,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
 }
@@ -133,17 +134,8 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
 
     let resources = all_resources();
     let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
-    if let Some(ns) = resources
-        .iter()
-        .find(|r| r.group.is_empty() && r.plural == "namespaces")
-    {
-        futures_lite::future::block_on(namespaces::ensure_system_namespaces(
-            &storage,
-            &storage_prefix,
-            ns,
-        ))
-        .map_err(|e| format!("creating the system namespaces: {e}"))?;
-    }
+    let namespaces_ready =
+        namespaces::start_system_namespaces(&storage, &storage_prefix, &resources);
     let lifecycle = Lifecycle::new(cpus.len());
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
     let boot = Arc::new(ShardBoot {
@@ -163,6 +155,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         storage,
         resources: resources.clone(),
         storage_prefix: storage_prefix.clone(),
+        namespaces_ready,
         max_body: tuning.http.max_request_body_bytes,
         ready: ready_tx,
     });
@@ -335,7 +328,13 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         request_timeout: boot.request_timeout,
         send_retry_after: boot.send_retry_after,
         server: ServerChain::new(
-            Health::new(Arc::clone(&lc), vec![storage_check(boot.storage.clone())]),
+            Health::new(
+                Arc::clone(&lc),
+                vec![
+                    storage_check(boot.storage.clone()),
+                    namespaces::readiness_check(Arc::clone(&boot.namespaces_ready)),
+                ],
+            ),
             Discovery::new(&boot.addr.to_string()),
             RestApi::new(
                 boot.resources.clone(),

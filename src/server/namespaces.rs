@@ -5,6 +5,8 @@
 //! its contents deleted (objects with finalizers are marked and waited for); once empty, the
 //! `kubernetes` finalizer is removed and, with no other finalizers left, the namespace goes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,6 +21,9 @@ use crate::storage::thread::StorageClient;
 /// The namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// How long start-up waits for the system namespaces before going on without them.
+const FIRST_ATTEMPT: Duration = Duration::from_secs(3);
 
 /// How often the finalizer looks for namespaces being deleted.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
@@ -52,6 +57,65 @@ pub async fn ensure_system_namespaces(
             .map_err(|e| format!("namespace {name}: {e}"))?;
     }
     Ok(())
+}
+
+/// upstream's post-start hook that creates the system namespaces: tried at once (briefly, so
+/// that the first requests find `default`), then retried in the background until storage
+/// answers. The flag it returns turns the `poststarthook/start-system-namespaces-controller`
+/// health check green.
+pub fn start_system_namespaces(
+    storage: &StorageClient,
+    prefix: &str,
+    resources: &[Resource],
+) -> Arc<AtomicBool> {
+    let ready = Arc::new(AtomicBool::new(false));
+    let Some(ns) = resources
+        .iter()
+        .find(|r| r.group.is_empty() && r.plural == "namespaces")
+        .cloned()
+    else {
+        ready.store(true, Ordering::Release);
+        return ready;
+    };
+    let (storage, prefix) = (storage.clone(), prefix.to_string());
+    let flag = Arc::clone(&ready);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("system-namespaces".into())
+        .spawn(move || loop {
+            match futures_lite::future::block_on(ensure_system_namespaces(&storage, &prefix, &ns)) {
+                Ok(()) => {
+                    flag.store(true, Ordering::Release);
+                    let _ = done_tx.send(());
+                    return;
+                }
+                Err(e) => {
+                    log::warn!("creating the system namespaces: {e}; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = done_rx.recv_timeout(FIRST_ATTEMPT);
+        }
+        Err(e) => log::error!("cannot start the system namespaces hook: {e}"),
+    }
+    ready
+}
+
+/// The health check of that hook, named as upstream names it.
+pub fn readiness_check(ready: Arc<AtomicBool>) -> crate::server::health::HealthCheck {
+    crate::server::health::HealthCheck::new(
+        "poststarthook/start-system-namespaces-controller",
+        move || {
+            if ready.load(Ordering::Acquire) {
+                Ok(())
+            } else {
+                Err("not finished".into())
+            }
+        },
+    )
 }
 
 /// Runs the namespace finalizer until `stop` completes.

@@ -1,4 +1,4 @@
-//! A writer process for `tests/embedded_crash.rs`: opens the embedded store in `argv[1]` and
+//! The writer process for `tests/embedded_crash.rs` (not a user tool): opens the embedded store in `argv[1]` and
 //! writes until killed, printing every acknowledged write on its own line (flushed at once):
 //!
 //! - `P <key> <revision>`: a create under `/crash/r<round>/` applied.
@@ -7,7 +7,7 @@
 //!   increments its own counter with a `ModRevision` precondition, across rounds).
 //!
 //! Values are `<key>#` followed by a filler whose length depends on the key, so a reader can
-//! tell a whole value from a damaged one. Usage: `store_writer <dir> <round>`.
+//! tell a whole value from a damaged one. Usage: `kubeshard-crash-writer <dir> <round>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
