@@ -1,4 +1,4 @@
-//! The writer process for `tests/embedded_crash.rs` (not a user tool): opens the embedded store in `argv[1]` and
+//! The writer process for `tests/crash.rs` (not a user tool): opens the embedded store in `argv[1]` (or connects to the etcd URL given there) and
 //! writes until killed, printing every acknowledged write on its own line (flushed at once):
 //!
 //! - `P <key> <revision>`: a create under `/crash/r<round>/` applied.
@@ -7,13 +7,14 @@
 //!   increments its own counter with a `ModRevision` precondition, across rounds).
 //!
 //! Values are `<key>#` followed by a filler whose length depends on the key, so a reader can
-//! tell a whole value from a damaged one. Usage: `kubeshard-crash-writer <dir> <round>`.
+//! tell a whole value from a damaged one. Usage: `kubeshard-crash-writer <dir|etcd-url> <round>`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 
 use bytes::Bytes;
 use kubeshard::storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use kubeshard::storage::etcd::{EtcdConfig, EtcdStore};
 use kubeshard::storage::kv::{KvStore, Precondition, WriteOutcome};
 
 /// Writers in flight at once.
@@ -41,7 +42,7 @@ fn say(line: String) {
     let _ = out.flush();
 }
 
-async fn task(store: &EmbeddedStore, round: u32, t: usize) {
+async fn task<S: KvStore>(store: &S, round: u32, t: usize) {
     let counter = format!("/crash/counter/{t:02}");
     let (mut n, mut rev) = match store.get(Bytes::from(counter.clone()), 0).await.unwrap().0 {
         Some(kv) => (
@@ -102,9 +103,21 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let store = EmbeddedStore::open(&dir, options()).unwrap();
-    rt.block_on(async {
-        let tasks = (0..TASKS).map(|t| task(&store, round, t));
-        futures_util::future::join_all(tasks).await;
-    });
+    let target = dir.to_string_lossy().into_owned();
+    if target.starts_with("http://") || target.starts_with("https://") {
+        // The etcd backend: the writer process dies, etcd lives on.
+        rt.block_on(async {
+            let store = EtcdStore::connect(EtcdConfig::new(vec![target]))
+                .await
+                .unwrap();
+            let tasks = (0..TASKS).map(|t| task(&store, round, t));
+            futures_util::future::join_all(tasks).await;
+        });
+    } else {
+        let store = EmbeddedStore::open(&dir, options()).unwrap();
+        rt.block_on(async {
+            let tasks = (0..TASKS).map(|t| task(&store, round, t));
+            futures_util::future::join_all(tasks).await;
+        });
+    }
 }

@@ -1,8 +1,10 @@
-//! Crash consistency of the embedded store: a real writer process (`src/bin/kubeshard-crash-writer.rs`)
+//! Crash consistency of both backends: a real writer process (`src/bin/kubeshard-crash-writer.rs`)
 //! is killed with SIGKILL mid-writes, many times, in one directory. After every kill the store
 //! is reopened here and must hold every write the writer had acknowledged, with the revisions
 //! it was acknowledged at, and nothing damaged or half-applied.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kubeshard::storage::embedded::{EmbeddedOptions, EmbeddedStore};
+use kubeshard::storage::etcd::{EtcdConfig, EtcdStore};
 use kubeshard::storage::kv::{KvStore, ListRequest, Revision};
 
 const ROUNDS: u32 = 20;
@@ -133,15 +136,29 @@ fn run_and_kill(
     lines.len()
 }
 
-/// Reopens the store and checks it against everything acknowledged so far.
+/// Reopens the store (or reconnects to etcd) and checks it against everything acknowledged.
 fn verify(dir: &Path, round: u32, acked: &Acked) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let store = EmbeddedStore::open(dir, options())
-        .unwrap_or_else(|e| panic!("round {round}: reopening after the kill failed: {e}"));
-    rt.block_on(async {
+    let target = dir.to_string_lossy().into_owned();
+    if target.starts_with("http://") {
+        rt.block_on(async {
+            let store = EtcdStore::connect(EtcdConfig::new(vec![target]))
+                .await
+                .unwrap();
+            check(&store, round, acked).await;
+        });
+    } else {
+        let store = EmbeddedStore::open(dir, options())
+            .unwrap_or_else(|e| panic!("round {round}: reopening after the kill failed: {e}"));
+        rt.block_on(check(&store, round, acked));
+    }
+}
+
+async fn check<S: KvStore>(store: &S, round: u32, acked: &Acked) {
+    {
         let current = store.current_revision().await.unwrap();
         assert!(
             current >= acked.max_revision,
@@ -228,7 +245,7 @@ fn verify(dir: &Path, round: u32, acked: &Acked) {
                 assert!(kv.mod_revision > *rev);
             }
         }
-    });
+    }
 }
 
 #[test]
@@ -276,4 +293,29 @@ fn sigkill_mid_writes_loses_no_acknowledged_write() {
     );
     assert!(rounds >= 10, "only {rounds} rounds in the time budget");
     assert!(snapshots > 0, "the writer never got to snapshot");
+}
+
+/// The same crash test through the etcd backend: the writer process (kubeshard's storage layer
+/// talking to a real etcd) is SIGKILLed mid-writes; every write it acknowledged must be in etcd.
+#[test]
+fn sigkill_mid_writes_through_the_etcd_backend_loses_no_acknowledged_write() {
+    let etcd = support::etcd::EtcdServer::start_new();
+    let bin = writer_binary();
+    let target = PathBuf::from(etcd.endpoint());
+    let start = Instant::now();
+    let mut acked = Acked::default();
+    let mut rounds = 0;
+    for round in 0..ROUNDS / 2 {
+        if start.elapsed() > BUDGET {
+            break;
+        }
+        let min_acks = 50 + (round as usize * 97) % 200;
+        let extra = Duration::from_millis(u64::from(round * 13 % 40));
+        let lines = run_and_kill(&bin, &target, round, min_acks, extra, &mut acked);
+        assert!(lines >= min_acks);
+        verify(&target, round, &acked);
+        rounds += 1;
+    }
+    assert!(rounds >= 5, "only {rounds} rounds in the time budget");
+    assert!(!acked.created.is_empty() && !acked.counters.is_empty());
 }
