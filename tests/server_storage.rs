@@ -64,9 +64,33 @@ fn etcd_health_check_follows_etcd_and_recovers() {
             .await
             .unwrap();
         assert_eq!(one.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        // API requests fail within --request-timeout with a 5xx Status, never hang.
+        let t0 = Instant::now();
+        let r = ks
+            .client(true, true)
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_server_error(), "{}", r.status());
+        assert!(
+            t0.elapsed() < Duration::from_secs(8),
+            "took {:?}",
+            t0.elapsed()
+        );
+        let s: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(s["kind"], "Status");
+        assert!(s["code"].as_i64().unwrap() >= 500);
         etcd.start();
         let body = readyz_until(&ks, Duration::from_secs(30), |s, _| s == StatusCode::OK).await;
         assert!(body.contains("[+]etcd ok"), "{body}");
+        let r = ks
+            .client(true, true)
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "recovered on its own");
     });
 }
 
