@@ -551,3 +551,48 @@ fn a_taken_port_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("failed to listen"));
 }
+
+#[test]
+fn an_in_flight_request_completes_during_graceful_termination() {
+    let mut ks = Kubeshard::start(&["--shutdown-delay-duration=1s"]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        // A create whose body is still arriving when SIGTERM comes: it is in flight.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+        let req = c
+            .post(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send();
+        let pending = tokio::spawn(req);
+        tx.send(Ok(br#"{"metadata":{"name":"in-flight"},"#.to_vec()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ks.signal(15);
+        // Past the delay: listeners are closed and the drain waits for this request.
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        assert!(
+            ks.wait_exit(Duration::from_millis(10)).is_none(),
+            "exited with a request in flight"
+        );
+        tx.send(Ok(br#""data":{"k":"v"}}"#.to_vec())).await.unwrap();
+        drop(tx);
+        let resp = pending.await.unwrap().unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let obj: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(obj["metadata"]["name"], "in-flight");
+    });
+    let status = ks
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits once drained");
+    assert!(status.success(), "{status:?}");
+}
+
+/// A byte stream fed from a channel (a request body that arrives in pieces).
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
