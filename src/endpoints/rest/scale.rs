@@ -6,11 +6,12 @@ use hyper::Response;
 use serde_json::{Map, Value};
 use shards::server::Body;
 
+use super::write::Attempt;
 use super::{object, storage_call, RestApi, Target};
 use crate::endpoints::response;
 use crate::endpoints::status::StatusError;
 use crate::registry::strategy;
-use crate::storage::kv::{Precondition, Revision, WriteOutcome};
+use crate::storage::kv::Revision;
 
 /// `spec.selector` as a label selector string (`matchLabels` and `matchExpressions`, or the
 /// plain map replication controllers use).
@@ -125,7 +126,7 @@ impl RestApi {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .and_then(|s| s.parse().ok());
-        for _ in 0..8 {
+        for _ in 0..super::write::UPDATE_RETRIES {
             let (kv, _) =
                 storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
             let kv =
@@ -155,27 +156,14 @@ impl RestApi {
                     scale_of(&new, kv.mod_revision),
                 ));
             }
-            match storage_call(
-                t.deadline,
-                self.storage.put(
-                    self.key(t, &t.name),
-                    bytes,
-                    Precondition::ModRevision(kv.mod_revision),
-                ),
-            )
-            .await?
+            match self
+                .write_at(t, &t.name, kv.mod_revision, Some(bytes), want_rv.is_some())
+                .await?
             {
-                WriteOutcome::Applied { revision, .. } => {
+                Attempt::Done(revision) => {
                     return Ok(response::json(StatusCode::OK, scale_of(&new, revision)))
                 }
-                WriteOutcome::PreconditionFailed { .. } if want_rv.is_some() => {
-                    return Err(StatusError::conflict_modified(
-                        &t.res.group,
-                        &t.res.plural,
-                        &t.name,
-                    ))
-                }
-                WriteOutcome::PreconditionFailed { .. } => continue,
+                Attempt::Retry => continue,
             }
         }
         Err(StatusError::conflict_modified(

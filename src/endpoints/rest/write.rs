@@ -18,7 +18,7 @@ use crate::storage::kv::{KeyValue, Precondition, Revision, WriteOutcome};
 pub(crate) const MAX_OBJECT_BYTES: usize = 3 * 1024 * 1024 / 2;
 
 /// How many times an unconditional update retries a lost race before giving up.
-const UPDATE_RETRIES: usize = 8;
+pub(crate) const UPDATE_RETRIES: usize = 8;
 
 /// `DeleteOptions`, the fields kubeshard acts on.
 #[derive(Debug, Default, Deserialize)]
@@ -186,54 +186,19 @@ impl RestApi {
             let done = deleting
                 && finalizers(new.get("metadata").unwrap_or(&Value::Null)).is_empty()
                 && !has_spec_finalizers(&new);
-            if done {
-                match self
-                    .delete_raw(t, &t.name, Precondition::ModRevision(current.mod_revision))
-                    .await?
-                {
-                    WriteOutcome::Applied { revision, .. } => {
-                        return Ok(response::json(
-                            StatusCode::OK,
-                            object::with_resource_version(&bytes, revision),
-                        ))
-                    }
-                    WriteOutcome::PreconditionFailed { .. } if body_rv.is_some() => {
-                        return Err(StatusError::conflict_modified(
-                            &t.res.group,
-                            &t.res.plural,
-                            &t.name,
-                        ))
-                    }
-                    WriteOutcome::PreconditionFailed { .. } => continue,
-                }
-            }
-            match storage_call(
-                t.deadline,
-                self.storage.put(
-                    self.key(t, &t.name),
-                    bytes.clone(),
-                    Precondition::ModRevision(current.mod_revision),
-                ),
-            )
-            .await?
+            let write = if done { None } else { Some(bytes.clone()) };
+            let pinned = body_rv.is_some();
+            match self
+                .write_at(t, &t.name, current.mod_revision, write, pinned)
+                .await?
             {
-                WriteOutcome::Applied { revision, .. } => {
+                Attempt::Done(revision) => {
                     return Ok(response::json(
                         StatusCode::OK,
                         object::with_resource_version(&bytes, revision),
                     ))
                 }
-                WriteOutcome::PreconditionFailed { current: None, .. } => {
-                    return Err(StatusError::not_found(&t.res.group, &t.res.plural, &t.name))
-                }
-                WriteOutcome::PreconditionFailed { .. } if body_rv.is_some() => {
-                    return Err(StatusError::conflict_modified(
-                        &t.res.group,
-                        &t.res.plural,
-                        &t.name,
-                    ))
-                }
-                WriteOutcome::PreconditionFailed { .. } => continue,
+                Attempt::Retry => continue,
             }
         }
         Err(StatusError::conflict_modified(
@@ -329,14 +294,11 @@ impl RestApi {
             let is_namespace = t.res.kind == "Namespace" && t.res.group.is_empty();
             if fins.is_empty() && !is_namespace {
                 match self
-                    .delete_raw(t, name, Precondition::ModRevision(current.mod_revision))
+                    .write_at(t, name, current.mod_revision, None, false)
                     .await?
                 {
-                    WriteOutcome::Applied { .. } => return Ok(success(t, name, &uid)),
-                    WriteOutcome::PreconditionFailed { current: None, .. } => {
-                        return Err(StatusError::not_found(&t.res.group, &t.res.plural, name))
-                    }
-                    WriteOutcome::PreconditionFailed { .. } => continue,
+                    Attempt::Done(_) => return Ok(success(t, name, &uid)),
+                    Attempt::Retry => continue,
                 }
             }
             if meta_str(&obj, "deletionTimestamp").is_some() {
@@ -361,23 +323,17 @@ impl RestApi {
                 }
             }
             let bytes = encode(&obj)?;
-            match storage_call(
-                t.deadline,
-                self.storage.put(
-                    self.key(t, name),
-                    bytes.clone(),
-                    Precondition::ModRevision(current.mod_revision),
-                ),
-            )
-            .await?
+            match self
+                .write_at(t, name, current.mod_revision, Some(bytes.clone()), false)
+                .await?
             {
-                WriteOutcome::Applied { revision, .. } => {
+                Attempt::Done(revision) => {
                     return Ok(response::json(
                         StatusCode::OK,
                         object::with_resource_version(&bytes, revision),
                     ))
                 }
-                WriteOutcome::PreconditionFailed { .. } => continue,
+                Attempt::Retry => continue,
             }
         }
         Err(StatusError::conflict_modified(
@@ -385,6 +341,45 @@ impl RestApi {
             &t.res.plural,
             name,
         ))
+    }
+}
+
+/// How one optimistic write of a GuaranteedUpdate-style loop ended.
+pub(crate) enum Attempt {
+    /// Applied at this revision.
+    Done(Revision),
+    /// Lost a race with another writer: read again and retry.
+    Retry,
+}
+
+impl RestApi {
+    /// Writes `bytes` (or deletes, with None) at the revision the loop read. A lost race is a
+    /// retry, unless the client pinned a resourceVersion (then 409); a vanished object is 404.
+    pub(crate) async fn write_at(
+        &self,
+        t: &Target<'_>,
+        name: &str,
+        read_revision: Revision,
+        bytes: Option<Bytes>,
+        pinned: bool,
+    ) -> Result<Attempt, StatusError> {
+        let pre = Precondition::ModRevision(read_revision);
+        let outcome = match bytes {
+            Some(b) => {
+                storage_call(t.deadline, self.storage.put(self.key(t, name), b, pre)).await?
+            }
+            None => self.delete_raw(t, name, pre).await?,
+        };
+        match outcome {
+            WriteOutcome::Applied { revision, .. } => Ok(Attempt::Done(revision)),
+            WriteOutcome::PreconditionFailed { current: None, .. } => {
+                Err(StatusError::not_found(&t.res.group, &t.res.plural, name))
+            }
+            WriteOutcome::PreconditionFailed { .. } if pinned => Err(
+                StatusError::conflict_modified(&t.res.group, &t.res.plural, name),
+            ),
+            WriteOutcome::PreconditionFailed { .. } => Ok(Attempt::Retry),
+        }
     }
 }
 
