@@ -234,19 +234,29 @@ pub fn label_value(value: &str) -> Vec<String> {
     errs
 }
 
+/// The object at `field`, if present; null and absent are None, anything else is an error.
+fn string_map<'a>(
+    value: Option<&'a Value>,
+    field: &str,
+) -> Result<Option<&'a serde_json::Map<String, Value>>, FieldError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(other) => Err(FieldError::invalid(
+            field,
+            &other.to_string(),
+            "must be a map of strings",
+        )),
+    }
+}
+
 /// Validates `metadata.labels` (an object of strings) at `field`.
 pub fn labels(value: Option<&Value>, field: &str) -> Vec<FieldError> {
     let mut out = Vec::new();
-    let Some(v) = value else { return out };
-    let Some(map) = v.as_object() else {
-        if !v.is_null() {
-            out.push(FieldError::invalid(
-                field,
-                &v.to_string(),
-                "must be a map of strings",
-            ));
-        }
-        return out;
+    let map = match string_map(value, field) {
+        Ok(Some(m)) => m,
+        Ok(None) => return out,
+        Err(e) => return vec![e],
     };
     for (k, val) in map {
         out.extend(
@@ -273,16 +283,10 @@ pub fn labels(value: Option<&Value>, field: &str) -> Vec<FieldError> {
 /// Validates `metadata.annotations` at `field`: qualified keys, 256 KiB in all.
 pub fn annotations(value: Option<&Value>, field: &str) -> Vec<FieldError> {
     let mut out = Vec::new();
-    let Some(v) = value else { return out };
-    let Some(map) = v.as_object() else {
-        if !v.is_null() {
-            out.push(FieldError::invalid(
-                field,
-                &v.to_string(),
-                "must be a map of strings",
-            ));
-        }
-        return out;
+    let map = match string_map(value, field) {
+        Ok(Some(m)) => m,
+        Ok(None) => return out,
+        Err(e) => return vec![e],
     };
     let mut total = 0;
     for (k, val) in map {
