@@ -315,7 +315,7 @@ pub fn prepare_update(
     Ok(canonical(obj))
 }
 
-/// The finalizers listed in a metadata object.
+/// The `finalizers` listed in an object's `metadata` (or a namespace's `spec`).
 pub fn finalizers(meta: &Value) -> Vec<String> {
     meta.get("finalizers")
         .and_then(Value::as_array)

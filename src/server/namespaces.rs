@@ -162,17 +162,7 @@ async fn finalize_once(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let spec_finalizers: Vec<String> = ns
-            .get("spec")
-            .and_then(|s| s.get("finalizers"))
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let spec_finalizers = finalizers(ns.get("spec").unwrap_or(&Value::Null));
         if spec_finalizers.iter().any(|f| f == "kubernetes") {
             if !delete_contents(storage, prefix, resources, &name).await? {
                 continue;

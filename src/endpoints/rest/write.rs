@@ -384,10 +384,7 @@ impl RestApi {
 }
 
 fn has_spec_finalizers(obj: &Map<String, Value>) -> bool {
-    obj.get("spec")
-        .and_then(|s| s.get("finalizers"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty())
+    !finalizers(obj.get("spec").unwrap_or(&Value::Null)).is_empty()
 }
 
 /// upstream's answer to a delete that removed the object: a Success Status.
