@@ -355,13 +355,14 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         ))
         .detach();
     }
+    // Not detached: the server may stop (no connections left) before this task has run, and
+    // the shard must still report its drain before its executor ends.
     let drain_lc = Arc::clone(&lc);
-    shards::spawn_local(async move {
+    let drained = shards::spawn_local(async move {
         drain_lc.not_accepting_new_requests.wait().await;
         in_flight.idle().await;
         drain_lc.shard_drained[id.index].fire();
-    })
-    .detach();
+    });
     let summary = server
         .serve(
             HandlerChain::build(state),
@@ -370,6 +371,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
             Arc::clone(&lc.shard_listener_closed[id.index]),
         )
         .await;
+    drained.await;
     log::debug!(
         "shard-{}: stopped after {} connections ({} forced)",
         id.cpu,
