@@ -115,6 +115,7 @@ fn cfg() -> StorageConfig {
         compaction_interval: Duration::ZERO,
         health_interval: Duration::from_secs(5),
         watch_prefix: Bytes::from_static(b"/registry/"),
+        decorator: std::sync::Arc::new(kubeshard::storage::cache::object::Decorator::default()),
     }
 }
 

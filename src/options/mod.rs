@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-pub use self::etcd::EtcdOptions;
+pub use self::etcd::{parse_watch_cache_size, EtcdOptions, WatchCacheSize};
 pub use self::generic::GenericOptions;
 pub use self::secure_serving::SecureServingOptions;
 pub use self::shards::ShardOptions;

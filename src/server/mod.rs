@@ -3,10 +3,12 @@
 pub mod discovery;
 pub mod health;
 pub mod lifecycle;
+pub mod metrics;
 pub mod namespaces;
 pub mod routes;
 pub mod tls;
 pub mod version;
+pub mod watch_cache;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
@@ -29,8 +31,10 @@ use crate::options::CompletedOptions;
 use crate::pki;
 use crate::registry::resources::all_resources;
 use crate::registry::strategy::Resource;
+use crate::storage::cache::{run_feed, CacheConfig, WatchCache};
 use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::storage::etcd::{EtcdConfig, EtcdStore};
+use crate::storage::lanes::LaneReceiver;
 use crate::storage::thread::{StorageClient, StorageConfig, StorageThread};
 
 /// Everything a shard needs to start, shared read-only by all shards.
@@ -46,6 +50,10 @@ struct ShardBoot {
     storage_prefix: String,
     namespaces_ready: Arc<std::sync::atomic::AtomicBool>,
     max_body: usize,
+    /// The watch cache's settings; None with `--watch-cache=false`.
+    cache: Option<Arc<CacheConfig>>,
+    /// Each shard takes its own event lane (by shard index) when it starts.
+    lanes: std::sync::Mutex<Vec<Option<LaneReceiver>>>,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
 }
 
@@ -71,7 +79,17 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
     // The store (its directory lock) first: a second server on this data dir stops here,
     // before it touches the PKI or the kubeconfig.
-    let (storage_thread, storage) = start_storage(&opts, &tuning, &data_dir, cpus.len())?;
+    let resources = all_resources();
+    let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
+    let decorator = Arc::new(watch_cache::decorator(&resources, &storage_prefix));
+    let (storage_thread, storage, lanes) = start_storage(
+        &opts,
+        &tuning,
+        &data_dir,
+        cpus.len(),
+        Arc::clone(&decorator),
+    )?;
+    let cache = watch_cache::config(&opts.etcd, &tuning, &resources, &storage_prefix, decorator);
     let cert_dir = opts
         .secure_serving
         .cert_dir
@@ -132,8 +150,6 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
     }
 
-    let resources = all_resources();
-    let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
     let namespaces_ready =
         namespaces::start_system_namespaces(&storage, &storage_prefix, &resources);
     let lifecycle = Lifecycle::new(cpus.len());
@@ -157,6 +173,8 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         storage_prefix: storage_prefix.clone(),
         namespaces_ready,
         max_body: tuning.http.max_request_body_bytes,
+        cache,
+        lanes: std::sync::Mutex::new(lanes.into_iter().map(Some).collect()),
         ready: ready_tx,
     });
     let exec = ExecutorConfig {
@@ -239,7 +257,8 @@ fn start_storage(
     tuning: &Tuning,
     data_dir: &std::path::Path,
     shards: usize,
-) -> Result<(StorageThread, StorageClient), String> {
+    decorator: Arc<crate::storage::cache::object::Decorator>,
+) -> Result<(StorageThread, StorageClient, Vec<LaneReceiver>), String> {
     let prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
     let cfg = StorageConfig {
         request_queue_capacity: tuning.storage.request_queue_capacity,
@@ -248,6 +267,7 @@ fn start_storage(
         compaction_interval: opts.etcd.etcd_compaction_interval,
         health_interval: tuning.storage.health_interval,
         watch_prefix: bytes::Bytes::from(format!("{prefix}/")),
+        decorator,
     };
     let started = if opts.etcd.etcd_servers.is_empty() {
         let dir = data_dir.join("store");
@@ -267,11 +287,7 @@ fn start_storage(
         log::info!("storage: etcd at {}", opts.etcd.etcd_servers.join(","));
         StorageThread::start(move || EtcdStore::connect(etcd), cfg, shards)
     };
-    // Event lanes feed the per-shard watch cache, which is not built yet; dropping the
-    // receivers makes the lanes overflow once and then cost nothing.
-    started
-        .map(|(thread, client, _lanes)| (thread, client))
-        .map_err(|e| format!("storage: {e}"))
+    started.map_err(|e| format!("storage: {e}"))
 }
 
 /// upstream's `etcd` health check: is the storage backend reachable.
@@ -321,6 +337,29 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         .ready
         .send((id, server.local_addr().map_err(|e| e.to_string())));
     let lc = Arc::clone(&boot.lifecycle);
+    let lane = boot
+        .lanes
+        .lock()
+        .ok()
+        .and_then(|mut l| l.get_mut(id.index).and_then(Option::take));
+    // The replica, fed by this shard's lane. Without a cache (or a lane), reads go to the
+    // backend; the lane is then dropped, which costs the storage thread one overflow.
+    let cache = match (&boot.cache, lane) {
+        (Some(cfg), Some(lane)) => {
+            let cache = WatchCache::new(Arc::clone(cfg));
+            let stop = Arc::clone(&lc.shard_stopped[id.index]);
+            shards::spawn_local(run_feed(
+                cache.clone(),
+                lane,
+                boot.storage.clone(),
+                bytes::Bytes::from(format!("{}/", boot.storage_prefix)),
+                async move { stop.wait().await },
+            ))
+            .detach();
+            Some(cache)
+        }
+        _ => None,
+    };
     let in_flight = Gate::new();
     let state = Rc::new(ChainState {
         lifecycle: Arc::clone(&lc),
@@ -342,8 +381,10 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 boot.storage_prefix.clone(),
                 boot.max_body,
                 Arc::clone(&lc.not_accepting_new_requests),
+                cache,
             ),
-        ),
+        )
+        .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics))),
     });
     if id.index == 0 {
         let stop = Arc::clone(&lc.not_accepting_new_requests);

@@ -2,6 +2,8 @@
 //! or passes the request on, as upstream's chain does. Today the core delegate serves the
 //! non-resource endpoints (health, version); the API groups arrive with the REST API issue.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
 use hyper::body::Incoming;
@@ -14,6 +16,7 @@ use super::version::VersionInfo;
 use crate::endpoints::rest::RestApi;
 use crate::endpoints::{response, status::StatusError};
 use crate::request::RequestCtx;
+use crate::storage::cache::CacheMetrics;
 
 /// The end of the filter chain on one shard.
 pub struct ServerChain {
@@ -21,6 +24,7 @@ pub struct ServerChain {
     discovery: Discovery,
     rest: RestApi,
     version_json: Bytes,
+    cache_metrics: Option<Arc<CacheMetrics>>,
 }
 
 impl ServerChain {
@@ -31,7 +35,14 @@ impl ServerChain {
             discovery,
             rest,
             version_json: Bytes::from(VersionInfo::current().to_json()),
+            cache_metrics: None,
         }
+    }
+
+    /// Serves the watch cache's counters at `/metrics`.
+    pub fn with_cache_metrics(mut self, m: Option<Arc<CacheMetrics>>) -> Self {
+        self.cache_metrics = m;
+        self
     }
 
     /// Serves a request that passed the filters.
@@ -53,6 +64,17 @@ impl ServerChain {
             && (req.method() == Method::GET || req.method() == Method::HEAD)
         {
             return response::json(StatusCode::OK, self.version_json.clone());
+        }
+        if path == "/metrics" && req.method() == Method::GET {
+            let text = super::metrics::render(self.cache_metrics.as_deref());
+            let mut r = Response::new(shards::server::body(http_body_util::Full::new(
+                Bytes::from(text),
+            )));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            return r;
         }
         response::status(&StatusError::path_not_found())
     }

@@ -19,6 +19,7 @@ use crossbeam::queue::ArrayQueue;
 use futures_lite::StreamExt;
 use tokio::sync::{oneshot, Notify};
 
+use super::cache::object::Decorator;
 use super::kv::{
     KeyValue, KvStore, ListRequest, ListResponse, Precondition, Revision, StorageError, WatchItem,
     WriteOutcome,
@@ -40,6 +41,8 @@ pub struct StorageConfig {
     pub health_interval: Duration,
     /// The prefix of the one upstream watch (e.g. `/registry/`).
     pub watch_prefix: Bytes,
+    /// Turns each upstream event into the watch cache's shared entry, once for all shards.
+    pub decorator: Arc<Decorator>,
 }
 
 /// Watch items buffered per watcher before it counts as too slow and is cut off.
@@ -223,6 +226,7 @@ async fn serve<S: KvStore>(
         cfg.watch_prefix.clone(),
         lanes,
         Arc::clone(&shared),
+        Arc::clone(&cfg.decorator),
     ));
     let compactor = tokio::spawn(compact_periodically(
         Arc::clone(&store),
@@ -309,6 +313,7 @@ async fn upstream_watch<S: KvStore>(
     prefix: Bytes,
     lanes: LaneSenders,
     shared: Arc<Shared>,
+    decorator: Arc<Decorator>,
 ) {
     let mut from = loop {
         match store.current_revision().await {
@@ -331,6 +336,10 @@ async fn upstream_watch<S: KvStore>(
                             else {
                                 continue;
                             };
+                            let events = events
+                                .iter()
+                                .map(|e| Arc::new(decorator.event(e)))
+                                .collect();
                             lanes.broadcast(&LaneItem::Batch(Arc::new(EventBatch {
                                 revision,
                                 events,
@@ -516,8 +525,9 @@ impl StorageClient {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::storage::cache::object::EventType;
     use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
-    use crate::storage::kv::{EventKind, WatchStream};
+    use crate::storage::kv::WatchStream;
 
     fn cfg() -> StorageConfig {
         StorageConfig {
@@ -527,6 +537,7 @@ mod tests {
             compaction_interval: Duration::ZERO,
             health_interval: Duration::from_millis(50),
             watch_prefix: Bytes::from_static(b"/registry/"),
+            decorator: Arc::new(Decorator::default()),
         }
     }
 
@@ -591,7 +602,7 @@ mod tests {
             );
             assert!(got
                 .iter()
-                .all(|b| b.events.iter().all(|e| e.kind == EventKind::Put)));
+                .all(|b| b.events.iter().all(|e| e.kind == EventType::Added)));
             per_lane.push(got);
         }
         // Both shards received the very same batches (shared, not copied).

@@ -57,6 +57,36 @@ pub struct Tuning {
     pub http: HttpTuning,
     /// Storage thread queues and probes.
     pub storage: StorageTuning,
+    /// The per-shard watch cache.
+    pub watch: WatchTuning,
+}
+
+/// The per-shard watch cache: how far a watcher may fall behind, how long reads wait for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchTuning {
+    /// A watcher this many events behind the newest event of its resource is ended (the
+    /// client resumes from its last resourceVersion). Bounds what one slow client pins.
+    pub max_watcher_lag: usize,
+    /// How long a consistent read waits for the shard's replica to reach the backend's
+    /// revision before it reads the backend instead (upstream waits up to 3s too).
+    #[serde(with = "duration::serde_go")]
+    pub consistent_read_wait: Duration,
+    /// Events a watcher sends before it yields to the shard's other tasks.
+    pub events_per_poll: usize,
+}
+
+impl Default for WatchTuning {
+    fn default() -> Self {
+        Self {
+            // Upstream's watch cache keeps up to 100*1024 events per resource; a watcher
+            // needs to be behind by a large share of that before cutting it off is kinder
+            // than buffering.
+            max_watcher_lag: 65536,
+            consistent_read_wait: Duration::from_secs(3),
+            events_per_poll: 256,
+        }
+    }
 }
 
 /// Storage thread queues and probes.
@@ -191,6 +221,11 @@ impl Tuning {
         }
         if self.storage.request_queue_capacity == 0 || self.storage.event_lane_capacity == 0 {
             return Err("storage queue capacities must be at least 1".into());
+        }
+        if self.watch.max_watcher_lag == 0 || self.watch.events_per_poll == 0 {
+            return Err(
+                "watch.max_watcher_lag and watch.events_per_poll must be at least 1".into(),
+            );
         }
         if self.executor.ring_depth == 0 {
             return Err("executor.ring_depth must be at least 1".into());

@@ -8,13 +8,15 @@ use hyper::Response;
 use serde_json::Value;
 use shards::server::Body;
 
+use super::cached::{freshness, page_of, PageItem};
 use super::{object, storage_call, RestApi, Target};
 use crate::endpoints::{response, status::StatusError};
 use crate::request::selector::{FieldSelector, LabelSelector};
-use crate::storage::kv::{KeyValue, ListRequest, Precondition, Revision, WriteOutcome};
+use crate::storage::cache::WatchCache;
+use crate::storage::kv::{ListRequest, Precondition, Revision, WriteOutcome};
 
 /// Fields a kind may be selected on besides metadata.name/namespace (upstream's field sets).
-pub(crate) fn selectable_fields(group: &str, kind: &str) -> &'static [&'static str] {
+pub fn selectable_fields(group: &str, kind: &str) -> &'static [&'static str] {
     match (group, kind) {
         ("", "Pod") => &[
             "spec.nodeName",
@@ -124,19 +126,95 @@ fn decode_continue(token: &str) -> Result<ContinueToken, StatusError> {
 
 /// A page of matching items at one revision.
 pub(crate) struct Page {
-    pub(crate) items: Vec<KeyValue>,
+    pub(crate) items: Vec<PageItem>,
     pub(crate) revision: Revision,
     pub(crate) continue_token: Option<String>,
 }
 
 impl RestApi {
-    /// Reads matching items under the target's collection at one revision.
+    /// Reads matching items under the target's collection at one revision: from the shard's
+    /// watch cache when it can answer, else from the backend.
     pub(crate) async fn read_page(
         &self,
         t: &Target<'_>,
         sel: &Selectors,
         limit: usize,
         cont: Option<&str>,
+    ) -> Result<Page, StatusError> {
+        let backend_revision = list_revision(t)?;
+        if let Some((cache, _)) = self.cache_for(t) {
+            if let Some(page) = self.read_page_cached(t, cache, sel, limit, cont).await? {
+                return Ok(page);
+            }
+        }
+        self.read_page_backend(t, sel, limit, cont, backend_revision)
+            .await
+    }
+
+    async fn read_page_cached(
+        &self,
+        t: &Target<'_>,
+        cache: &WatchCache,
+        sel: &Selectors,
+        limit: usize,
+        cont: Option<&str>,
+    ) -> Result<Option<Page>, StatusError> {
+        let prefix = self.collection(t);
+        let (objects, revision, start_after) = match cont {
+            Some(c) => {
+                let tok = decode_continue(c)?;
+                let Some(objects) = cache.snapshot_at(tok.rv) else {
+                    return Ok(None);
+                };
+                let start = format!("{prefix}{}", tok.start.trim_end_matches('\u{0}'));
+                (objects, tok.rv, Some(start))
+            }
+            None => {
+                let rv = t.query.get("resourceVersion").unwrap_or("");
+                if t.query.get("resourceVersionMatch") == Some("Exact") {
+                    let exact = rv.parse::<Revision>().unwrap_or(0);
+                    match cache.snapshot_at(exact) {
+                        Some(o) => (o, exact, None),
+                        None => return Ok(None),
+                    }
+                } else {
+                    if !self.cache_fresh(t, cache, freshness(rv)?).await? {
+                        return Ok(None);
+                    }
+                    let (o, r) = cache.snapshot();
+                    (o, r, None)
+                }
+            }
+        };
+        let (items, last) = page_of(
+            &objects,
+            prefix.as_bytes(),
+            start_after.as_deref().map(str::as_bytes),
+            sel,
+            limit,
+        );
+        let continue_token = last.map(|k| {
+            let rel = String::from_utf8_lossy(&k[prefix.len().min(k.len())..]).into_owned();
+            encode_continue(revision, &rel)
+        });
+        if continue_token.is_some() {
+            cache.keep_snapshot(objects, revision);
+        }
+        Ok(Some(Page {
+            items,
+            revision,
+            continue_token,
+        }))
+    }
+
+    /// Reads a page from the backend at `revision` (0: its latest), or at the token's.
+    async fn read_page_backend(
+        &self,
+        t: &Target<'_>,
+        sel: &Selectors,
+        limit: usize,
+        cont: Option<&str>,
+        revision: Revision,
     ) -> Result<Page, StatusError> {
         let prefix = self.collection(t);
         let (mut start_after, mut revision) = match cont {
@@ -150,7 +228,7 @@ impl RestApi {
                     tok.rv,
                 )
             }
-            None => (None, list_revision(t)?),
+            None => (None, revision),
         };
         let mut items = Vec::new();
         loop {
@@ -174,7 +252,15 @@ impl RestApi {
             })?;
             revision = resp.revision;
             let last_key = resp.items.last().map(|kv| kv.key.clone());
-            items.extend(resp.items.into_iter().filter(|kv| sel.matches(&kv.value)));
+            items.extend(
+                resp.items
+                    .into_iter()
+                    .filter(|kv| sel.matches(&kv.value))
+                    .map(|kv| PageItem {
+                        json: object::with_resource_version(&kv.value, kv.mod_revision),
+                        key: kv.key,
+                    }),
+            );
             let Some(k) = last_key.filter(|_| resp.more) else {
                 return Ok(Page {
                     items,
@@ -212,22 +298,18 @@ impl RestApi {
             )
             .await?;
         let mut out = BytesMut::with_capacity(
-            128 + page
-                .items
-                .iter()
-                .map(|kv| kv.value.len() + 32)
-                .sum::<usize>(),
+            128 + page.items.iter().map(|i| i.json.len() + 2).sum::<usize>(),
         );
         out.put_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"", t.res.kind, t.res.api_version(), page.revision).as_bytes());
         if let Some(c) = &page.continue_token {
             out.put_slice(format!(",\"continue\":\"{c}\"").as_bytes());
         }
         out.put_slice(b"},\"items\":[");
-        for (i, kv) in page.items.iter().enumerate() {
+        for (i, item) in page.items.iter().enumerate() {
             if i > 0 {
                 out.put_u8(b',');
             }
-            out.put_slice(&object::with_resource_version(&kv.value, kv.mod_revision));
+            out.put_slice(&item.json);
         }
         out.put_slice(b"]}");
         Ok(response::json(StatusCode::OK, out.freeze()))
@@ -240,29 +322,29 @@ impl RestApi {
         let sel = Selectors::from_target(t)?;
         let page = self.read_page(t, &sel, 0, None).await?;
         let mut deleted = Vec::new();
-        for kv in page.items {
+        for item in page.items {
             if t.query.dry_run() {
-                deleted.push(kv);
+                deleted.push(item);
                 continue;
             }
-            let name = String::from_utf8_lossy(&kv.key)
+            let name = String::from_utf8_lossy(&item.key)
                 .rsplit('/')
                 .next()
                 .unwrap_or("")
                 .to_string();
             match self.delete_one(t, &name, None, None).await {
-                Ok(_) => deleted.push(kv),
+                Ok(_) => deleted.push(item),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
             }
         }
         let mut out = BytesMut::new();
         out.put_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[", t.res.kind, t.res.api_version(), page.revision).as_bytes());
-        for (i, kv) in deleted.iter().enumerate() {
+        for (i, item) in deleted.iter().enumerate() {
             if i > 0 {
                 out.put_u8(b',');
             }
-            out.put_slice(&object::with_resource_version(&kv.value, kv.mod_revision));
+            out.put_slice(&item.json);
         }
         out.put_slice(b"]}");
         Ok(response::json(StatusCode::OK, out.freeze()))

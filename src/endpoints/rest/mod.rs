@@ -2,10 +2,14 @@
 //! deletecollection, on the main resource and its `status` subresource. Routes come from the
 //! table, not from code per resource.
 
+mod cached;
 mod list;
 pub mod object;
+
+pub use list::selectable_fields;
 mod scale;
 mod watch;
+mod watch_cache;
 mod write;
 
 use std::collections::HashMap;
@@ -27,6 +31,7 @@ use crate::registry::keys;
 use crate::registry::strategy::Resource;
 use crate::request::info::url_pairs;
 use crate::request::RequestCtx;
+use crate::storage::cache::WatchCache;
 use crate::storage::kv::StorageError;
 use crate::storage::thread::StorageClient;
 
@@ -37,6 +42,8 @@ pub struct RestApi {
     prefix: String,
     max_body: usize,
     stopping: Arc<Signal>,
+    /// The shard's watch cache replica; None: every read goes to the backend.
+    cache: Option<WatchCache>,
 }
 
 /// Query parameters of a resource request, as given.
@@ -82,6 +89,7 @@ impl RestApi {
         prefix: String,
         max_body: usize,
         stopping: Arc<Signal>,
+        cache: Option<WatchCache>,
     ) -> Self {
         let resources = resources
             .into_iter()
@@ -98,6 +106,7 @@ impl RestApi {
             prefix,
             max_body,
             stopping,
+            cache,
         }
     }
 
@@ -229,7 +238,17 @@ impl RestApi {
     }
 
     async fn get(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
-        let (kv, _) = storage_call(t.deadline, self.storage.get(self.key(t, &t.name), 0)).await?;
+        let key = self.key(t, &t.name);
+        if let Some((cache, _)) = self.cache_for(t) {
+            let want = cached::freshness(t.query.get("resourceVersion").unwrap_or(""))?;
+            if self.cache_fresh(t, cache, want).await? {
+                let (obj, _) = cache.get(&key);
+                let obj = obj
+                    .ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
+                return Ok(response::json(StatusCode::OK, obj.json.clone()));
+            }
+        }
+        let (kv, _) = storage_call(t.deadline, self.storage.get(key, 0)).await?;
         let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
         Ok(response::json(
             StatusCode::OK,

@@ -5,8 +5,8 @@
 //! that stops matching is sent as DELETED). A revision older than the history kept ends the
 //! stream with an ERROR event carrying a 410 Expired Status, as upstream does.
 //!
-//! Until the per-shard watch cache lands, each watch is its own watch on the backend through
-//! the storage thread.
+//! Watches of cached resources read the shard's watch cache (`watch_cache.rs`); this file
+//! holds the options, the response, and the backend watch used when the cache cannot serve.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -136,36 +136,33 @@ impl WatchState {
 
 impl RestApi {
     pub(crate) async fn watch(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
+        let opts = WatchOptions::parse(t)?;
+        if let Some((cache, index)) = self.cache_for(t) {
+            if let Some(resp) = self.watch_cached(t, cache, index, &opts).await? {
+                return Ok(resp);
+            }
+        }
+        self.watch_backend(t, &opts).await
+    }
+
+    /// A watch of its own on the backend, for resources the cache does not hold.
+    async fn watch_backend(
+        &self,
+        t: &Target<'_>,
+        opts: &WatchOptions,
+    ) -> Result<Response<Body>, StatusError> {
         let sel = Selectors::from_target(t)?;
-        let rv = t.query.get("resourceVersion").unwrap_or("");
-        let send_initial = match t.query.get("sendInitialEvents") {
-            Some(v) => matches!(v, "true" | "1"),
-            None => rv.is_empty() || rv == "0",
-        };
-        let bookmarks = t.query.flag("allowWatchBookmarks");
-        let timeout = t
-            .query
-            .get("timeoutSeconds")
-            .and_then(|s| s.parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_WATCH_TIMEOUT);
-        let from: Revision = if rv.is_empty() || rv == "0" {
-            0
-        } else {
-            rv.parse().map_err(|_| {
-                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
-            })?
-        };
+        let send_initial = opts.send_initial;
+        let bookmarks = opts.bookmarks;
+        let timeout = opts.timeout;
+        let from = opts.from;
 
         let mut queue = VecDeque::new();
         let mut initial_rev = None;
         let start = if send_initial {
             let page = self.read_page(t, &sel, 0, None).await?;
-            for kv in &page.items {
-                queue.push_back(line(
-                    "ADDED",
-                    &object::with_resource_version(&kv.value, kv.mod_revision),
-                ));
+            for item in &page.items {
+                queue.push_back(line("ADDED", &item.json));
             }
             initial_rev = Some(page.revision);
             page.revision
@@ -185,11 +182,7 @@ impl RestApi {
             stopping: Arc::clone(&self.stopping),
             done: false,
         };
-        if let (Some(rev), true, true) = (
-            initial_rev,
-            bookmarks,
-            t.query.get("sendInitialEvents").is_some(),
-        ) {
+        if let (Some(rev), true, true) = (initial_rev, bookmarks, opts.initial_events_end) {
             let b = state.bookmark(rev, true);
             state.queue.push_back(b);
         }
@@ -197,12 +190,105 @@ impl RestApi {
             let l = s.next_line().await?;
             Some((Ok::<_, BoxError>(Frame::data(l)), s))
         });
-        let mut resp = Response::new(shards::server::body(StreamBody::new(stream)));
-        *resp.status_mut() = StatusCode::OK;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        Ok(resp)
+        Ok(stream_response(stream))
+    }
+}
+
+/// A 200 response streaming watch lines.
+pub(crate) fn stream_response(
+    stream: impl futures_lite::Stream<Item = Result<Frame<Bytes>, BoxError>> + 'static,
+) -> Response<Body> {
+    let mut resp = Response::new(shards::server::body(StreamBody::new(stream)));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// A watch request's options, validated as upstream validates ListOptions for a watch.
+pub(crate) struct WatchOptions {
+    /// The resourceVersion as given ("" when absent).
+    pub(crate) rv: String,
+    /// Events after this revision (0: from now, or after the initial state).
+    pub(crate) from: Revision,
+    /// Send the current state as ADDED events first.
+    pub(crate) send_initial: bool,
+    /// The client asked with `sendInitialEvents=true`: mark the end of the initial state.
+    pub(crate) initial_events_end: bool,
+    /// `allowWatchBookmarks`.
+    pub(crate) bookmarks: bool,
+    /// How long the watch lasts.
+    pub(crate) timeout: Duration,
+}
+
+impl WatchOptions {
+    fn parse(t: &Target<'_>) -> Result<Self, StatusError> {
+        let rv = t.query.get("resourceVersion").unwrap_or("").to_string();
+        let matching = t.query.get("resourceVersionMatch").unwrap_or("");
+        let send_initial_param = t
+            .query
+            .get("sendInitialEvents")
+            .map(|v| matches!(v, "true" | "1" | "True"));
+        let mut causes = Vec::new();
+        let forbidden = |field: &str, msg: &str| crate::endpoints::status::StatusCause {
+            reason: Some("FieldValueForbidden".into()),
+            message: format!("Forbidden: {msg}"),
+            field: Some(field.into()),
+        };
+        if send_initial_param.is_some() && matching != "NotOlderThan" {
+            causes.push(forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !matching.is_empty() {
+            if send_initial_param.is_none() {
+                causes.push(forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            if matching != "NotOlderThan" {
+                causes.push(crate::endpoints::status::StatusCause {
+                    reason: Some("FieldValueNotSupported".into()),
+                    message: format!(
+                        "Unsupported value: \"{matching}\": supported values: \"NotOlderThan\""
+                    ),
+                    field: Some("resourceVersionMatch".into()),
+                });
+            }
+        }
+        if !causes.is_empty() {
+            return Err(StatusError::invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                causes,
+            ));
+        }
+        let from: Revision = if rv.is_empty() || rv == "0" {
+            0
+        } else {
+            rv.parse().map_err(|_| {
+                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
+            })?
+        };
+        let send_initial = send_initial_param.unwrap_or(rv.is_empty() || rv == "0");
+        let timeout = t
+            .query
+            .get("timeoutSeconds")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_WATCH_TIMEOUT);
+        Ok(Self {
+            rv,
+            from,
+            send_initial,
+            initial_events_end: send_initial_param == Some(true),
+            bookmarks: t.query.flag("allowWatchBookmarks"),
+            timeout,
+        })
     }
 }

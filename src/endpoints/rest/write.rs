@@ -94,10 +94,13 @@ impl RestApi {
         )
         .await?
         {
-            WriteOutcome::Applied { revision, .. } => Ok(response::json(
-                StatusCode::CREATED,
-                object::with_resource_version(&bytes, revision),
-            )),
+            WriteOutcome::Applied { revision, .. } => {
+                self.settle(t, revision).await;
+                Ok(response::json(
+                    StatusCode::CREATED,
+                    object::with_resource_version(&bytes, revision),
+                ))
+            }
             WriteOutcome::PreconditionFailed { .. } => Err(StatusError::already_exists(
                 &t.res.group,
                 &t.res.plural,
@@ -371,7 +374,10 @@ impl RestApi {
             None => self.delete_raw(t, name, pre).await?,
         };
         match outcome {
-            WriteOutcome::Applied { revision, .. } => Ok(Attempt::Done(revision)),
+            WriteOutcome::Applied { revision, .. } => {
+                self.settle(t, revision).await;
+                Ok(Attempt::Done(revision))
+            }
             WriteOutcome::PreconditionFailed { current: None, .. } => {
                 Err(StatusError::not_found(&t.res.group, &t.res.plural, name))
             }

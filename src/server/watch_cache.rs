@@ -1,0 +1,68 @@
+//! The watch cache's settings, from the resource table, `--watch-cache`,
+//! `--default-watch-cache-size`, `--watch-cache-sizes` and the tuning profile.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tuning::Tuning;
+
+use crate::endpoints::rest::selectable_fields;
+use crate::options::{parse_watch_cache_size, EtcdOptions};
+use crate::registry::keys;
+use crate::registry::strategy::Resource;
+use crate::storage::cache::object::Decorator;
+use crate::storage::cache::{CacheConfig, CacheMetrics, CachedResource};
+
+/// The decorator the storage thread applies to every event: selectable fields per resource.
+pub fn decorator(resources: &[Resource], prefix: &str) -> Decorator {
+    Decorator::new(
+        resources
+            .iter()
+            .map(|r| (root(prefix, r), selectable_fields(&r.group, &r.kind)))
+            .collect(),
+    )
+}
+
+fn root(prefix: &str, r: &Resource) -> Bytes {
+    Bytes::from(keys::collection_prefix(prefix, &r.key_segment, None))
+}
+
+/// The cache settings; None when `--watch-cache=false`. Resources sized 0 are left out
+/// (their reads go to the backend).
+pub fn config(
+    etcd: &EtcdOptions,
+    tuning: &Tuning,
+    resources: &[Resource],
+    prefix: &str,
+    decorator: Arc<Decorator>,
+) -> Option<Arc<CacheConfig>> {
+    if !etcd.watch_cache {
+        return None;
+    }
+    let sizes: Vec<_> = etcd
+        .watch_cache_sizes
+        .iter()
+        .filter_map(|e| parse_watch_cache_size(e).ok())
+        .collect();
+    let cached = resources
+        .iter()
+        .filter_map(|r| {
+            let size = sizes
+                .iter()
+                .find(|s| s.resource == r.plural && s.group == r.group)
+                .map_or(etcd.default_watch_cache_size, |s| s.size);
+            (size > 0).then(|| CachedResource {
+                root: root(prefix, r),
+                history: size,
+            })
+        })
+        .collect();
+    Some(Arc::new(CacheConfig {
+        resources: cached,
+        decorator,
+        max_watcher_lag: tuning.watch.max_watcher_lag,
+        events_per_poll: tuning.watch.events_per_poll,
+        consistent_read_wait: tuning.watch.consistent_read_wait,
+        metrics: Arc::new(CacheMetrics::default()),
+    }))
+}
