@@ -6,9 +6,11 @@
 //! into ADDED or DELETED. Falling too far behind, or a rebuild of the replica, ends the
 //! watch; the client resumes from its last resourceVersion, as client-go does.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -26,7 +28,7 @@ use super::{RestApi, Target};
 use crate::endpoints::rest::object::with_resource_version;
 use crate::endpoints::status::StatusError;
 use crate::storage::cache::object::{watch_line, CachedEvent, EventType};
-use crate::storage::cache::{Read, WatchCache, WatchStart, WatcherGuard};
+use crate::storage::cache::{Cursor, Read, WatchCache, WatchStart, WatcherGuard};
 use crate::storage::kv::{Revision, StorageError};
 
 /// How often an idle watch with `allowWatchBookmarks` gets a bookmark (upstream: a minute).
@@ -76,7 +78,7 @@ impl RestApi {
         };
         match start {
             WatchStart::At { seq, generation } => {
-                w.seq = seq;
+                w.cursor = cache.cursor(index, seq);
                 w.generation = generation;
                 w.queue = queue;
             }
@@ -101,7 +103,7 @@ struct CacheWatch {
     cache: WatchCache,
     index: usize,
     generation: u64,
-    seq: u64,
+    cursor: Rc<Cursor>,
     /// Only keys under this prefix (the namespace, or the whole resource).
     collection: Bytes,
     sel: Selectors,
@@ -133,7 +135,10 @@ impl CacheWatch {
             cache: cache.clone(),
             index,
             generation: 0,
-            seq: 0,
+            cursor: Rc::new(Cursor {
+                seq: Cell::new(0),
+                ended: Cell::new(true),
+            }),
             collection,
             sel,
             kind: t.res.kind.clone(),
@@ -234,7 +239,7 @@ impl futures_lite::Stream for CacheWatch {
             }
             match this
                 .cache
-                .read(this.index, this.generation, &mut this.seq, cx.waker())
+                .read(this.index, this.generation, &this.cursor, cx.waker())
             {
                 Read::Ended => {
                     this.done = true;

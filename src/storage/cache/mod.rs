@@ -26,6 +26,7 @@ use imbl::OrdMap;
 
 pub use feed::run_feed;
 use object::{CachedObject, Decorator};
+pub use ring::Cursor;
 use ring::{Ring, Start};
 
 use super::kv::Revision;
@@ -224,8 +225,16 @@ impl WatchCache {
             }
         }
         s.revision = batch.revision;
+        let mut ended = 0;
         for i in touched {
+            ended += s.rings[i].end_lagging(self.cfg.max_watcher_lag);
             s.rings[i].wake_all();
+        }
+        if ended > 0 {
+            self.cfg
+                .metrics
+                .terminated_watchers
+                .fetch_add(ended, Ordering::Relaxed);
         }
         wake_reached(&mut s);
         self.cfg
@@ -324,17 +333,24 @@ impl WatchCache {
         (s.objects.clone(), s.revision, start)
     }
 
-    /// Reads up to `events_per_poll` events of ring `index` from `seq`; with none, registers
-    /// `waker` for the next one.
-    pub fn read(&self, index: usize, generation: u64, seq: &mut u64, waker: &Waker) -> Read {
+    /// Starts tracking a watcher of ring `index` that reads from `seq`.
+    pub fn cursor(&self, index: usize, seq: u64) -> Rc<Cursor> {
+        self.state.borrow_mut().rings[index].cursor(seq)
+    }
+
+    /// Reads up to `events_per_poll` events of ring `index` at the cursor; with none,
+    /// registers `waker` for the next one.
+    pub fn read(&self, index: usize, generation: u64, cursor: &Cursor, waker: &Waker) -> Read {
         let mut s = self.state.borrow_mut();
-        if s.generation != generation {
+        if s.generation != generation || cursor.ended.get() {
             return Read::Ended;
         }
         let ring = &mut s.rings[index];
-        if *seq < ring.first_seq()
-            || ring.next_seq().saturating_sub(*seq) > self.cfg.max_watcher_lag as u64
+        let mut seq = cursor.seq.get();
+        if seq < ring.first_seq()
+            || ring.next_seq().saturating_sub(seq) > self.cfg.max_watcher_lag as u64
         {
+            cursor.ended.set(true);
             self.cfg
                 .metrics
                 .terminated_watchers
@@ -343,14 +359,15 @@ impl WatchCache {
         }
         let mut out = Vec::new();
         while out.len() < self.cfg.events_per_poll {
-            match ring.get(*seq) {
+            match ring.get(seq) {
                 Some(ev) => {
                     out.push(Arc::clone(ev));
-                    *seq += 1;
+                    seq += 1;
                 }
                 None => break,
             }
         }
+        cursor.seq.set(seq);
         if out.is_empty() {
             ring.wait(waker);
         }
@@ -475,25 +492,22 @@ mod tests {
     fn watchers_read_forward_and_end_when_rebuilt() {
         let c = WatchCache::new(cfg());
         c.reset(Vec::new(), 1);
-        let WatchStart::At {
-            mut seq,
-            generation,
-        } = c.watch_from(0, 1)
-        else {
+        let WatchStart::At { seq, generation } = c.watch_from(0, 1) else {
             panic!("in window");
         };
+        let cursor = c.cursor(0, seq);
         for r in 2..=4 {
             c.apply(&batch(r, vec![put("a", r, r > 2)]));
         }
         let waker = futures_util::task::noop_waker();
-        let Read::Events(evs) = c.read(0, generation, &mut seq, &waker) else {
+        let Read::Events(evs) = c.read(0, generation, &cursor, &waker) else {
             panic!("events");
         };
         let revs: Vec<_> = evs.iter().map(|e| e.revision()).collect();
         assert_eq!(revs, vec![2, 3, 4]);
         c.reset(Vec::new(), 9);
         assert!(matches!(
-            c.read(0, generation, &mut seq, &waker),
+            c.read(0, generation, &cursor, &waker),
             Read::Ended
         ));
         assert!(matches!(c.watch_from(0, 4), WatchStart::TooOld(9)));
@@ -505,19 +519,18 @@ mod tests {
         cfg.max_watcher_lag = 2;
         let c = WatchCache::new(Arc::new(cfg));
         c.reset(Vec::new(), 1);
-        let WatchStart::At {
-            mut seq,
-            generation,
-        } = c.watch_from(0, 1)
-        else {
+        let WatchStart::At { seq, generation } = c.watch_from(0, 1) else {
             panic!("in window");
         };
+        let cursor = c.cursor(0, seq);
         for r in 2..=5 {
             c.apply(&batch(r, vec![put("a", r, r > 2)]));
         }
+        // Ended while it was not reading (a stalled connection), counted once.
+        assert!(cursor.ended.get());
         let waker = futures_util::task::noop_waker();
         assert!(matches!(
-            c.read(0, generation, &mut seq, &waker),
+            c.read(0, generation, &cursor, &waker),
             Read::Ended
         ));
         assert_eq!(

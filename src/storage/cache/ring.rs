@@ -6,7 +6,9 @@
 //! resume instead of re-listing. Every event has a sequence number; a watcher keeps a cursor
 //! and reads forward, so one event in the ring serves every watcher of the resource.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -30,6 +32,22 @@ pub struct Ring {
     min_capacity: usize,
     capacity: usize,
     waiters: Vec<Waker>,
+    /// Every open watcher's position, to find the ones too far behind even while their
+    /// connection is stalled and they do not read.
+    cursors: Vec<Weak<Cursor>>,
+    /// `next_seq()` at the last scan for lagging watchers.
+    scanned_at: u64,
+    /// Size of `cursors` at which closed watchers' entries are dropped.
+    prune_at: usize,
+}
+
+/// One watcher's position in a ring.
+#[derive(Debug)]
+pub struct Cursor {
+    /// The sequence number of the next event the watcher reads.
+    pub seq: Cell<u64>,
+    /// Set once the watcher fell too far behind; it ends at its next read.
+    pub ended: Cell<bool>,
 }
 
 /// Where a watch starts reading a ring.
@@ -52,7 +70,52 @@ impl Ring {
             min_capacity,
             capacity: min_capacity,
             waiters: Vec::new(),
+            cursors: Vec::new(),
+            scanned_at: 0,
+            prune_at: 64,
         }
+    }
+
+    /// A watcher reading from `seq`, tracked by the ring.
+    pub fn cursor(&mut self, seq: u64) -> Rc<Cursor> {
+        let c = Rc::new(Cursor {
+            seq: Cell::new(seq),
+            ended: Cell::new(false),
+        });
+        // Watchers that closed leave dead entries; drop them whenever the list doubles, so
+        // an idle resource with many short watches does not grow it without bound.
+        if self.cursors.len() >= self.prune_at {
+            self.cursors.retain(|w| w.strong_count() > 0);
+            self.prune_at = (self.cursors.len() * 2).max(64);
+        }
+        self.cursors.push(Rc::downgrade(&c));
+        c
+    }
+
+    /// Ends watchers more than `max_lag` events behind (checked every quarter of `max_lag`
+    /// events, so the cost is independent of the event rate); returns how many it ended.
+    pub fn end_lagging(&mut self, max_lag: usize) -> u64 {
+        let head = self.next_seq();
+        if head - self.scanned_at < (max_lag as u64 / 4).max(1) {
+            return 0;
+        }
+        self.scanned_at = head;
+        let mut ended = 0;
+        self.cursors.retain(|w| {
+            let Some(c) = w.upgrade() else {
+                return false;
+            };
+            if c.ended.get() {
+                return false;
+            }
+            if head.saturating_sub(c.seq.get()) > max_lag as u64 {
+                c.ended.set(true);
+                ended += 1;
+                return false;
+            }
+            true
+        });
+        ended
     }
 
     /// Forgets every event: history starts again after `revision` (after a resync).
