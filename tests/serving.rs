@@ -177,26 +177,50 @@ fn one_pinned_shard_thread_per_cpu() {
     let mut ks = Kubeshard::start(&[&format!("--cpus={list}")]);
     let line = ks.wait_for_line("", Duration::from_millis(10));
     drop(line);
-    let mut seen = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir(format!("/proc/{}/task", ks.pid())).unwrap() {
-        let task = task.unwrap().path();
-        let comm = std::fs::read_to_string(task.join("comm"))
-            .unwrap()
-            .trim()
-            .to_string();
-        if let Some(cpu) = comm.strip_prefix("shard-") {
-            let status = std::fs::read_to_string(task.join("status")).unwrap();
-            let allowed_list = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .unwrap()
-                .trim()
-                .to_string();
+    // Threads a shard's executor starts (glommio's blocking-call helper) inherit the shard's
+    // name and pin themselves as they start; give them a moment under a loaded machine.
+    let read_shards = || {
+        let mut seen = std::collections::BTreeMap::new();
+        for task in std::fs::read_dir(format!("/proc/{}/task", ks.pid())).unwrap() {
+            let task = task.unwrap().path();
+            let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+                continue;
+            };
+            if let Some(cpu) = comm.trim().strip_prefix("shard-") {
+                let Ok(status) = std::fs::read_to_string(task.join("status")) else {
+                    continue;
+                };
+                let allowed_list = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                seen.entry(cpu.parse::<usize>().unwrap())
+                    .or_insert_with(Vec::new)
+                    .push(allowed_list);
+            }
+        }
+        seen
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let seen = loop {
+        let seen = read_shards();
+        let pinned = seen
+            .iter()
+            .all(|(cpu, lists)| lists.iter().all(|l| *l == cpu.to_string()));
+        if pinned || std::time::Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for (cpu, lists) in &seen {
+        for l in lists {
             assert_eq!(
-                allowed_list, cpu,
-                "thread {comm} must be pinned to CPU {cpu}"
+                *l,
+                cpu.to_string(),
+                "thread shard-{cpu} must be pinned to CPU {cpu}"
             );
-            seen.insert(cpu.parse::<usize>().unwrap(), ());
         }
     }
     assert_eq!(

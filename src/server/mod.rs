@@ -153,6 +153,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     let namespaces_ready =
         namespaces::start_system_namespaces(&storage, &storage_prefix, &resources);
     let lifecycle = Lifecycle::new(cpus.len());
+    // Before anything is announced: a SIGTERM right after "serving on" must start graceful
+    // termination, not kill the process with the default action.
+    install_signal_handler(Arc::clone(&lifecycle))?;
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
     let boot = Arc::new(ShardBoot {
         addr,
@@ -215,8 +218,6 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         kubeconfig.display()
     );
     println!("    export KUBECONFIG={}", kubeconfig.display());
-
-    install_signal_handler(Arc::clone(&lifecycle))?;
 
     let coordinator = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
         .name("coordinator")
