@@ -2,6 +2,7 @@
 //! create/update strategies with upstream's validation.
 
 pub mod keys;
+pub mod patch;
 pub mod resources;
 pub mod strategy;
 pub mod validation;

@@ -5,6 +5,7 @@
 mod cached;
 mod list;
 pub mod object;
+mod patch;
 
 pub use list::selectable_fields;
 mod scale;
@@ -147,7 +148,7 @@ impl RestApi {
         let allowed = if sub.is_empty() {
             res.allows(verb)
         } else {
-            matches!(verb, "get" | "update")
+            matches!(verb, "get" | "update" | "patch")
         };
         if !allowed {
             return Some(response::status(&StatusError::method_not_supported(
@@ -162,6 +163,13 @@ impl RestApi {
                 Ok(b) => self.update_scale(&target, b).await,
                 Err(e) => Err(e),
             },
+            "patch" => {
+                let ct = content_type(&req);
+                match self.raw_body(req).await {
+                    Ok(b) => self.patch(&target, &ct, b).await,
+                    Err(e) => Err(e),
+                }
+            }
             "get" => self.get(&target).await,
             "list" => self.list(&target).await,
             "watch" => self.watch(&target).await,
@@ -189,12 +197,7 @@ impl RestApi {
 
     /// Reads a JSON request body, bounded by the body limit.
     async fn body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
-        let ct = req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("application/json")
-            .to_string();
+        let ct = content_type(&req);
         let media = ct
             .split(';')
             .next()
@@ -204,6 +207,11 @@ impl RestApi {
         if !(media.is_empty() || media == "application/json" || media == "*/*") {
             return Err(StatusError::unsupported_media_type(&ct));
         }
+        self.raw_body(req).await
+    }
+
+    /// Reads a request body of any type, bounded by the body limit.
+    async fn raw_body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
         let limited = http_body_util::Limited::new(req.into_body(), self.max_body);
         match limited.collect().await {
             Ok(c) => Ok(c.to_bytes().to_vec()),
@@ -255,6 +263,15 @@ impl RestApi {
             object::with_resource_version(&kv.value, kv.mod_revision),
         ))
     }
+}
+
+/// The request's Content-Type (JSON when absent).
+fn content_type(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string()
 }
 
 /// Runs a storage call bounded by the request's deadline; storage errors become Statuses.

@@ -57,7 +57,7 @@ fn selector_string(spec: Option<&Value>) -> String {
     terms.join(",")
 }
 
-fn scale_of(obj: &Map<String, Value>, rev: Revision) -> Bytes {
+pub(crate) fn scale_of(obj: &Map<String, Value>, rev: Revision) -> Bytes {
     let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
     let pick = |f: &str| meta.get(f).cloned().unwrap_or(Value::Null);
     let spec = obj.get("spec");
