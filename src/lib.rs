@@ -6,6 +6,7 @@
 
 pub mod endpoints;
 pub mod filters;
+pub mod openapi;
 pub mod options;
 pub mod pki;
 pub mod registry;

@@ -45,3 +45,14 @@ pub fn status(err: &StatusError) -> Response<Body> {
     }
     r
 }
+
+/// Adds one `Warning: 299 - "<text>"` header per warning, as upstream reports them.
+pub fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for w in warnings {
+        let text = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
+    resp
+}

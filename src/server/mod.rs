@@ -152,6 +152,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
 
     let namespaces_ready =
         namespaces::start_system_namespaces(&storage, &storage_prefix, &resources);
+    // The OpenAPI documents (and the schemas field validation uses), built once, off the
+    // request path.
+    let _ = crate::openapi::get();
     let lifecycle = Lifecycle::new(cpus.len());
     // Before anything is announced: a SIGTERM right after "serving on" must start graceful
     // termination, not kill the process with the default action.

@@ -56,6 +56,9 @@ impl ServerChain {
         if let Some(r) = self.discovery.serve(&req) {
             return r;
         }
+        if let Some(r) = crate::openapi::handler::serve(&req) {
+            return r;
+        }
         let path = req.uri().path();
         if let Some(r) = self.health.serve(path, req.uri().query()) {
             return r;

@@ -11,6 +11,7 @@ use shards::server::Body;
 use super::{object, storage_call, RestApi, Target};
 use crate::endpoints::response;
 use crate::endpoints::status::{qualified, StatusError};
+use crate::openapi::validate::{check_fields, Directive};
 use crate::registry::strategy::{self, finalizers, now_rfc3339};
 use crate::storage::kv::{KeyValue, Precondition, Revision, WriteOutcome};
 
@@ -62,13 +63,35 @@ fn encode(obj: &Map<String, Value>) -> Result<Bytes, StatusError> {
     Ok(Bytes::from(bytes))
 }
 
+/// Decodes a create/update body and applies `fieldValidation` to it: unknown fields are
+/// dropped (and warned about), or rejected with Strict.
+fn decode_checked(
+    t: &Target<'_>,
+    mut body: Vec<u8>,
+) -> Result<(Map<String, Value>, Vec<String>), StatusError> {
+    let directive = Directive::parse(t.query.get("fieldValidation"))?;
+    let mut obj = strategy::decode_object(t.res, &mut body)?;
+    let warnings = check_fields(t.res, &t.res.kind, &mut obj, directive)?;
+    Ok((obj, warnings))
+}
+
 impl RestApi {
     pub(crate) async fn create(
         &self,
         t: &Target<'_>,
-        mut body: Vec<u8>,
+        body: Vec<u8>,
     ) -> Result<Response<Body>, StatusError> {
-        let obj = strategy::decode_object(t.res, &mut body)?;
+        let (obj, warnings) = decode_checked(t, body)?;
+        self.create_object(t, obj)
+            .await
+            .map(|r| response::with_warnings(r, &warnings))
+    }
+
+    async fn create_object(
+        &self,
+        t: &Target<'_>,
+        obj: Map<String, Value>,
+    ) -> Result<Response<Body>, StatusError> {
         let mut obj = strategy::prepare_create(t.res, obj, t.namespace.as_deref())?;
         let name = meta_str(&obj, "name").unwrap_or("").to_string();
         if let Some(ns) = &t.namespace {
@@ -145,9 +168,19 @@ impl RestApi {
     pub(crate) async fn update(
         &self,
         t: &Target<'_>,
-        mut body: Vec<u8>,
+        body: Vec<u8>,
     ) -> Result<Response<Body>, StatusError> {
-        let obj = strategy::decode_object(t.res, &mut body)?;
+        let (obj, warnings) = decode_checked(t, body)?;
+        self.update_object(t, obj)
+            .await
+            .map(|r| response::with_warnings(r, &warnings))
+    }
+
+    async fn update_object(
+        &self,
+        t: &Target<'_>,
+        obj: Map<String, Value>,
+    ) -> Result<Response<Body>, StatusError> {
         let body_rv: Option<Revision> = match meta_str(&obj, "resourceVersion") {
             None | Some("") => None,
             Some(rv) => Some(rv.parse().map_err(|_| {

@@ -1,0 +1,236 @@
+//! `fieldValidation`: fields an object has that its kind's schema does not know. Strict
+//! rejects them (400, upstream's "strict decoding error"), Warn (the default) drops them and
+//! reports each in a `Warning` header, Ignore drops them silently — as kube-apiserver does.
+
+use serde_json::{Map, Value};
+
+use super::{get, gv_path};
+use crate::endpoints::status::StatusError;
+use crate::registry::strategy::Resource;
+
+/// The `fieldValidation` directive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Directive {
+    /// Drop unknown fields silently.
+    Ignore,
+    /// Drop them and warn.
+    Warn,
+    /// Reject the request.
+    Strict,
+}
+
+impl Directive {
+    /// Parses the query parameter (absent: Warn); anything else is upstream's 400.
+    pub fn parse(v: Option<&str>) -> Result<Self, StatusError> {
+        match v {
+            None | Some("") | Some("Warn") => Ok(Self::Warn),
+            Some("Ignore") => Ok(Self::Ignore),
+            Some("Strict") => Ok(Self::Strict),
+            Some(other) => Err(StatusError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+}
+
+/// Checks `obj` (an object of `res`) against its schema, removing unknown fields. Returns
+/// the warnings to send (Warn), or the Strict error.
+pub fn check_fields(
+    res: &Resource,
+    kind: &str,
+    obj: &mut Map<String, Value>,
+    directive: Directive,
+) -> Result<Vec<String>, StatusError> {
+    let (group, version) = if kind == "Scale" {
+        ("autoscaling", "v1")
+    } else {
+        (res.group.as_str(), res.version.as_str())
+    };
+    let api = get();
+    let doc_key = if kind == "Scale" {
+        gv_path(&res.group, &res.version)
+    } else {
+        gv_path(group, version)
+    };
+    let Some(doc) = api.docs.get(&doc_key) else {
+        return Ok(Vec::new());
+    };
+    let def_name = if kind == "Scale" {
+        "io.k8s.api.autoscaling.v1.Scale".to_string()
+    } else {
+        match doc.kinds.get(kind) {
+            Some(n) => n.clone(),
+            None => return Ok(Vec::new()),
+        }
+    };
+    let Some(schema) = doc.schemas.get(&def_name) else {
+        return Ok(Vec::new());
+    };
+    let mut unknown = Vec::new();
+    walk_object(&doc.schemas, schema, obj, "", &mut unknown, 0);
+    if unknown.is_empty() || directive == Directive::Ignore {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
+    match directive {
+        Directive::Strict => Err(StatusError::bad_request(format!(
+            "strict decoding error: {}",
+            listed.join(", ")
+        ))),
+        _ => Ok(listed),
+    }
+}
+
+/// Nesting deeper than this is not checked (schemas are finite; objects might not be).
+const MAX_DEPTH: usize = 64;
+
+fn resolve<'a>(defs: &'a Map<String, Value>, mut s: &'a Value) -> &'a Value {
+    for _ in 0..16 {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            match r.rsplit('/').next().and_then(|n| defs.get(n)) {
+                Some(d) => {
+                    s = d;
+                    continue;
+                }
+                None => return s,
+            }
+        }
+        if let Some(first) = s
+            .get("allOf")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            s = first;
+            continue;
+        }
+        return s;
+    }
+    s
+}
+
+fn walk_object(
+    defs: &Map<String, Value>,
+    schema: &Value,
+    obj: &mut Map<String, Value>,
+    path: &str,
+    unknown: &mut Vec<String>,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let s = resolve(defs, schema);
+    if s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    let props = s.get("properties").and_then(Value::as_object);
+    let additional = s.get("additionalProperties").filter(|a| a.is_object());
+    if props.is_none() && additional.is_none() {
+        return;
+    }
+    let mut drop = Vec::new();
+    for (k, v) in obj.iter_mut() {
+        let child = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        match props.and_then(|p| p.get(k)).or(additional) {
+            Some(sub) => walk_value(defs, sub, v, &child, unknown, depth + 1),
+            None => {
+                unknown.push(child);
+                drop.push(k.clone());
+            }
+        }
+    }
+    for k in drop {
+        obj.remove(&k);
+    }
+}
+
+fn walk_value(
+    defs: &Map<String, Value>,
+    schema: &Value,
+    v: &mut Value,
+    path: &str,
+    unknown: &mut Vec<String>,
+    depth: usize,
+) {
+    match v {
+        Value::Object(m) => walk_object(defs, schema, m, path, unknown, depth),
+        Value::Array(items) => {
+            let s = resolve(defs, schema);
+            if let Some(item_schema) = s.get("items") {
+                for (i, it) in items.iter_mut().enumerate() {
+                    walk_value(
+                        defs,
+                        item_schema,
+                        it,
+                        &format!("{path}[{i}]"),
+                        unknown,
+                        depth + 1,
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::registry::resources::all_resources;
+    use serde_json::json;
+
+    fn deployments() -> Resource {
+        all_resources()
+            .into_iter()
+            .find(|r| r.plural == "deployments")
+            .unwrap()
+    }
+
+    #[test]
+    fn unknown_fields_are_found_dropped_and_named() {
+        let res = deployments();
+        let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"a": "b"}, "bogus": 1},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "c", "image": "i", "imagePullPolicyy": "x",
+                                           "resources": {"limits": {"cpu": "1"}}}]}}}})
+        .as_object()
+        .cloned()
+        .unwrap();
+        let warnings = check_fields(&res, "Deployment", &mut obj.clone(), Directive::Warn).unwrap();
+        assert_eq!(
+            warnings,
+            vec![
+                "unknown field \"metadata.bogus\"",
+                "unknown field \"spec.template.spec.containers[0].imagePullPolicyy\"",
+            ]
+        );
+        let err =
+            check_fields(&res, "Deployment", &mut obj.clone(), Directive::Strict).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "strict decoding error: unknown field \"metadata.bogus\", unknown field \"spec.template.spec.containers[0].imagePullPolicyy\""
+        );
+        assert!(
+            check_fields(&res, "Deployment", &mut obj, Directive::Ignore)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(obj["metadata"].get("bogus").is_none(), "dropped");
+        assert_eq!(
+            obj["metadata"]["labels"],
+            json!({"a": "b"}),
+            "maps keep their keys"
+        );
+    }
+}
