@@ -435,16 +435,8 @@ fn kubectl_create_get_delete_and_namespace_cleanup() {
             "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: team\n  labels:\n    app: demo\ndata:\n  mode: fast\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: team\ntype: Opaque\nstringData:\n  password: hunter2\n",
         )
         .unwrap();
-        // OpenAPI (kubectl's client-side validation) is the next issue; validation is off here.
-        let (ok, out, err) = kubectl(
-            ks,
-            &[
-                "create",
-                "--validate=false",
-                "-f",
-                manifest.to_str().unwrap(),
-            ],
-        );
+        // kubectl's default validation: the server validates (fieldValidation=Strict).
+        let (ok, out, err) = kubectl(ks, &["create", "-f", manifest.to_str().unwrap()]);
         assert!(ok, "{backend}: {err}");
         assert!(
             out.contains("namespace/team created") && out.contains("configmap/settings created"),
