@@ -4,6 +4,7 @@
 //! that tests and benches can reach it. See ARCHITECTURE.md for the map.
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod endpoints;
 pub mod filters;
 pub mod openapi;

@@ -221,7 +221,7 @@ impl StatusError {
 
     /// 415: a body type the endpoint cannot read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json (got {content_type:?})"))
+        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
 
     /// 413: body over the limit.

@@ -204,6 +204,20 @@ impl RestApi {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
+        if media == crate::codec::protobuf::MEDIA_TYPE {
+            let raw = self.raw_body(req).await?;
+            if raw.is_empty() {
+                return Ok(raw);
+            }
+            let obj = crate::codec::protobuf::to_json(&raw).map_err(|e| {
+                StatusError::bad_request(format!(
+                    "the body of the request could not be decoded: {}",
+                    e.0
+                ))
+            })?;
+            return serde_json::to_vec(&obj)
+                .map_err(|e| StatusError::internal(format!("encoding: {e}")));
+        }
         if !(media.is_empty() || media == "application/json" || media == "*/*") {
             return Err(StatusError::unsupported_media_type(&ct));
         }

@@ -1,0 +1,3 @@
+//! Wire formats other than JSON that clients send.
+
+pub mod protobuf;
