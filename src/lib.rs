@@ -10,6 +10,7 @@ pub mod filters;
 pub mod openapi;
 pub mod options;
 pub mod pki;
+pub mod printers;
 pub mod registry;
 pub mod request;
 pub mod server;

@@ -297,6 +297,24 @@ impl RestApi {
                 t.query.get("continue").filter(|c| !c.is_empty()),
             )
             .await?;
+        if t.output != crate::printers::Output::Json {
+            let mut meta = serde_json::Map::new();
+            meta.insert(
+                "resourceVersion".into(),
+                Value::String(page.revision.to_string()),
+            );
+            if let Some(c) = &page.continue_token {
+                meta.insert("continue".into(), Value::String(c.clone()));
+            }
+            let body = crate::printers::render_list(
+                t.output,
+                &t.res.group,
+                &t.res.kind,
+                meta,
+                page.items.iter().map(|i| i.json.clone()),
+            );
+            return Ok(response::json(StatusCode::OK, body));
+        }
         let mut out = BytesMut::with_capacity(
             128 + page.items.iter().map(|i| i.json.len() + 2).sum::<usize>(),
         );

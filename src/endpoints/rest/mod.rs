@@ -80,6 +80,8 @@ pub(crate) struct Target<'a> {
     pub(crate) subresource: String,
     pub(crate) query: Query,
     pub(crate) deadline: Instant,
+    /// What reads return (JSON, Table, PartialObjectMetadata), from the Accept header.
+    pub(crate) output: crate::printers::Output,
 }
 
 impl RestApi {
@@ -135,7 +137,21 @@ impl RestApi {
         if !scope_ok {
             return None;
         }
+        let output = if matches!(info.verb.as_str(), "get" | "list" | "watch") && sub.is_empty() {
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let q = Query::parse(req.uri().query());
+            match crate::printers::negotiate(accept, q.get("includeObject")) {
+                Ok(o) => o,
+                Err(e) => return Some(response::status(&e)),
+            }
+        } else {
+            crate::printers::Output::Json
+        };
         let target = Target {
+            output,
             res,
             namespace: (res.namespaced && !info.namespace.is_empty())
                 .then(|| info.namespace.clone()),
@@ -267,15 +283,21 @@ impl RestApi {
                 let (obj, _) = cache.get(&key);
                 let obj = obj
                     .ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
-                return Ok(response::json(StatusCode::OK, obj.json.clone()));
+                return Ok(response::json(StatusCode::OK, render_one(t, &obj.json)));
             }
         }
         let (kv, _) = storage_call(t.deadline, self.storage.get(key, 0)).await?;
         let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
-        Ok(response::json(
-            StatusCode::OK,
-            object::with_resource_version(&kv.value, kv.mod_revision),
-        ))
+        let json = object::with_resource_version(&kv.value, kv.mod_revision);
+        Ok(response::json(StatusCode::OK, render_one(t, &json)))
+    }
+}
+
+/// The object as the client asked for it (itself, a Table, or its metadata).
+fn render_one(t: &Target<'_>, json: &Bytes) -> Bytes {
+    match t.output {
+        crate::printers::Output::Json => json.clone(),
+        out => crate::printers::render_one(out, &t.res.group, &t.res.kind, json),
     }
 }
 

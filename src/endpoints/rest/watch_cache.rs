@@ -116,6 +116,9 @@ struct CacheWatch {
     stopping: Wait,
     queue: VecDeque<Bytes>,
     done: bool,
+    /// Table or metadata watches re-render each event (kubectl get -w).
+    output: crate::printers::Output,
+    group: String,
     _open: WatcherGuard,
 }
 
@@ -150,6 +153,8 @@ impl CacheWatch {
             stopping: stopping.wait(),
             queue: VecDeque::new(),
             done: false,
+            output: t.output,
+            group: t.res.group.clone(),
             _open: cache.watcher_guard(),
         };
         w.next_bookmark = w.bookmark_after(now);
@@ -228,6 +233,10 @@ impl futures_lite::Stream for CacheWatch {
         let this = &mut *self;
         loop {
             if let Some(line) = this.queue.pop_front() {
+                let line = match this.output {
+                    crate::printers::Output::Json => line,
+                    out => crate::printers::render_watch_line(out, &this.group, &this.kind, &line),
+                };
                 return Poll::Ready(Some(Ok(Frame::data(line))));
             }
             if this.done {

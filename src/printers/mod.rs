@@ -1,0 +1,303 @@
+//! Server-side printing, as kubectl asks for it: `meta.k8s.io` Table (the columns `kubectl get`
+//! shows) and PartialObjectMetadata, chosen by the Accept header; `includeObject` says what
+//! each row carries.
+
+mod age;
+mod columns;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{json, Map, Value};
+
+use crate::endpoints::status::StatusError;
+
+/// What a read returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The objects themselves.
+    Json,
+    /// A `Table` of `meta.k8s.io/<version>`.
+    Table {
+        /// `v1` or `v1beta1`.
+        version: &'static str,
+        /// What each row's `object` holds.
+        include: Include,
+    },
+    /// `PartialObjectMetadata` (or `...List`) of `meta.k8s.io/<version>`.
+    Metadata {
+        /// `v1` or `v1beta1`.
+        version: &'static str,
+    },
+}
+
+/// `includeObject`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Include {
+    /// No object in rows.
+    None,
+    /// PartialObjectMetadata in rows (the default).
+    Metadata,
+    /// The whole object in rows.
+    Object,
+}
+
+/// Picks the output from the Accept header (first acceptable entry wins) and `includeObject`.
+pub fn negotiate(
+    accept: Option<&str>,
+    include_object: Option<&str>,
+) -> Result<Output, StatusError> {
+    let include = match include_object {
+        None | Some("") | Some("Metadata") => Include::Metadata,
+        Some("None") => Include::None,
+        Some("Object") => Include::Object,
+        Some(other) => {
+            return Err(StatusError::bad_request(format!(
+                "includeObject: Unsupported value: \"{other}\": supported values: \"Metadata\", \"None\", \"Object\""
+            )))
+        }
+    };
+    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Ok(Output::Json);
+    };
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let (mut as_, mut g, mut v) = ("", "", "");
+        for p in parts {
+            match p.split_once('=') {
+                Some(("as", x)) => as_ = x,
+                Some(("g", x)) => g = x,
+                Some(("v", x)) => v = x,
+                _ => {}
+            }
+        }
+        if !matches!(media.as_str(), "application/json" | "*/*" | "application/*") {
+            continue;
+        }
+        let version = match v {
+            "v1" => "v1",
+            "v1beta1" => "v1beta1",
+            _ => "",
+        };
+        match (as_, g) {
+            ("", _) => return Ok(Output::Json),
+            ("Table", "meta.k8s.io") if !version.is_empty() => {
+                return Ok(Output::Table { version, include })
+            }
+            ("PartialObjectMetadata" | "PartialObjectMetadataList", "meta.k8s.io")
+                if !version.is_empty() =>
+            {
+                return Ok(Output::Metadata { version })
+            }
+            _ => {}
+        }
+    }
+    Err(StatusError::new(
+        406,
+        "NotAcceptable",
+        "only the following media types are accepted: application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io",
+    ))
+}
+
+fn partial(version: &str, obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": format!("meta.k8s.io/{version}"),
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+/// The column definitions of a kind.
+pub fn column_definitions(group: &str, kind: &str) -> Value {
+    let (cols, _) = columns::for_kind(group, kind);
+    Value::Array(
+        cols.iter()
+            .map(|(name, ty, priority)| {
+                let mut c = json!({"name": name, "type": ty, "format": "", "description": name, "priority": priority});
+                if *name == "Name" {
+                    c["format"] = json!("name");
+                }
+                c
+            })
+            .collect(),
+    )
+}
+
+/// One Table row for an object.
+fn row(group: &str, kind: &str, version: &str, include: Include, obj: &Value) -> Value {
+    let (_, cells) = columns::for_kind(group, kind);
+    let mut r = json!({"cells": cells(obj)});
+    match include {
+        Include::None => {}
+        Include::Metadata => r["object"] = partial(version, obj),
+        Include::Object => r["object"] = obj.clone(),
+    }
+    r
+}
+
+/// Renders a list of objects (JSON bytes) as the negotiated output.
+pub fn render_list(
+    out: Output,
+    group: &str,
+    kind: &str,
+    list_meta: Map<String, Value>,
+    items: impl Iterator<Item = Bytes>,
+) -> Bytes {
+    let parsed: Vec<Value> = items
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    let doc = match out {
+        Output::Table { version, include } => json!({
+            "kind": "Table",
+            "apiVersion": format!("meta.k8s.io/{version}"),
+            "metadata": list_meta,
+            "columnDefinitions": column_definitions(group, kind),
+            "rows": parsed.iter().map(|o| row(group, kind, version, include, o)).collect::<Vec<_>>(),
+        }),
+        Output::Metadata { version } => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": format!("meta.k8s.io/{version}"),
+            "metadata": list_meta,
+            "items": parsed.iter().map(|o| partial(version, o)).collect::<Vec<_>>(),
+        }),
+        Output::Json => Value::Null,
+    };
+    Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
+/// Renders one object (JSON bytes) as the negotiated output.
+pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
+    let Ok(v) = serde_json::from_slice::<Value>(obj) else {
+        return Bytes::copy_from_slice(obj);
+    };
+    let doc = match out {
+        Output::Table { version, include } => {
+            let rv = v
+                .get("metadata")
+                .and_then(|m| m.get("resourceVersion"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            json!({
+                "kind": "Table",
+                "apiVersion": format!("meta.k8s.io/{version}"),
+                "metadata": {"resourceVersion": rv},
+                "columnDefinitions": column_definitions(group, kind),
+                "rows": [row(group, kind, version, include, &v)],
+            })
+        }
+        Output::Metadata { version } => partial(version, &v),
+        Output::Json => return Bytes::copy_from_slice(obj),
+    };
+    Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
+/// A watch line whose object is rendered as the negotiated output.
+pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8]) -> Bytes {
+    let Ok(mut ev) = serde_json::from_slice::<Value>(line) else {
+        return Bytes::copy_from_slice(line);
+    };
+    let is_object = matches!(
+        ev.get("type").and_then(Value::as_str),
+        Some("ADDED" | "MODIFIED" | "DELETED")
+    );
+    if is_object {
+        if let Some(obj) = ev.get("object") {
+            let bytes = serde_json::to_vec(obj).unwrap_or_default();
+            let rendered = render_one(out, group, kind, &bytes);
+            if let Ok(v) = serde_json::from_slice::<Value>(&rendered) {
+                ev["object"] = v;
+            }
+        }
+    }
+    let mut b = BytesMut::from(serde_json::to_vec(&ev).unwrap_or_default().as_slice());
+    b.put_u8(b'\n');
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const KUBECTL: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(
+            negotiate(Some(KUBECTL), None).unwrap(),
+            Output::Table {
+                version: "v1",
+                include: Include::Metadata
+            }
+        );
+        assert_eq!(negotiate(None, None).unwrap(), Output::Json);
+        assert_eq!(
+            negotiate(
+                Some("application/vnd.kubernetes.protobuf,application/json"),
+                None
+            )
+            .unwrap(),
+            Output::Json
+        );
+        assert_eq!(
+            negotiate(
+                Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"),
+                None
+            )
+            .unwrap(),
+            Output::Metadata { version: "v1" }
+        );
+        assert_eq!(
+            negotiate(Some("application/json;as=Table;v=v9;g=meta.k8s.io"), None)
+                .unwrap_err()
+                .code,
+            406
+        );
+        assert_eq!(
+            negotiate(Some(KUBECTL), Some("Bogus")).unwrap_err().code,
+            400
+        );
+    }
+
+    #[test]
+    fn pod_and_deployment_rows() {
+        let pod = json!({"metadata": {"name": "p", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.5", "containerStatuses": [
+                {"name": "a", "ready": true, "restartCount": 0, "state": {"running": {}}},
+                {"name": "b", "ready": false, "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        let (_, cells) = columns::for_kind("", "Pod");
+        let c = cells(&pod);
+        assert_eq!(c[0], "p");
+        assert_eq!(c[1], "1/2");
+        assert_eq!(c[2], "CrashLoopBackOff");
+        assert_eq!(c[3], "3");
+        assert_eq!(c[5], "10.0.0.5");
+        assert_eq!(c[6], "n1");
+        let dep = json!({"metadata": {"name": "d"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+            "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
+        let (cols, cells) = columns::for_kind("apps", "Deployment");
+        assert_eq!(
+            cols.iter().map(|c| c.0).collect::<Vec<_>>(),
+            [
+                "Name",
+                "Ready",
+                "Up-to-date",
+                "Available",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector"
+            ]
+        );
+        let c = cells(&dep);
+        assert_eq!(c[1], "2/3");
+        assert_eq!(c[7], "app=web");
+        let svc = json!({"metadata": {"name": "s"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
+            "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}});
+        let (_, cells) = columns::for_kind("", "Service");
+        let c = cells(&svc);
+        assert_eq!(c[3], "<none>");
+        assert_eq!(c[4], "80:30080/TCP,53/UDP");
+    }
+}

@@ -1,0 +1,240 @@
+//! `kubectl get` in every output format, with kube-apiserver's server-side columns (Table),
+//! `-o wide`, watches, and the Table / PartialObjectMetadata forms over raw HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::rt;
+use support::server::Kubeshard;
+
+fn kubectl(ks: &Kubeshard, args: &[&str]) -> String {
+    let out = std::process::Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
+        .args(args)
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn header(out: &str) -> Vec<String> {
+    out.lines()
+        .next()
+        .unwrap_or("")
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn post(ks: &Kubeshard, path: &str, body: Value) {
+    rt().block_on(async {
+        let r = ks
+            .client(true, true)
+            .post(ks.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{path}");
+    });
+}
+
+#[test]
+fn columns_and_output_formats() {
+    let ks = Kubeshard::start(&[]);
+    post(
+        &ks,
+        "/api/v1/namespaces/default/configmaps",
+        json!({"metadata": {"name": "conf"}, "data": {"a": "1", "b": "2"}}),
+    );
+    post(
+        &ks,
+        "/apis/apps/v1/namespaces/default/deployments",
+        json!({"metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}}}),
+    );
+    post(
+        &ks,
+        "/api/v1/namespaces/default/services",
+        json!({"metadata": {"name": "svc"},
+        "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}], "selector": {"app": "web"}}}),
+    );
+    post(
+        &ks,
+        "/api/v1/namespaces/default/pods",
+        json!({"metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}}),
+    );
+
+    let out = kubectl(&ks, &["get", "configmap", "conf"]);
+    assert_eq!(header(&out), ["NAME", "DATA", "AGE"]);
+    assert!(
+        out.lines().nth(1).unwrap().starts_with("conf   2 "),
+        "{out}"
+    );
+    let out = kubectl(&ks, &["get", "deployments"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+    assert!(out.contains("web    0/3"), "{out}");
+    let out = kubectl(&ks, &["get", "deployments", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(out.contains("nginx:1") && out.contains("app=web"), "{out}");
+    let out = kubectl(&ks, &["get", "services", "svc"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    assert!(out.contains("80/TCP,53/UDP"), "{out}");
+    let out = kubectl(&ks, &["get", "pods", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES"
+        ]
+    );
+    assert!(out.contains("0/2") && out.contains("Pending"), "{out}");
+    let out = kubectl(&ks, &["get", "namespaces"]);
+    assert!(
+        out.contains("kube-system") && out.contains("Active"),
+        "{out}"
+    );
+
+    let v: Value =
+        serde_json::from_str(&kubectl(&ks, &["get", "configmap", "conf", "-o", "json"])).unwrap();
+    assert_eq!(v["data"]["a"], "1");
+    assert!(kubectl(&ks, &["get", "configmap", "conf", "-o", "yaml"]).contains("  a: \"1\""));
+    assert_eq!(
+        kubectl(&ks, &["get", "configmaps", "-o", "name"]).trim(),
+        "configmap/conf"
+    );
+    assert_eq!(
+        kubectl(
+            &ks,
+            &["get", "configmap", "conf", "-o", "jsonpath={.data.b}"]
+        ),
+        "2"
+    );
+    let out = kubectl(
+        &ks,
+        &[
+            "get",
+            "configmaps",
+            "-o",
+            "custom-columns=N:.metadata.name,A:.data.a",
+        ],
+    );
+    assert_eq!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["conf", "1"]
+    );
+
+    // get -w prints a row when the object changes.
+    let mut child = std::process::Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
+        .args(["get", "configmaps", "-w", "--request-timeout=6s"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    post(
+        &ks,
+        "/api/v1/namespaces/default/configmaps",
+        json!({"metadata": {"name": "later"}, "data": {"x": "y"}}),
+    );
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("later ") && l.contains(" 1 ")),
+        "{text}"
+    );
+
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let table = "application/json;as=Table;v=v1;g=meta.k8s.io";
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/configmaps?includeObject=None"))
+            .header("Accept", table)
+            .send()
+            .await
+            .unwrap();
+        let t: Value = r.json().await.unwrap();
+        assert_eq!(t["kind"], "Table");
+        assert_eq!(t["columnDefinitions"][0]["name"], "Name");
+        assert!(t["rows"][0].get("object").is_none());
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/configmaps/conf?includeObject=Object"))
+            .header("Accept", table)
+            .send()
+            .await
+            .unwrap();
+        let t: Value = r.json().await.unwrap();
+        assert_eq!(t["rows"][0]["object"]["data"]["a"], "1");
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header(
+                "Accept",
+                "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io",
+            )
+            .send()
+            .await
+            .unwrap();
+        let l: Value = r.json().await.unwrap();
+        assert_eq!(l["kind"], "PartialObjectMetadataList");
+        assert_eq!(l["items"][0]["kind"], "PartialObjectMetadata");
+        assert!(l["items"][0].get("data").is_none());
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .header("Accept", "application/json;as=Table;v=v7;g=meta.k8s.io")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(s["reason"], "NotAcceptable");
+    });
+}
