@@ -173,7 +173,7 @@ fn columns_and_output_formats() {
     );
 
     // get -w prints a row when the object changes.
-    let mut child = std::process::Command::new("kubectl")
+    let child = std::process::Command::new("kubectl")
         .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
         .args(["get", "configmaps", "-w", "--request-timeout=6s"])
         .stdout(std::process::Stdio::piped())
