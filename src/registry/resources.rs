@@ -1,8 +1,73 @@
 //! The resource table: every built-in resource kubeshard serves, as data. Routes, discovery
 //! and the namespace finalizer are all generated from it; nothing is written per resource.
+//!
+//! Each row was checked against upstream (kubernetes/kubernetes v1.31): `pkg/registry/*/*/storage`
+//! (verbs, subresources, short names, categories, singular names), the storage factory's
+//! `SpecialDefaultResourcePrefixes` (etcd key segments: `minions`, `services/specs`,
+//! `services/endpoints`, `controllers`, `ingress`; every other resource is stored under its
+//! plural with no group), the strategies' `PrepareForCreate` (`Generation = 1`: the rows with
+//! `generation`), the `Validate*Name` functions (name rules) and the storage versions behind
+//! `storageVersionHash`. Groups and their versions are in [`GROUPS`], in kube-apiserver's
+//! discovery order.
 
 use super::strategy::Resource;
 use super::validation::NameRule;
+
+/// A group, version and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gvk {
+    /// API group ("" for core).
+    pub group: &'static str,
+    /// API version.
+    pub version: &'static str,
+    /// Kind.
+    pub kind: &'static str,
+}
+
+/// A subresource a resource serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    /// `/status`: reads and writes only the status (the main resource ignores status writes).
+    Status,
+    /// `/scale`: an `autoscaling/v1` `Scale` view of the replica count.
+    Scale,
+    /// `/finalize` (namespaces): writes `spec.finalizers`.
+    Finalize,
+}
+
+/// The kind a `/scale` subresource answers with, whatever the parent.
+pub const SCALE_KIND: Gvk = Gvk {
+    group: "autoscaling",
+    version: "v1",
+    kind: "Scale",
+};
+
+impl Subresource {
+    /// The URL segment.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Scale => "scale",
+            Self::Finalize => "finalize",
+        }
+    }
+
+    /// Verbs, sorted as upstream's discovery lists them.
+    pub fn verbs(self) -> &'static [&'static str] {
+        match self {
+            Self::Status | Self::Scale => &["get", "patch", "update"],
+            Self::Finalize => &["update"],
+        }
+    }
+
+    /// The kind the subresource answers with for `parent`.
+    pub fn response_kind(self, parent: &ResourceDef) -> Gvk {
+        match self {
+            Self::Scale => SCALE_KIND,
+            Self::Status | Self::Finalize => parent.gvk(),
+        }
+    }
+}
 
 /// One row of the table.
 #[derive(Clone, Copy, Debug)]
@@ -23,19 +88,100 @@ pub struct ResourceDef {
     pub categories: &'static [&'static str],
     /// Namespaced or cluster-scoped.
     pub namespaced: bool,
-    /// Verbs on the main resource.
+    /// Verbs on the main resource, sorted as upstream's discovery lists them.
     pub verbs: &'static [&'static str],
-    /// Subresources (`status`, `scale`).
-    pub subresources: &'static [&'static str],
-    /// The etcd key segment kube-apiserver uses.
+    /// Subresources, sorted by name.
+    pub subresources: &'static [Subresource],
+    /// The etcd key segment kube-apiserver uses (`/registry/<segment>/<namespace>/<name>`).
     pub key_segment: &'static str,
     /// Name validation.
     pub name_rule: NameRule,
-    /// Whether `metadata.generation` tracks spec changes.
+    /// Whether `metadata.generation` is set to 1 on create and bumped on spec changes.
     pub generation: bool,
+    /// The kind objects are stored as (other versions are converted to it); its hash is
+    /// discovery's `storageVersionHash`.
+    pub storage: Gvk,
 }
 
-/// Every verb, as upstream lists them for most resources.
+impl ResourceDef {
+    /// This row's group, version and kind.
+    pub fn gvk(&self) -> Gvk {
+        Gvk {
+            group: self.group,
+            version: self.version,
+            kind: self.kind,
+        }
+    }
+
+    /// `v1` or `group/version`.
+    pub fn api_version(&self) -> String {
+        group_version(self.group, self.version)
+    }
+
+    /// Whether the object has a spec/status split: the main resource ignores changes to
+    /// `status` and the `/status` subresource ignores everything but `status`.
+    pub fn has_status_subresource(&self) -> bool {
+        self.subresources.contains(&Subresource::Status)
+    }
+
+    /// Whether `/scale` is served.
+    pub fn has_scale_subresource(&self) -> bool {
+        self.subresources.contains(&Subresource::Scale)
+    }
+
+    /// Whether objects of this version are stored as another version or kind.
+    pub fn needs_conversion(&self) -> bool {
+        self.storage != self.gvk()
+    }
+
+    /// What the REST layer needs of this row.
+    pub fn to_resource(&self) -> Resource {
+        Resource {
+            group: self.group.into(),
+            version: self.version.into(),
+            kind: self.kind.into(),
+            plural: self.plural.into(),
+            namespaced: self.namespaced,
+            key_segment: self.key_segment.into(),
+            name_rule: self.name_rule,
+            has_generation: self.generation,
+            subresources: self
+                .subresources
+                .iter()
+                .filter(|s| **s != Subresource::Finalize)
+                .map(|s| s.name().to_string())
+                .collect(),
+            verbs: self.verbs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// One API group as discovery lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupDef {
+    /// Group name ("" for core).
+    pub name: &'static str,
+    /// Versions served, preferred first.
+    pub versions: &'static [&'static str],
+}
+
+impl GroupDef {
+    /// The preferred version.
+    pub fn preferred(&self) -> &'static str {
+        self.versions.first().copied().unwrap_or("v1")
+    }
+}
+
+/// `v1` or `group/version`.
+pub fn group_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// Every verb, sorted, as upstream lists them for most resources.
 pub const ALL_VERBS: &[&str] = &[
     "create",
     "delete",
@@ -50,10 +196,67 @@ pub const ALL_VERBS: &[&str] = &[
 const NS_VERBS: &[&str] = &[
     "create", "delete", "get", "list", "patch", "update", "watch",
 ];
-/// Verbs of the status and scale subresources.
-pub const SUBRESOURCE_VERBS: &[&str] = &["get", "patch", "update"];
 
-// A table row is a row: twelve columns read better positionally than as a builder.
+/// The API groups in kube-apiserver's discovery order (core first, then by the aggregator's
+/// group priority: apps 17800, events.k8s.io 17750, autoscaling 17500, batch 17400,
+/// networking.k8s.io 17200, policy 17100, rbac 17000, storage 16800, scheduling 16600,
+/// coordination 16500, node 16300, discovery 16200), versions by version priority.
+pub static GROUPS: &[GroupDef] = &[
+    GroupDef {
+        name: "",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "apps",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "events.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "autoscaling",
+        versions: &["v2"],
+    },
+    GroupDef {
+        name: "batch",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "networking.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "policy",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "rbac.authorization.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "storage.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "scheduling.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "coordination.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "node.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "discovery.k8s.io",
+        versions: &["v1"],
+    },
+];
+
+// A table row is a row: its columns read better positionally than as a builder.
 #[allow(clippy::too_many_arguments)]
 const fn def(
     group: &'static str,
@@ -64,7 +267,7 @@ const fn def(
     short_names: &'static [&'static str],
     categories: &'static [&'static str],
     namespaced: bool,
-    subresources: &'static [&'static str],
+    subresources: &'static [Subresource],
     key_segment: &'static str,
     name_rule: NameRule,
     generation: bool,
@@ -83,85 +286,102 @@ const fn def(
         key_segment,
         name_rule,
         generation,
+        storage: Gvk {
+            group,
+            version,
+            kind,
+        },
     }
 }
 
-use NameRule::{Label, PathSegment, Subdomain};
+use NameRule::{Dns1035Label, Label, PathSegment, Subdomain};
+use Subresource::{Finalize, Scale, Status};
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
-const STATUS: &[&str] = &["status"];
-const SCALE_STATUS: &[&str] = &["scale", "status"];
+const NO_SUB: &[Subresource] = &[];
+const STATUS: &[Subresource] = &[Status];
+const SCALE_STATUS: &[Subresource] = &[Scale, Status];
+/// Core events are the storage form of events.k8s.io events (upstream cohabitation).
+const CORE_EVENT: Gvk = Gvk {
+    group: "",
+    version: "v1",
+    kind: "Event",
+};
 
-/// The table, in discovery order (core first, then groups as kube-apiserver lists them).
+/// The table: rows of a group/version in upstream's discovery order (by plural), groups as
+/// in [`GROUPS`].
 #[rustfmt::skip]
 pub static RESOURCES: &[ResourceDef] = &[
     // core/v1
-    ResourceDef { verbs: NS_VERBS, ..def("", "v1", "Namespace", "namespaces", "namespace", &["ns"], NONE, false, &["finalize", "status"], "namespaces", Label, false) },
-    def("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], NONE, true, NONE, "configmaps", Subdomain, false),
-    def("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], NONE, true, NONE, "services/endpoints", Subdomain, false),
-    def("", "v1", "Event", "events", "event", &["ev"], NONE, true, NONE, "events", Subdomain, false),
-    def("", "v1", "LimitRange", "limitranges", "limitrange", &["limits"], NONE, true, NONE, "limitranges", Subdomain, false),
+    def("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], NONE, true, NO_SUB, "configmaps", Subdomain, false),
+    def("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], NONE, true, NO_SUB, "services/endpoints", Subdomain, false),
+    def("", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false),
+    def("", "v1", "LimitRange", "limitranges", "limitrange", &["limits"], NONE, true, NO_SUB, "limitranges", Subdomain, false),
+    ResourceDef { verbs: NS_VERBS, ..def("", "v1", "Namespace", "namespaces", "namespace", &["ns"], NONE, false, &[Finalize, Status], "namespaces", Label, false) },
     def("", "v1", "Node", "nodes", "node", &["no"], NONE, false, STATUS, "minions", Subdomain, false),
     def("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", &["pvc"], NONE, true, STATUS, "persistentvolumeclaims", Subdomain, false),
     def("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", &["pv"], NONE, false, STATUS, "persistentvolumes", Subdomain, false),
     def("", "v1", "Pod", "pods", "pod", &["po"], ALL, true, STATUS, "pods", Subdomain, false),
-    def("", "v1", "PodTemplate", "podtemplates", "podtemplate", NONE, NONE, true, NONE, "podtemplates", Subdomain, false),
+    def("", "v1", "PodTemplate", "podtemplates", "podtemplate", NONE, NONE, true, NO_SUB, "podtemplates", Subdomain, true),
     def("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], ALL, true, SCALE_STATUS, "controllers", Subdomain, true),
     def("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", &["quota"], NONE, true, STATUS, "resourcequotas", Subdomain, false),
-    def("", "v1", "Secret", "secrets", "secret", NONE, NONE, true, NONE, "secrets", Subdomain, false),
-    def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, NONE, "serviceaccounts", Subdomain, false),
-    def("", "v1", "Service", "services", "service", &["svc"], ALL, true, STATUS, "services/specs", Label, false),
+    def("", "v1", "Secret", "secrets", "secret", NONE, NONE, true, NO_SUB, "secrets", Subdomain, false),
+    def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, NO_SUB, "serviceaccounts", Subdomain, false),
+    def("", "v1", "Service", "services", "service", &["svc"], ALL, true, STATUS, "services/specs", Dns1035Label, false),
     // apps/v1
-    def("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NONE, NONE, true, NONE, "controllerrevisions", Subdomain, false),
+    def("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NONE, NONE, true, NO_SUB, "controllerrevisions", Subdomain, false),
     def("apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], ALL, true, STATUS, "daemonsets", Subdomain, true),
     def("apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], ALL, true, SCALE_STATUS, "deployments", Subdomain, true),
     def("apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], ALL, true, SCALE_STATUS, "replicasets", Subdomain, true),
     def("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], ALL, true, SCALE_STATUS, "statefulsets", Subdomain, true),
     // events.k8s.io/v1
-    def("events.k8s.io", "v1", "Event", "events", "event", &["ev"], NONE, true, NONE, "events", Subdomain, false),
-    // autoscaling/v2
+    ResourceDef { storage: CORE_EVENT, ..def("events.k8s.io", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false) },
+    // autoscaling/v2 (autoscaling/v1 HPAs need a conversion kubeshard does not have yet, so
+    // that version is not served rather than served with v2-shaped objects)
     def("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true),
     // batch/v1
     def("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], ALL, true, STATUS, "cronjobs", Subdomain, true),
     def("batch", "v1", "Job", "jobs", "job", NONE, ALL, true, STATUS, "jobs", Subdomain, true),
     // networking.k8s.io/v1
-    def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NONE, "ingressclasses", Subdomain, false),
+    def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NO_SUB, "ingressclasses", Subdomain, true),
     def("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", &["ing"], NONE, true, STATUS, "ingress", Subdomain, true),
-    def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NONE, "networkpolicies", Subdomain, true),
+    def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NO_SUB, "networkpolicies", Subdomain, true),
     // policy/v1
     def("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], NONE, true, STATUS, "poddisruptionbudgets", Subdomain, true),
     // rbac.authorization.k8s.io/v1
-    def("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", NONE, NONE, false, NONE, "clusterrolebindings", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", NONE, NONE, false, NONE, "clusterroles", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NONE, NONE, true, NONE, "rolebindings", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NONE, NONE, true, NONE, "roles", PathSegment, false),
+    def("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", NONE, NONE, false, NO_SUB, "clusterrolebindings", PathSegment, false),
+    def("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", NONE, NONE, false, NO_SUB, "clusterroles", PathSegment, false),
+    def("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NONE, NONE, true, NO_SUB, "rolebindings", PathSegment, false),
+    def("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NONE, NONE, true, NO_SUB, "roles", PathSegment, false),
     // storage.k8s.io/v1
-    def("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", &["sc"], NONE, false, NONE, "storageclasses", Subdomain, false),
+    def("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", &["sc"], NONE, false, NO_SUB, "storageclasses", Subdomain, false),
     // scheduling.k8s.io/v1
-    def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", &["pc"], NONE, false, NONE, "priorityclasses", Subdomain, false),
+    def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", &["pc"], NONE, false, NO_SUB, "priorityclasses", Subdomain, false),
     // coordination.k8s.io/v1
-    def("coordination.k8s.io", "v1", "Lease", "leases", "lease", NONE, NONE, true, NONE, "leases", Subdomain, false),
+    def("coordination.k8s.io", "v1", "Lease", "leases", "lease", NONE, NONE, true, NO_SUB, "leases", Subdomain, false),
     // node.k8s.io/v1
-    def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NONE, NONE, false, NONE, "runtimeclasses", Subdomain, false),
+    def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NONE, NONE, false, NO_SUB, "runtimeclasses", Subdomain, false),
     // discovery.k8s.io/v1
-    def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NONE, NONE, true, NONE, "endpointslices", Subdomain, false),
+    def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NONE, NONE, true, NO_SUB, "endpointslices", Subdomain, true),
 ];
 
-/// The API groups in discovery order (core "" first), each with its versions.
-pub fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for r in RESOURCES {
-        match out.iter_mut().find(|(g, _)| *g == r.group) {
-            Some((_, vs)) if !vs.contains(&r.version) => vs.push(r.version),
-            Some(_) => {}
-            None => out.push((r.group, vec![r.version])),
-        }
-    }
-    out
+/// The API groups in discovery order (core "" first).
+pub fn groups() -> &'static [GroupDef] {
+    GROUPS
 }
 
-/// The rows of one group/version.
+/// One group by name.
+pub fn group(name: &str) -> Option<&'static GroupDef> {
+    GROUPS.iter().find(|g| g.name == name)
+}
+
+/// The preferred version of a group.
+pub fn preferred_version(group_name: &str) -> Option<&'static str> {
+    group(group_name).map(GroupDef::preferred)
+}
+
+/// The rows of one group/version, in discovery order.
 pub fn in_group_version<'a>(
     group: &'a str,
     version: &'a str,
@@ -171,27 +391,23 @@ pub fn in_group_version<'a>(
         .filter(move |r| r.group == group && r.version == version)
 }
 
-impl ResourceDef {
-    /// What the REST layer needs of this row.
-    pub fn to_resource(&self) -> Resource {
-        Resource {
-            group: self.group.into(),
-            version: self.version.into(),
-            kind: self.kind.into(),
-            plural: self.plural.into(),
-            namespaced: self.namespaced,
-            key_segment: self.key_segment.into(),
-            name_rule: self.name_rule,
-            has_generation: self.generation,
-            subresources: self
-                .subresources
-                .iter()
-                .filter(|s| **s != "finalize")
-                .map(|s| s.to_string())
-                .collect(),
-            verbs: self.verbs.iter().map(|s| s.to_string()).collect(),
-        }
-    }
+/// The row for `/apis/<group>/<version>/<plural>` (or `/api/v1/<plural>`).
+pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// The row serving `kind` in `group`/`version`.
+pub fn by_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceDef> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
+}
+
+/// The row of `kind` in `group` at the group's preferred version.
+pub fn by_group_kind(group: &str, kind: &str) -> Option<&'static ResourceDef> {
+    by_kind(group, preferred_version(group)?, kind)
 }
 
 /// Every resource the REST API serves.
@@ -201,6 +417,7 @@ pub fn all_resources() -> Vec<Resource> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
@@ -218,12 +435,128 @@ mod tests {
                 "{}",
                 r.kind
             );
+            assert!(
+                r.kind.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{}",
+                r.kind
+            );
             assert_eq!(r.plural, r.plural.to_lowercase());
+            assert_eq!(r.singular, r.kind.to_lowercase(), "{}", r.plural);
+            assert!(
+                r.plural.starts_with(r.singular.trim_end_matches('y')),
+                "{} / {}",
+                r.plural,
+                r.singular
+            );
             assert!(!r.key_segment.is_empty());
+            assert!(r.verbs.windows(2).all(|w| w[0] < w[1]), "{}", r.plural);
+            assert!(
+                r.subresources.windows(2).all(|w| w[0].name() < w[1].name()),
+                "{}",
+                r.plural
+            );
+            // Every row's version is one its group serves, and its storage kind is a row.
+            assert!(
+                group(r.group).is_some_and(|g| g.versions.contains(&r.version)),
+                "{}/{}",
+                r.group,
+                r.version
+            );
+            assert!(
+                by_kind(r.storage.group, r.storage.version, r.storage.kind).is_some(),
+                "{}",
+                r.plural
+            );
         }
-        assert_eq!(groups()[0].0, "");
-        assert!(RESOURCES
+    }
+
+    #[test]
+    fn every_group_version_has_rows_and_rows_are_in_discovery_order() {
+        for g in GROUPS {
+            for v in g.versions {
+                let plurals: Vec<&str> = in_group_version(g.name, v).map(|r| r.plural).collect();
+                assert!(!plurals.is_empty(), "{}/{v}", g.name);
+                let mut sorted = plurals.clone();
+                sorted.sort_unstable();
+                assert_eq!(plurals, sorted, "{}/{v}", g.name);
+            }
+        }
+        assert_eq!(GROUPS[0].name, "");
+        assert_eq!(GROUPS[1].name, "apps");
+        // Rows are grouped as GROUPS lists them.
+        let order: Vec<usize> = RESOURCES
             .iter()
-            .any(|r| r.plural == "nodes" && r.key_segment == "minions"));
+            .map(|r| {
+                GROUPS
+                    .iter()
+                    .position(|g| g.name == r.group)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn lookups() {
+        let d = lookup("apps", "v1", "deployments").expect("deployments");
+        assert_eq!(d.kind, "Deployment");
+        assert_eq!(d.short_names, &["deploy"]);
+        assert!(d.has_scale_subresource() && d.has_status_subresource() && d.generation);
+        assert!(lookup("apps", "v2", "deployments").is_none());
+        assert!(lookup("", "v1", "deployments").is_none());
+        assert_eq!(
+            by_kind("", "v1", "Node").map(|r| r.key_segment),
+            Some("minions")
+        );
+        assert_eq!(
+            by_group_kind("", "Service").map(|r| r.key_segment),
+            Some("services/specs")
+        );
+        assert_eq!(
+            lookup("", "v1", "endpoints").map(|r| r.key_segment),
+            Some("services/endpoints")
+        );
+        assert_eq!(
+            lookup("", "v1", "replicationcontrollers").map(|r| r.key_segment),
+            Some("controllers")
+        );
+        assert_eq!(
+            lookup("networking.k8s.io", "v1", "ingresses").map(|r| r.key_segment),
+            Some("ingress")
+        );
+        assert_eq!(preferred_version("autoscaling"), Some("v2"));
+        assert_eq!(preferred_version(""), Some("v1"));
+        assert_eq!(preferred_version("extensions"), None);
+        assert!(
+            lookup("autoscaling", "v1", "horizontalpodautoscalers").is_none(),
+            "not served without a v1<->v2 conversion"
+        );
+        let ev = by_group_kind("events.k8s.io", "Event").expect("events.k8s.io");
+        assert_eq!((ev.storage, ev.key_segment), (CORE_EVENT, "events"));
+        assert_eq!(
+            lookup("", "v1", "services").map(|r| r.name_rule),
+            Some(Dns1035Label)
+        );
+        assert_eq!(
+            lookup("", "v1", "namespaces").map(|r| r.name_rule),
+            Some(Label)
+        );
+        assert_eq!(
+            lookup("rbac.authorization.k8s.io", "v1", "roles").map(|r| r.name_rule),
+            Some(PathSegment)
+        );
+        let ns = lookup("", "v1", "namespaces").expect("namespaces");
+        assert!(!ns.verbs.contains(&"deletecollection"));
+        assert_eq!(
+            ns.to_resource().subresources,
+            vec!["status".to_string()],
+            "finalize is not a REST subresource"
+        );
+        assert_eq!(Scale.response_kind(d), SCALE_KIND);
+        // Services: DNS-1035 (must start with a letter), upstream's message.
+        let v = |n| super::super::validation::name(Dns1035Label, n);
+        assert!(v("web-1").is_empty());
+        assert_eq!(v("1web"), vec!["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string()]);
+        assert_eq!(Status.response_kind(d), d.gvk());
     }
 }

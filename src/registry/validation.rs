@@ -10,8 +10,10 @@ use crate::endpoints::status::StatusCause;
 pub enum NameRule {
     /// RFC 1123 subdomain (most kinds).
     Subdomain,
-    /// RFC 1123 label (namespaces, services).
+    /// RFC 1123 label (namespaces).
     Label,
+    /// RFC 1035 label: a label that starts with a letter (services).
+    Dns1035Label,
     /// Any path segment (RBAC kinds): not `.`/`..`, no `/` or `%`.
     PathSegment,
 }
@@ -81,6 +83,7 @@ impl FieldError {
 }
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN_FMT: &str =
     "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
@@ -126,6 +129,22 @@ pub fn dns1123_label(value: &str) -> Vec<String> {
     errs
 }
 
+/// Problems with `value` as an RFC 1035 label (empty when valid).
+pub fn dns1035_label(value: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if value.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !value.as_bytes().first().is_some_and(u8::is_ascii_lowercase) || !is_dns1123_label(value) {
+        errs.push(regex_error(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
+    }
+    errs
+}
+
 /// Problems with `value` as an RFC 1123 subdomain (empty when valid).
 pub fn dns1123_subdomain(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
@@ -159,6 +178,7 @@ pub fn name(rule: NameRule, name: &str) -> Vec<String> {
     match rule {
         NameRule::Subdomain => dns1123_subdomain(name),
         NameRule::Label => dns1123_label(name),
+        NameRule::Dns1035Label => dns1035_label(name),
         NameRule::PathSegment => path_segment(name),
     }
 }

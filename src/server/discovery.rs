@@ -1,19 +1,55 @@
 //! Discovery, as kube-apiserver serves it: `/api`, `/api/v1`, `/apis`, `/apis/<group>`,
 //! `/apis/<group>/<version>` (legacy JSON), and aggregated discovery (`apidiscovery.k8s.io`
-//! v2 and v2beta1, chosen by the Accept header as kubectl 1.27+ asks). Every body is built
-//! once from the resource table; responses carry an ETag and honour `If-None-Match`.
+//! v2 and v2beta1 on `/api` and `/apis`, chosen by the Accept header as kubectl 1.26+ asks).
+//!
+//! Every body is encoded once from the resource table when the server starts; a request only
+//! negotiates, compares its `If-None-Match` and clones shared bytes. Documents carry an ETag
+//! (upstream: aggregated discovery only; here every document) and `If-None-Match` answers 304.
 
 use std::collections::HashMap;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use hyper::{Request, Response};
-use serde_json::{json, Value};
+use serde::Serialize;
 use shards::server::Body;
 
 use crate::endpoints::response;
-use crate::registry::resources::{self, ResourceDef, SUBRESOURCE_VERBS};
+use crate::endpoints::status::StatusError;
+use crate::registry::resources::{self, group_version, Gvk, ResourceDef};
+
+/// Media types upstream's discovery endpoints can encode (for the 406 message).
+const SUPPORTED: &[&str] = &[
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+
+/// The aggregated discovery versions, as clients name them in Accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Aggregated {
+    V2,
+    V2Beta1,
+}
+
+impl Aggregated {
+    fn api_version(self) -> &'static str {
+        match self {
+            Self::V2 => "apidiscovery.k8s.io/v2",
+            Self::V2Beta1 => "apidiscovery.k8s.io/v2beta1",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::V2 => "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+            Self::V2Beta1 => {
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+            }
+        }
+    }
+}
 
 /// A prepared discovery document.
 struct Doc {
@@ -22,276 +58,838 @@ struct Doc {
     content_type: &'static str,
 }
 
-/// Which aggregated discovery version a client asked for.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Aggregated {
-    V2,
-    V2Beta1,
+impl Doc {
+    /// A document whose ETag is the hash of its own body.
+    fn new(body: Vec<u8>, content_type: &'static str) -> Self {
+        let etag = etag_of(&body);
+        Self {
+            body: Bytes::from(body),
+            etag,
+            content_type,
+        }
+    }
 }
 
-/// All discovery documents, precomputed.
+/// Upstream's ETag: the SHA-512 of the JSON, upper-case hex, quoted.
+fn etag_of(bytes: &[u8]) -> HeaderValue {
+    let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
+    let mut s = String::with_capacity(130);
+    s.push('"');
+    for b in digest.as_ref() {
+        s.push_str(&format!("{b:02X}"));
+    }
+    s.push('"');
+    // Hex digits and quotes are always a valid header value.
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// The two roots that also answer in aggregated form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Root {
+    Api,
+    Apis,
+}
+
+/// Every discovery document, encoded once.
 pub struct Discovery {
     legacy: HashMap<String, Doc>,
-    aggregated: HashMap<(&'static str, Aggregated), Doc>,
+    aggregated: HashMap<(Root, Aggregated), Doc>,
 }
 
-fn doc(value: &Value, content_type: &'static str) -> Doc {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let digest = ring::digest::digest(&ring::digest::SHA512, &body);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
-    let etag =
-        HeaderValue::from_str(&format!("\"{hex}\"")).unwrap_or(HeaderValue::from_static("\"\""));
-    Doc {
-        body: Bytes::from(body),
-        etag,
-        content_type,
+// ---- wire types (field order is upstream's) ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiVersions<'a> {
+    kind: &'static str,
+    versions: &'a [&'a str],
+    #[serde(rename = "serverAddressByClientCIDRs")]
+    server_address_by_client_cidrs: [ServerAddress<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerAddress<'a> {
+    #[serde(rename = "clientCIDR")]
+    client_cidr: &'static str,
+    server_address: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupVersionForDiscovery {
+    group_version: String,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiGroup {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    api_version: &'static str,
+    name: &'static str,
+    versions: Vec<GroupVersionForDiscovery>,
+    preferred_version: GroupVersionForDiscovery,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiGroupList {
+    kind: &'static str,
+    api_version: &'static str,
+    groups: Vec<ApiGroup>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiResource {
+    name: String,
+    singular_name: &'static str,
+    namespaced: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    group: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    version: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    short_names: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    categories: &'static [&'static str],
+    #[serde(skip_serializing_if = "String::is_empty")]
+    storage_version_hash: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiResourceList {
+    kind: &'static str,
+    /// Upstream strips it for the core group (and only there).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    api_version: &'static str,
+    group_version: String,
+    resources: Vec<ApiResource>,
+}
+
+#[derive(Serialize)]
+struct GvkJson {
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+}
+
+impl From<Gvk> for GvkJson {
+    fn from(g: Gvk) -> Self {
+        Self {
+            group: g.group,
+            version: g.version,
+            kind: g.kind,
+        }
     }
 }
 
-fn group_version(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    }
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SubresourceDiscovery {
+    subresource: &'static str,
+    response_kind: GvkJson,
+    verbs: &'static [&'static str],
 }
 
-/// upstream: base64 of the first 8 bytes of sha256("<group>/<version>/<kind>").
-fn storage_version_hash(r: &ResourceDef) -> String {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceDiscovery {
+    resource: &'static str,
+    response_kind: GvkJson,
+    scope: &'static str,
+    singular_resource: &'static str,
+    verbs: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    short_names: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    categories: &'static [&'static str],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subresources: Vec<SubresourceDiscovery>,
+}
+
+#[derive(Serialize)]
+struct VersionDiscovery {
+    version: &'static str,
+    resources: Vec<ResourceDiscovery>,
+    freshness: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupMeta {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'static str,
+    creation_timestamp: Option<()>,
+}
+
+#[derive(Serialize)]
+struct GroupDiscovery {
+    metadata: GroupMeta,
+    versions: Vec<VersionDiscovery>,
+}
+
+#[derive(Serialize)]
+struct EmptyMeta {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupDiscoveryList<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    api_version: &'static str,
+    metadata: EmptyMeta,
+    items: &'a [GroupDiscovery],
+}
+
+// ---- building ----
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // These types hold only strings, bools and vectors: serialization cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Upstream's `storageVersionHash`: base64 of the first 8 bytes of
+/// sha256("<group>/<version>/<kind>") of the storage version.
+fn storage_version_hash(storage: Gvk) -> String {
     let d = ring::digest::digest(
         &ring::digest::SHA256,
-        format!("{}/{}/{}", r.group, r.version, r.kind).as_bytes(),
+        format!("{}/{}/{}", storage.group, storage.version, storage.kind).as_bytes(),
     );
     base64::engine::general_purpose::STANDARD.encode(&d.as_ref()[..8])
 }
 
-fn subresource_kind(r: &ResourceDef, sub: &str) -> (String, String, String) {
-    match sub {
-        "scale" => ("autoscaling".into(), "v1".into(), "Scale".into()),
-        _ => (r.group.into(), r.version.into(), r.kind.into()),
+fn gv_for_discovery(group: &str, version: &'static str) -> GroupVersionForDiscovery {
+    GroupVersionForDiscovery {
+        group_version: group_version(group, version),
+        version,
     }
 }
 
-fn resource_list(group: &str, version: &str) -> Value {
+/// APIResourceList entries: resources and `<plural>/<sub>` entries, sorted by name as
+/// upstream's installer registers them.
+fn api_resources(group: &str, version: &str) -> Vec<ApiResource> {
     let mut items = Vec::new();
     for r in resources::in_group_version(group, version) {
-        let mut e = json!({
-            "name": r.plural,
-            "singularName": r.singular,
-            "namespaced": r.namespaced,
-            "kind": r.kind,
-            "verbs": r.verbs,
+        items.push(ApiResource {
+            name: r.plural.to_string(),
+            singular_name: r.singular,
+            namespaced: r.namespaced,
+            group: "",
+            version: "",
+            kind: r.kind,
+            verbs: r.verbs,
+            short_names: r.short_names,
+            categories: r.categories,
+            storage_version_hash: storage_version_hash(r.storage),
         });
-        if !r.short_names.is_empty() {
-            e["shortNames"] = json!(r.short_names);
-        }
-        if !r.categories.is_empty() {
-            e["categories"] = json!(r.categories);
-        }
-        e["storageVersionHash"] = json!(storage_version_hash(r));
-        items.push(e);
         for sub in r.subresources {
-            let (g, v, k) = subresource_kind(r, sub);
-            let verbs: &[&str] = if *sub == "finalize" {
-                &["update"]
+            let kind = sub.response_kind(r);
+            let (g, v) = if kind.group == r.group && kind.version == r.version {
+                ("", "")
             } else {
-                SUBRESOURCE_VERBS
+                (kind.group, kind.version)
             };
-            let mut s = json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": k, "verbs": verbs});
-            if *sub == "scale" {
-                s["group"] = json!(g);
-                s["version"] = json!(v);
-            }
-            items.push(s);
+            items.push(ApiResource {
+                name: format!("{}/{}", r.plural, sub.name()),
+                singular_name: "",
+                namespaced: r.namespaced,
+                group: g,
+                version: v,
+                kind: kind.kind,
+                verbs: sub.verbs(),
+                short_names: &[],
+                categories: &[],
+                storage_version_hash: String::new(),
+            });
         }
     }
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version(group, version), "resources": items})
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    items
 }
 
-fn aggregated_group(group: &str, versions: &[&str]) -> Value {
-    let vs: Vec<Value> = versions
-        .iter()
-        .map(|v| {
-            let res: Vec<Value> = resources::in_group_version(group, v)
-                .map(|r| {
-                    let mut e = json!({
-                        "resource": r.plural,
-                        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
-                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
-                        "singularResource": r.singular,
-                        "verbs": r.verbs,
-                    });
-                    if !r.short_names.is_empty() {
-                        e["shortNames"] = json!(r.short_names);
-                    }
-                    if !r.categories.is_empty() {
-                        e["categories"] = json!(r.categories);
-                    }
-                    let subs: Vec<Value> = r
-                        .subresources
-                        .iter()
-                        .map(|s| {
-                            let (g, v, k) = subresource_kind(r, s);
-                            let verbs: &[&str] = if *s == "finalize" { &["update"] } else { SUBRESOURCE_VERBS };
-                            json!({"subresource": s, "responseKind": {"group": g, "version": v, "kind": k}, "verbs": verbs})
-                        })
-                        .collect();
-                    if !subs.is_empty() {
-                        e["subresources"] = json!(subs);
-                    }
-                    e
-                })
-                .collect();
-            json!({"version": v, "resources": res, "freshness": "Current"})
-        })
-        .collect();
-    json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": vs})
+fn resource_discovery(r: &ResourceDef) -> ResourceDiscovery {
+    ResourceDiscovery {
+        resource: r.plural,
+        response_kind: r.gvk().into(),
+        scope: if r.namespaced {
+            "Namespaced"
+        } else {
+            "Cluster"
+        },
+        singular_resource: r.singular,
+        verbs: r.verbs,
+        short_names: r.short_names,
+        categories: r.categories,
+        subresources: r
+            .subresources
+            .iter()
+            .map(|s| SubresourceDiscovery {
+                subresource: s.name(),
+                response_kind: s.response_kind(r).into(),
+                verbs: s.verbs(),
+            })
+            .collect(),
+    }
+}
+
+fn group_discovery(g: &resources::GroupDef) -> GroupDiscovery {
+    let mut versions = Vec::new();
+    for v in g.versions {
+        let mut rows: Vec<&ResourceDef> = resources::in_group_version(g.name, v).collect();
+        rows.sort_by_key(|r| r.plural);
+        versions.push(VersionDiscovery {
+            version: v,
+            resources: rows.into_iter().map(resource_discovery).collect(),
+            freshness: "Current",
+        });
+    }
+    GroupDiscovery {
+        metadata: GroupMeta {
+            name: g.name,
+            creation_timestamp: None,
+        },
+        versions,
+    }
+}
+
+/// Both aggregated encodings of one root. Upstream hashes the list without its type meta
+/// (`{"metadata":{},"items":[...]}`), so v2 and v2beta1 share an ETag; `Vary: Accept` tells
+/// caches apart.
+fn aggregated_docs(items: &[GroupDiscovery]) -> [(Aggregated, Doc); 2] {
+    let etag = etag_of(&to_json(&GroupDiscoveryList {
+        kind: "",
+        api_version: "",
+        metadata: EmptyMeta {},
+        items,
+    }));
+    [Aggregated::V2, Aggregated::V2Beta1].map(|a| {
+        let body = to_json(&GroupDiscoveryList {
+            kind: "APIGroupDiscoveryList",
+            api_version: a.api_version(),
+            metadata: EmptyMeta {},
+            items,
+        });
+        (
+            a,
+            Doc {
+                body: Bytes::from(body),
+                etag: etag.clone(),
+                content_type: a.content_type(),
+            },
+        )
+    })
 }
 
 impl Discovery {
-    /// Builds every document. `server_address` is what `/api` reports clients can reach.
+    /// Builds every document. `server_address` is what `/api` tells clients to reach
+    /// (`serverAddressByClientCIDRs`, as kube-apiserver's external address).
     pub fn new(server_address: &str) -> Self {
+        const JSON: &str = "application/json";
         let mut legacy = HashMap::new();
-        let groups = resources::groups();
         legacy.insert(
             "/api".to_string(),
-            doc(
-                &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}),
-                "application/json",
+            Doc::new(
+                to_json(&ApiVersions {
+                    kind: "APIVersions",
+                    versions: &["v1"],
+                    server_address_by_client_cidrs: [ServerAddress {
+                        client_cidr: "0.0.0.0/0",
+                        server_address,
+                    }],
+                }),
+                JSON,
             ),
         );
-        let mut group_entries = Vec::new();
-        for (g, versions) in &groups {
-            for v in versions {
-                let path = if g.is_empty() {
-                    format!("/api/{v}")
+        let mut groups = Vec::new();
+        let mut core = Vec::new();
+        let mut named = Vec::new();
+        for g in resources::groups() {
+            for v in g.versions {
+                let (path, api_version) = if g.name.is_empty() {
+                    (format!("/api/{v}"), "")
                 } else {
-                    format!("/apis/{g}/{v}")
+                    (format!("/apis/{}/{v}", g.name), "v1")
                 };
-                legacy.insert(path, doc(&resource_list(g, v), "application/json"));
+                let list = ApiResourceList {
+                    kind: "APIResourceList",
+                    api_version,
+                    group_version: group_version(g.name, v),
+                    resources: api_resources(g.name, v),
+                };
+                legacy.insert(path, Doc::new(to_json(&list), JSON));
             }
-            if g.is_empty() {
+            if g.name.is_empty() {
+                core.push(group_discovery(g));
                 continue;
             }
-            let vs: Vec<Value> = versions
-                .iter()
-                .map(|v| json!({"groupVersion": group_version(g, v), "version": v}))
-                .collect();
-            let preferred = vs.first().cloned().unwrap_or(Value::Null);
-            let entry = json!({"name": g, "versions": vs, "preferredVersion": preferred});
-            let mut group_doc = json!({"kind": "APIGroup", "apiVersion": "v1"});
-            if let (Some(d), Some(e)) = (group_doc.as_object_mut(), entry.as_object()) {
-                d.extend(e.clone());
-            }
-            legacy.insert(format!("/apis/{g}"), doc(&group_doc, "application/json"));
-            group_entries.push(entry);
+            named.push(group_discovery(g));
+            let group = ApiGroup {
+                kind: "APIGroup",
+                api_version: "v1",
+                name: g.name,
+                versions: g
+                    .versions
+                    .iter()
+                    .map(|v| gv_for_discovery(g.name, v))
+                    .collect(),
+                preferred_version: gv_for_discovery(g.name, g.preferred()),
+            };
+            legacy.insert(format!("/apis/{}", g.name), Doc::new(to_json(&group), JSON));
+            groups.push(ApiGroup {
+                kind: "",
+                api_version: "",
+                ..group
+            });
         }
         legacy.insert(
             "/apis".to_string(),
-            doc(
-                &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": group_entries}),
-                "application/json",
+            Doc::new(
+                to_json(&ApiGroupList {
+                    kind: "APIGroupList",
+                    api_version: "v1",
+                    groups,
+                }),
+                JSON,
             ),
         );
-
         let mut aggregated = HashMap::new();
-        for (agg, version, ct) in [
-            (
-                Aggregated::V2,
-                "v2",
-                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-            ),
-            (
-                Aggregated::V2Beta1,
-                "v2beta1",
-                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
-            ),
-        ] {
-            let list = |items: Vec<Value>| json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items});
-            let core: Vec<Value> = groups
-                .iter()
-                .filter(|(g, _)| g.is_empty())
-                .map(|(g, v)| aggregated_group(g, v))
-                .collect();
-            let named: Vec<Value> = groups
-                .iter()
-                .filter(|(g, _)| !g.is_empty())
-                .map(|(g, v)| aggregated_group(g, v))
-                .collect();
-            aggregated.insert(("/api", agg), doc(&list(core), ct));
-            aggregated.insert(("/apis", agg), doc(&list(named), ct));
+        for (root, items) in [(Root::Api, &core), (Root::Apis, &named)] {
+            for (a, doc) in aggregated_docs(items) {
+                aggregated.insert((root, a), doc);
+            }
         }
         Self { legacy, aggregated }
     }
 
-    /// Answers discovery paths; None for anything else.
+    /// Answers discovery paths (GET/HEAD `/api`, `/apis` and below, up to a group version);
+    /// None for anything else, so the chain goes on.
     pub fn serve<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
-        let path = req.uri().path().trim_end_matches('/');
-        let path = if path.is_empty() { "/" } else { path };
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return None;
+        }
+        let path = req.uri().path();
+        let trimmed = path.trim_end_matches('/');
+        let root = match trimmed {
+            "/api" => Some(Root::Api),
+            "/apis" => Some(Root::Apis),
+            _ => None,
+        };
+        if root.is_none() && !is_discovery_path(trimmed) {
+            return None;
+        }
         let accept = req
             .headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let d = match (path, negotiate(accept)) {
-            ("/api", Some(a)) => self.aggregated.get(&("/api", a)),
-            ("/apis", Some(a)) => self.aggregated.get(&("/apis", a)),
-            _ => self.legacy.get(path),
-        }?;
+        let negotiated = negotiate(accept, root.is_some());
+        let doc = match (root, negotiated) {
+            (Some(root), Negotiated::Aggregated(a)) => self.aggregated.get(&(root, a)),
+            (_, Negotiated::NotAcceptable) => {
+                return Some(response::status(&StatusError::not_acceptable(SUPPORTED)))
+            }
+            _ => self.legacy.get(trimmed),
+        };
+        let Some(doc) = doc else {
+            return Some(response::status(&StatusError::path_not_found()));
+        };
+        let aggregated = root.is_some() && matches!(negotiated, Negotiated::Aggregated(_));
         let not_modified = req
             .headers()
-            .get(header::IF_NONE_MATCH)
-            .is_some_and(|v| v == d.etag);
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .any(|v| v == doc.etag);
         let mut r = if not_modified {
-            let mut r = response::full(StatusCode::NOT_MODIFIED, d.content_type, Bytes::new());
+            let mut r = response::full(StatusCode::NOT_MODIFIED, doc.content_type, Bytes::new());
             r.headers_mut().remove(header::CONTENT_TYPE);
             r
         } else {
-            response::full(StatusCode::OK, d.content_type, d.body.clone())
+            response::full(StatusCode::OK, doc.content_type, doc.body.clone())
         };
-        r.headers_mut().insert(header::ETAG, d.etag.clone());
-        r.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        let h = r.headers_mut();
+        h.insert(header::ETAG, doc.etag.clone());
+        if aggregated {
+            h.insert(header::VARY, HeaderValue::from_static("Accept"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public"));
+        }
         Some(r)
     }
 }
 
-/// The aggregated form the client prefers, in its order; None: legacy JSON.
-fn negotiate(accept: &str) -> Option<Aggregated> {
-    for range in accept.split(',') {
-        let params: Vec<&str> = range.split(';').map(str::trim).collect();
-        if params.first().is_some_and(|m| *m == "application/json")
-            && params.contains(&"g=apidiscovery.k8s.io")
-            && params.contains(&"as=APIGroupDiscoveryList")
+/// `/api/<version>`, `/apis/<group>`, `/apis/<group>/<version>`: paths discovery owns,
+/// known or not (unknown ones answer upstream's 404).
+fn is_discovery_path(path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    match segs.as_slice() {
+        ["api", v] => !v.is_empty(),
+        ["apis", g] | ["apis", g, _] => !g.is_empty(),
+        _ => false,
+    }
+}
+
+// ---- content negotiation (upstream: negotiation.NegotiateMediaTypeOptions + goautoneg) ----
+
+/// What a request's Accept header selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Negotiated {
+    /// Plain JSON (no conversion asked for, or the aggregated form was not acceptable).
+    Legacy,
+    /// An aggregated discovery list.
+    Aggregated(Aggregated),
+    /// Nothing upstream could encode.
+    NotAcceptable,
+}
+
+/// One media range of an Accept header.
+#[derive(Debug)]
+struct Clause<'a> {
+    ty: &'a str,
+    sub: &'a str,
+    q: f64,
+    params: Vec<(&'a str, &'a str)>,
+}
+
+impl Clause<'_> {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// Whether this range covers `application/<sub>`.
+    fn covers(&self, sub: &str) -> bool {
+        (self.ty == "application" && (self.sub == sub || self.sub == "*"))
+            || (self.ty == "*" && self.sub == "*")
+    }
+
+    /// The aggregated version asked for by `g`/`v`/`as` (None: no conversion asked).
+    /// `Err` when the parameters ask for something discovery cannot be converted to.
+    fn conversion(&self) -> Result<Option<Aggregated>, ()> {
+        if self.param("sv").is_some_and(|v| !v.is_empty())
+            || self
+                .param("stream")
+                .is_some_and(|v| !v.is_empty() && v != "watch")
         {
-            if params.contains(&"v=v2") {
-                return Some(Aggregated::V2);
-            }
-            if params.contains(&"v=v2beta1") {
-                return Some(Aggregated::V2Beta1);
-            }
+            return Err(());
         }
-        if params
-            .first()
-            .is_some_and(|m| *m == "application/json" || *m == "*/*")
-            && params.len() == 1
-        {
-            return None;
+        let (g, v, kind) = (self.param("g"), self.param("v"), self.param("as"));
+        if g.is_none() && v.is_none() && kind.is_none() {
+            return Ok(None);
+        }
+        if g != Some("apidiscovery.k8s.io") || kind != Some("APIGroupDiscoveryList") {
+            return Err(());
+        }
+        match v {
+            Some("v2") => Ok(Some(Aggregated::V2)),
+            Some("v2beta1") => Ok(Some(Aggregated::V2Beta1)),
+            _ => Err(()),
         }
     }
-    None
+}
+
+/// Splits `s` at the first `sep`, as goautoneg does.
+fn split_once_or_all(s: &str, sep: char) -> (&str, &str) {
+    s.split_once(sep).unwrap_or((s, ""))
+}
+
+/// goautoneg's ParseAccept: clauses by falling q, then specific types before wildcards,
+/// otherwise in the client's order.
+fn parse_accept(header: &str) -> Vec<Clause<'_>> {
+    fn trim(s: &str) -> &str {
+        s.trim_matches(' ')
+    }
+    let mut out = Vec::new();
+    for part in header.split(',') {
+        let part = trim(part);
+        if part.is_empty() {
+            continue;
+        }
+        let (media, mut rest) = split_once_or_all(part, ';');
+        let (ty, sub) = match media.split_once('/') {
+            None if trim(media) == "*" => ("*", "*"),
+            None => continue,
+            Some((_, s)) if s.contains('/') => continue,
+            Some((t, s)) => (trim(t), trim(s)),
+        };
+        let mut clause = Clause {
+            ty,
+            sub,
+            q: 1.0,
+            params: Vec::new(),
+        };
+        while !rest.is_empty() {
+            let (p, r) = split_once_or_all(rest, ';');
+            rest = r;
+            let Some((k, v)) = p.split_once('=') else {
+                continue;
+            };
+            if v.contains('=') {
+                continue;
+            }
+            let k = trim(k);
+            if k == "q" {
+                clause.q = v.parse().unwrap_or(0.0);
+            } else {
+                clause.params.push((k, trim(v)));
+            }
+        }
+        out.push(clause);
+    }
+    let rank = |c: &Clause<'_>| (c.ty == "*", c.sub == "*");
+    out.sort_by(|a, b| {
+        b.q.partial_cmp(&a.q)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| rank(a).cmp(&rank(b)))
+    });
+    out
+}
+
+/// Upstream's choice. On `/api` and `/apis` (`aggregated_root`) the first clause (in
+/// goautoneg's order) that asks for an aggregated list in a media type we encode wins;
+/// otherwise, and on every other path, the legacy handler takes a clause without conversion
+/// in any media type upstream encodes (we answer JSON for YAML/protobuf too), or answers 406
+/// if there is none. An empty header means JSON.
+fn negotiate(accept: &str, aggregated_root: bool) -> Negotiated {
+    if accept.trim().is_empty() {
+        return Negotiated::Legacy;
+    }
+    let clauses = parse_accept(accept);
+    if aggregated_root {
+        for c in &clauses {
+            if let (true, Ok(Some(a))) = (c.covers("json"), c.conversion()) {
+                return Negotiated::Aggregated(a);
+            }
+        }
+    }
+    let upstream_encodes = |c: &Clause<'_>| {
+        SUPPORTED
+            .iter()
+            .filter_map(|m| m.strip_prefix("application/"))
+            .any(|sub| c.covers(sub))
+    };
+    if clauses
+        .iter()
+        .any(|c| upstream_encodes(c) && c.conversion() == Ok(None))
+    {
+        Negotiated::Legacy
+    } else {
+        Negotiated::NotAcceptable
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    const V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+    const V2B1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
     #[test]
-    fn negotiation_follows_the_clients_order() {
-        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-        assert!(negotiate(kubectl) == Some(Aggregated::V2));
-        assert!(negotiate("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json") == Some(Aggregated::V2Beta1));
-        assert!(negotiate("application/json").is_none());
-        assert!(negotiate("").is_none());
+    fn negotiation_follows_the_clients_order_and_q() {
+        use Negotiated::*;
+        let kubectl = format!("{V2},{V2B1},application/json");
+        assert_eq!(negotiate(&kubectl, true), Aggregated(super::Aggregated::V2));
+        assert_eq!(
+            negotiate(&format!("{V2B1},application/json"), true),
+            Aggregated(super::Aggregated::V2Beta1)
+        );
+        assert_eq!(
+            negotiate(&format!("{V2B1}, {V2}"), true),
+            Aggregated(super::Aggregated::V2Beta1)
+        );
+        assert_eq!(
+            negotiate(&format!("{V2B1};q=0.5,{V2};q=0.9"), true),
+            Aggregated(super::Aggregated::V2)
+        );
+        // Plain JSON first does not stop the aggregated clause behind it (upstream's wrapper
+        // skips clauses without a discovery conversion).
+        assert_eq!(
+            negotiate(&format!("application/json,{V2}"), true),
+            Aggregated(super::Aggregated::V2)
+        );
+        // Protobuf aggregated is skipped for the JSON one.
+        assert_eq!(
+            negotiate(&format!(
+                "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,{V2B1}"
+            ), true),
+            Aggregated(super::Aggregated::V2Beta1)
+        );
+        assert_eq!(negotiate("application/json", true), Legacy);
+        assert_eq!(negotiate("*/*", true), Legacy);
+        assert_eq!(negotiate("", true), Legacy);
+        assert_eq!(
+            negotiate("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList,application/json;q=0.9", true),
+            Legacy
+        );
+        assert_eq!(
+            negotiate("application/vnd.kubernetes.protobuf", true),
+            Legacy
+        );
+        assert_eq!(negotiate("text/html", true), NotAcceptable);
+        // Below the roots only the legacy form exists.
+        assert_eq!(negotiate(V2, false), NotAcceptable);
+        assert_eq!(negotiate(&format!("{V2},application/json"), false), Legacy);
+        assert_eq!(
+            negotiate(
+                "application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList",
+                true
+            ),
+            NotAcceptable
+        );
+    }
+
+    #[test]
+    fn accept_parsing_sorts_like_goautoneg() {
+        let c = parse_accept("*/*;q=0.8, text/*, application/json;q=0.9 ,text/plain;x=1");
+        let got: Vec<(&str, &str)> = c.iter().map(|c| (c.ty, c.sub)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("text", "plain"),
+                ("text", "*"),
+                ("application", "json"),
+                ("*", "*")
+            ]
+        );
+        assert_eq!(c[0].param("x"), Some("1"));
+        assert!(parse_accept("bogus,a/b/c").is_empty());
+    }
+
+    fn body(d: &Discovery, path: &str, accept: &str) -> serde_json::Value {
+        let req = Request::builder()
+            .uri(path)
+            .header(header::ACCEPT, accept)
+            .body(())
+            .expect("request");
+        let doc = match (path, negotiate(accept, path == "/api" || path == "/apis")) {
+            ("/api", Negotiated::Aggregated(a)) => d.aggregated.get(&(Root::Api, a)),
+            ("/apis", Negotiated::Aggregated(a)) => d.aggregated.get(&(Root::Apis, a)),
+            _ => d.legacy.get(path),
+        };
+        assert!(d.serve(&req).is_some(), "{path}");
+        serde_json::from_slice(&doc.expect("doc").body).expect("json")
+    }
+
+    #[test]
+    fn documents_have_upstreams_shape() {
+        let d = Discovery::new("10.0.0.1:6443");
+        let api = body(&d, "/api", "application/json");
+        assert_eq!(
+            api,
+            serde_json::json!({"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:6443"}]})
+        );
+        let core = body(&d, "/api/v1", "application/json");
+        assert!(
+            core.get("apiVersion").is_none(),
+            "core lists strip apiVersion"
+        );
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        assert!(names.contains(&"namespaces/finalize") && names.contains(&"pods/status"));
+        let pods = &core["resources"][names.iter().position(|n| *n == "pods").expect("pods")];
+        assert_eq!(pods["storageVersionHash"], "xPOwRZ+Yhw8=");
+        assert_eq!(pods["categories"], serde_json::json!(["all"]));
+        let apps = body(&d, "/apis/apps/v1", "");
+        assert_eq!(apps["apiVersion"], "v1");
+        let scale = apps["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .expect("deployments/scale");
+        assert_eq!(
+            scale,
+            &serde_json::json!({"name": "deployments/scale", "singularName": "", "namespaced": true,
+                "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
+        );
+        let ev = body(&d, "/apis/events.k8s.io/v1", "");
+        assert_eq!(ev["resources"][0]["storageVersionHash"], "r2yiGXH7wu8=");
+        let autoscaling = body(&d, "/apis/autoscaling", "");
+        assert_eq!(
+            autoscaling,
+            serde_json::json!({"kind": "APIGroup", "apiVersion": "v1", "name": "autoscaling",
+                "versions": [{"groupVersion": "autoscaling/v2", "version": "v2"}],
+                "preferredVersion": {"groupVersion": "autoscaling/v2", "version": "v2"}})
+        );
+        let apis = body(&d, "/apis", "");
+        assert_eq!(apis["kind"], "APIGroupList");
+        assert_eq!(apis["groups"][0]["name"], "apps");
+        assert!(apis["groups"][0].get("kind").is_none());
+
+        let agg = body(&d, "/api", V2);
+        assert_eq!(agg["apiVersion"], "apidiscovery.k8s.io/v2");
+        assert_eq!(
+            agg["items"][0]["metadata"],
+            serde_json::json!({"creationTimestamp": null})
+        );
+        let agg = body(&d, "/apis", V2B1);
+        assert_eq!(agg["apiVersion"], "apidiscovery.k8s.io/v2beta1");
+        assert_eq!(agg["items"][0]["metadata"]["name"], "apps");
+        let deploy = &agg["items"][0]["versions"][0]["resources"][2];
+        assert_eq!(deploy["resource"], "deployments");
+        assert_eq!(
+            deploy["subresources"][0],
+            serde_json::json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]})
+        );
+    }
+
+    #[test]
+    fn serve_answers_etags_304_and_404() {
+        let d = Discovery::new("127.0.0.1:6443");
+        let get = |path: &str, accept: &str, inm: Option<&HeaderValue>| {
+            let mut b = Request::builder().uri(path).header(header::ACCEPT, accept);
+            if let Some(v) = inm {
+                b = b.header(header::IF_NONE_MATCH, v.clone());
+            }
+            d.serve(&b.body(()).expect("request"))
+        };
+        let r = get("/apis", V2, None).expect("served");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], V2);
+        assert_eq!(r.headers()[header::VARY], "Accept");
+        let etag = r.headers()[header::ETAG].clone();
+        let r = get("/apis", V2, Some(&etag)).expect("served");
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        assert!(r.headers().get(header::CONTENT_TYPE).is_none());
+        let r = get("/apis", "application/json", None).expect("served");
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_ne!(r.headers()[header::ETAG], etag);
+        assert_eq!(
+            get("/apis/nope", "", None).expect("served").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get("/apis/apps/v9", "", None).expect("served").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get("/api/v2", "", None).expect("served").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get("/api", "text/html", None).expect("served").status(),
+            StatusCode::NOT_ACCEPTABLE
+        );
+        assert!(get("/healthz", "", None).is_none());
+        assert!(get("/apis/apps/v1/deployments", "", None).is_none());
+        assert_eq!(
+            get("/apis/apps/v1/", "", None).expect("served").status(),
+            StatusCode::OK
+        );
     }
 }
