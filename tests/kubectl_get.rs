@@ -238,3 +238,42 @@ fn columns_and_output_formats() {
         assert_eq!(s["reason"], "NotAcceptable");
     });
 }
+
+#[test]
+fn services_get_cluster_ips_and_the_kubernetes_service_exists() {
+    let ks = Kubeshard::start(&[]);
+    let out = kubectl(&ks, &["get", "service", "kubernetes"]);
+    assert!(out.contains("10.0.0.1") && out.contains("443/TCP"), "{out}");
+    let mut ips = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        post(
+            &ks,
+            "/api/v1/namespaces/default/services",
+            json!({"metadata": {"name": format!("s{i}")}, "spec": {"ports": [{"port": 80}]}}),
+        );
+        let v: Value = serde_json::from_str(&kubectl(
+            &ks,
+            &["get", "service", &format!("s{i}"), "-o", "json"],
+        ))
+        .unwrap();
+        let ip = v["spec"]["clusterIP"].as_str().unwrap().to_string();
+        assert!(ip.starts_with("10.0.0.") && ip != "10.0.0.1", "{ip}");
+        assert_eq!(v["spec"]["clusterIPs"], json!([ip]));
+        assert_eq!(v["spec"]["type"], "ClusterIP");
+        assert_eq!(v["spec"]["ports"][0]["targetPort"], 80);
+        assert!(ips.insert(ip), "cluster IPs are unique");
+    }
+    rt().block_on(async {
+        let taken = ips.iter().next().unwrap();
+        let r = ks
+            .client(true, true)
+            .post(ks.url("/api/v1/namespaces/default/services"))
+            .json(&json!({"metadata": {"name": "dup"}, "spec": {"clusterIP": taken, "ports": [{"port": 80}]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let s: Value = r.json().await.unwrap();
+        assert!(s["message"].as_str().unwrap().contains("provided IP is already allocated"), "{s}");
+    });
+}

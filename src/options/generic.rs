@@ -23,6 +23,14 @@ pub struct GenericOptions {
     /// with a status code 429 and a 'Retry-After' response header.
     #[arg(long = "shutdown-send-retry-after", value_name = "bool", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub shutdown_send_retry_after: bool,
+    /// A CIDR from which Service cluster IPs are allocated (IPv4). The first address is the
+    /// `kubernetes` Service's.
+    #[arg(
+        long = "service-cluster-ip-range",
+        value_name = "string",
+        default_value = "10.0.0.0/24"
+    )]
+    pub service_cluster_ip_range: String,
 }
 
 impl GenericOptions {
@@ -31,6 +39,10 @@ impl GenericOptions {
         let mut errs = Vec::new();
         if self.request_timeout.is_zero() {
             errs.push("--request-timeout must be greater than 0".to_string());
+        }
+        if let Err(e) = crate::registry::service_ips::IpRange::parse(&self.service_cluster_ip_range)
+        {
+            errs.push(format!("--service-cluster-ip-range: {e}"));
         }
         errs
     }

@@ -1,8 +1,10 @@
 //! What each resource is and how it behaves: the resource table (data), storage keys, and the
 //! create/update strategies with upstream's validation.
 
+pub mod defaults;
 pub mod keys;
 pub mod patch;
 pub mod resources;
+pub mod service_ips;
 pub mod strategy;
 pub mod validation;

@@ -209,44 +209,9 @@ pub fn prepare_create(
     if res.has_status() {
         reset_status_on_create(res, &mut obj);
     }
-    apply_defaults(res, &mut obj);
+    super::defaults::apply(res, &mut obj);
     validate(res, &obj)?;
     Ok(canonical(obj))
-}
-
-/// A few of upstream's defaults that clients see at once: a Secret's type, a Service's type,
-/// session affinity, and each port's protocol and target port.
-fn apply_defaults(res: &Resource, obj: &mut Map<String, Value>) {
-    let empty = |v: Option<&Value>| v.and_then(Value::as_str).is_none_or(str::is_empty);
-    match (res.group.as_str(), res.kind.as_str()) {
-        ("", "Secret") if empty(obj.get("type")) => {
-            obj.insert("type".into(), Value::String("Opaque".into()));
-        }
-        ("", "Service") => {
-            let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-                return;
-            };
-            if empty(spec.get("type")) {
-                spec.insert("type".into(), Value::String("ClusterIP".into()));
-            }
-            if empty(spec.get("sessionAffinity")) {
-                spec.insert("sessionAffinity".into(), Value::String("None".into()));
-            }
-            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    if empty(p.get("protocol")) {
-                        p.insert("protocol".into(), Value::String("TCP".into()));
-                    }
-                    if !p.contains_key("targetPort") {
-                        if let Some(port) = p.get("port").cloned() {
-                            p.insert("targetPort".into(), port);
-                        }
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// What an update writes, given the stored object.
@@ -259,6 +224,8 @@ pub fn prepare_update(
     subresource: &str,
 ) -> Result<Map<String, Value>, StatusError> {
     check_type(res, &mut obj, &res.kind)?;
+    // Before comparing with the stored object, which has its defaults.
+    super::defaults::apply(res, &mut obj);
     let meta = metadata_mut(&mut obj)?;
     reconcile_namespace(res, meta, namespace)?;
     match meta.get("name").and_then(Value::as_str) {

@@ -50,6 +50,8 @@ struct ShardBoot {
     storage_prefix: String,
     namespaces_ready: Arc<std::sync::atomic::AtomicBool>,
     max_body: usize,
+    /// `--service-cluster-ip-range`.
+    service_ip_range: crate::registry::service_ips::IpRange,
     /// The watch cache's settings; None with `--watch-cache=false`.
     cache: Option<Arc<CacheConfig>>,
     /// Each shard takes its own event lane (by shard index) when it starts.
@@ -151,7 +153,19 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     }
 
     let namespaces_ready =
-        namespaces::start_system_namespaces(&storage, &storage_prefix, &resources);
+        namespaces::start_system_namespaces(&storage, &storage_prefix, &resources, {
+            let range = crate::registry::service_ips::IpRange::parse(
+                &opts.generic.service_cluster_ip_range,
+            )?;
+            namespaces::kubernetes_service(
+                &resources,
+                &storage_prefix,
+                range.kubernetes(),
+                addr.port(),
+            )
+            .into_iter()
+            .collect()
+        });
     // The OpenAPI documents (and the schemas field validation uses), built once, off the
     // request path.
     let _ = crate::openapi::get();
@@ -179,6 +193,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         storage_prefix: storage_prefix.clone(),
         namespaces_ready,
         max_body: tuning.http.max_request_body_bytes,
+        service_ip_range: crate::registry::service_ips::IpRange::parse(
+            &opts.generic.service_cluster_ip_range,
+        )?,
         cache,
         lanes: std::sync::Mutex::new(lanes.into_iter().map(Some).collect()),
         ready: ready_tx,
@@ -386,7 +403,12 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 boot.max_body,
                 Arc::clone(&lc.not_accepting_new_requests),
                 cache,
-            ),
+            )
+            .with_service_ips(crate::registry::service_ips::ServiceIps::new(
+                boot.service_ip_range,
+                id.index,
+                lc.shard_drained.len(),
+            )),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics))),
     });

@@ -33,6 +33,23 @@ pub async fn ensure_system_namespaces(
     storage: &StorageClient,
     prefix: &str,
     namespaces: &Resource,
+    extra: &[(Bytes, Bytes)],
+) -> Result<(), String> {
+    let result = create_namespaces(storage, prefix, namespaces).await;
+    // Objects that live in those namespaces (the kubernetes Service), created once.
+    for (key, value) in extra {
+        storage
+            .put(key.clone(), value.clone(), Precondition::Absent)
+            .await
+            .map_err(|e| format!("{}: {e}", String::from_utf8_lossy(key)))?;
+    }
+    result
+}
+
+async fn create_namespaces(
+    storage: &StorageClient,
+    prefix: &str,
+    namespaces: &Resource,
 ) -> Result<(), String> {
     for name in SYSTEM_NAMESPACES {
         let obj: Map<String, Value> = serde_json::json!({"metadata": {"name": name}})
@@ -59,6 +76,33 @@ pub async fn ensure_system_namespaces(
     Ok(())
 }
 
+/// The `default/kubernetes` Service that points clients in the cluster at the API server
+/// (upstream's bootstrap controller keeps it): its key and stored bytes.
+pub fn kubernetes_service(
+    resources: &[Resource],
+    prefix: &str,
+    cluster_ip: std::net::Ipv4Addr,
+    port: u16,
+) -> Option<(Bytes, Bytes)> {
+    let svc = resources
+        .iter()
+        .find(|r| r.group.is_empty() && r.plural == "services")?;
+    let obj = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": cluster_ip.to_string(), "clusterIPs": [cluster_ip.to_string()],
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                 "type": "ClusterIP", "sessionAffinity": "None"},
+    });
+    let obj = strategy::prepare_create(svc, obj.as_object().cloned()?, Some("default")).ok()?;
+    let key = keys::object_key(prefix, &svc.key_segment, Some("default"), "kubernetes");
+    Some((
+        Bytes::from(key),
+        Bytes::from(serde_json::to_vec(&obj).ok()?),
+    ))
+}
+
 /// upstream's post-start hook that creates the system namespaces: tried at once (briefly, so
 /// that the first requests find `default`), then retried in the background until storage
 /// answers. The flag it returns turns the `poststarthook/start-system-namespaces-controller`
@@ -67,6 +111,7 @@ pub fn start_system_namespaces(
     storage: &StorageClient,
     prefix: &str,
     resources: &[Resource],
+    extra: Vec<(Bytes, Bytes)>,
 ) -> Arc<AtomicBool> {
     let ready = Arc::new(AtomicBool::new(false));
     let Some(ns) = resources
@@ -83,7 +128,9 @@ pub fn start_system_namespaces(
     let spawned = std::thread::Builder::new()
         .name("system-namespaces".into())
         .spawn(move || loop {
-            match futures_lite::future::block_on(ensure_system_namespaces(&storage, &prefix, &ns)) {
+            match futures_lite::future::block_on(ensure_system_namespaces(
+                &storage, &prefix, &ns, &extra,
+            )) {
                 Ok(()) => {
                     flag.store(true, Ordering::Release);
                     let _ = done_tx.send(());

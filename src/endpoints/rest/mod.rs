@@ -3,6 +3,7 @@
 //! table, not from code per resource.
 
 mod cached;
+mod cluster_ip;
 mod list;
 pub mod object;
 mod patch;
@@ -45,6 +46,8 @@ pub struct RestApi {
     stopping: Arc<Signal>,
     /// The shard's watch cache replica; None: every read goes to the backend.
     cache: Option<WatchCache>,
+    /// Cluster IPs for Services created on this shard.
+    service_ips: Option<crate::registry::service_ips::ServiceIps>,
 }
 
 /// Query parameters of a resource request, as given.
@@ -110,7 +113,14 @@ impl RestApi {
             max_body,
             stopping,
             cache,
+            service_ips: None,
         }
+    }
+
+    /// Allocates Service cluster IPs with `ips`.
+    pub fn with_service_ips(mut self, ips: crate::registry::service_ips::ServiceIps) -> Self {
+        self.service_ips = Some(ips);
+        self
     }
 
     /// Answers a resource request, or None when no resource matches (the chain continues).

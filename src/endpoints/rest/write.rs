@@ -106,14 +106,29 @@ impl RestApi {
                 s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
             }
         }
-        let bytes = encode(&obj)?;
+        let held = self.assign_cluster_ip(t, &mut obj).await?;
+        let result = self.store_new(t, &name, &obj).await;
+        if let (Some(ip), Some(ips)) = (held, &self.service_ips) {
+            ips.done(ip);
+        }
+        result
+    }
+
+    /// Stores a prepared new object (or only answers, with dryRun).
+    async fn store_new(
+        &self,
+        t: &Target<'_>,
+        name: &str,
+        obj: &Map<String, Value>,
+    ) -> Result<Response<Body>, StatusError> {
+        let bytes = encode(obj)?;
         if t.query.dry_run() {
             return Ok(response::json(StatusCode::CREATED, bytes));
         }
         match storage_call(
             t.deadline,
             self.storage
-                .put(self.key(t, &name), bytes.clone(), Precondition::Absent),
+                .put(self.key(t, name), bytes.clone(), Precondition::Absent),
         )
         .await?
         {
@@ -127,7 +142,7 @@ impl RestApi {
             WriteOutcome::PreconditionFailed { .. } => Err(StatusError::already_exists(
                 &t.res.group,
                 &t.res.plural,
-                &name,
+                name,
             )),
         }
     }
