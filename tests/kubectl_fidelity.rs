@@ -11,16 +11,7 @@ use support::rt;
 use support::server::Kubeshard;
 
 fn kubectl(ks: &Kubeshard, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new("kubectl")
-        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
-        .args(args)
-        .output()
-        .expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::kubectl_bin("kubectl", ks, args)
 }
 
 fn ok(ks: &Kubeshard, args: &[&str]) -> String {

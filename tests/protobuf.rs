@@ -12,16 +12,7 @@ use support::rt;
 use support::server::Kubeshard;
 
 fn run(bin: &str, ks: &Kubeshard, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(bin)
-        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
-        .args(args)
-        .output()
-        .expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::kubectl_bin(bin, ks, args)
 }
 
 fn get(ks: &Kubeshard, path: &str) -> Value {

@@ -413,16 +413,7 @@ fn resource_requests_need_a_client_certificate() {
 }
 
 fn kubectl(ks: &Kubeshard, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new("kubectl")
-        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
-        .args(args)
-        .output()
-        .expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::kubectl_bin("kubectl", ks, args)
 }
 
 #[test]

@@ -56,3 +56,13 @@ pub fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<
     }
     resp
 }
+
+/// The media type of a Content-Type value, lower-cased, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}

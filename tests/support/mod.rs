@@ -11,3 +11,17 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// Runs a kubectl binary against `ks`'s admin kubeconfig: (success, stdout, stderr).
+pub fn kubectl_bin(bin: &str, ks: &server::Kubeshard, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(bin)
+        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
+        .args(args)
+        .output()
+        .expect("kubectl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

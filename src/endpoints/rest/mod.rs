@@ -224,12 +224,7 @@ impl RestApi {
     /// Reads a JSON request body, bounded by the body limit.
     async fn body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
         let ct = content_type(&req);
-        let media = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let media = crate::endpoints::response::media_type(&ct);
         if media == crate::codec::protobuf::MEDIA_TYPE {
             let raw = self.raw_body(req).await?;
             if raw.is_empty() {

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use http_body_util::StreamBody;
 use hyper::body::Frame;
@@ -23,6 +23,7 @@ use shards::signal::Signal;
 use super::list::Selectors;
 use super::{object, storage_call, storage_status, RestApi, Target};
 use crate::endpoints::status::StatusError;
+use crate::storage::cache::object::watch_line as line;
 use crate::storage::kv::{EventKind, Revision, StorageError, WatchEvent, WatchItem};
 
 /// upstream's default watch length is a random 30-60 minutes; kubeshard picks the middle.
@@ -42,28 +43,27 @@ struct WatchState {
     done: bool,
 }
 
-fn line(kind: &str, object: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(object.len() + 32);
-    b.put_slice(b"{\"type\":\"");
-    b.put_slice(kind.as_bytes());
-    b.put_slice(b"\",\"object\":");
-    b.put_slice(object);
-    b.put_slice(b"}\n");
-    b.freeze()
+/// A BOOKMARK line at `rev`; `initial_end` marks the end of the initial events.
+pub(crate) fn bookmark_line(
+    kind: &str,
+    api_version: &str,
+    rev: Revision,
+    initial_end: bool,
+) -> Bytes {
+    let annotations = if initial_end {
+        ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
+    } else {
+        ""
+    };
+    let obj = format!(
+        "{{\"kind\":\"{kind}\",\"apiVersion\":\"{api_version}\",\"metadata\":{{\"resourceVersion\":\"{rev}\",\"creationTimestamp\":null{annotations}}}}}"
+    );
+    line("BOOKMARK", obj.as_bytes())
 }
 
 impl WatchState {
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
-        let annotations = if initial_end {
-            ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
-        } else {
-            ""
-        };
-        let obj = format!(
-            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\",\"creationTimestamp\":null{annotations}}}}}",
-            self.kind, self.api_version
-        );
-        line("BOOKMARK", obj.as_bytes())
+        bookmark_line(&self.kind, &self.api_version, rev, initial_end)
     }
 
     /// Lines for one backend event, after selector transitions.

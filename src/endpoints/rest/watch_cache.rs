@@ -176,16 +176,7 @@ impl CacheWatch {
     }
 
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
-        let annotations = if initial_end {
-            ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
-        } else {
-            ""
-        };
-        let obj = format!(
-            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\",\"creationTimestamp\":null{annotations}}}}}",
-            self.kind, self.api_version
-        );
-        watch_line("BOOKMARK", obj.as_bytes())
+        super::watch::bookmark_line(&self.kind, &self.api_version, rev, initial_end)
     }
 
     /// Queues what this watcher sends for `ev`, after scope and selector transitions.

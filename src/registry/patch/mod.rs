@@ -28,12 +28,7 @@ pub enum PatchType {
 impl PatchType {
     /// The patch type of a Content-Type header; Err is upstream's 415.
     pub fn from_content_type(ct: &str) -> Result<Self, StatusError> {
-        let media = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let media = crate::endpoints::response::media_type(ct);
         match media.as_str() {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
