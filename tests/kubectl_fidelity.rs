@@ -221,6 +221,19 @@ fn field_validation_strict_and_warn() {
     rt().block_on(async {
         let c = ks.client(true, true);
         let r = c
+            .post(ks.url("/api/v1/namespaces/default/pods"))
+            .json(&serde_json::json!({"metadata": {"name": "p"}, "spec": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(
+            s["message"],
+            "Pod \"p\" is invalid: spec.containers: Required value"
+        );
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.containers");
+        let r = c
             .post(ks.url("/api/v1/namespaces/default/configmaps?fieldValidation=Bogus"))
             .json(&serde_json::json!({"metadata": {"name": "x"}}))
             .send()

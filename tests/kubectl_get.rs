@@ -68,7 +68,7 @@ fn columns_and_output_formats() {
         &ks,
         "/api/v1/namespaces/default/services",
         json!({"metadata": {"name": "svc"},
-        "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}], "selector": {"app": "web"}}}),
+        "spec": {"ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}], "selector": {"app": "web"}}}),
     );
     post(
         &ks,

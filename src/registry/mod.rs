@@ -6,5 +6,6 @@ pub mod keys;
 pub mod patch;
 pub mod resources;
 pub mod service_ips;
+pub mod spec_validation;
 pub mod strategy;
 pub mod validation;

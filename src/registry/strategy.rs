@@ -400,6 +400,7 @@ fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), StatusError>
         meta.and_then(|m| m.get("annotations")),
         "metadata.annotations",
     ));
+    errs.extend(super::spec_validation::spec_errors(res, obj));
     if errs.is_empty() {
         Ok(())
     } else {
