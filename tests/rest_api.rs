@@ -564,3 +564,91 @@ fn scale_subresource_reads_and_writes_replicas() {
         assert_eq!(after.metadata.generation, Some(2));
     });
 }
+
+/// `namespaces/<name>/finalize` replaces only `spec.finalizers`; a namespace being deleted
+/// whose last finalizer goes is removed.
+#[test]
+fn namespace_finalize_subresource() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let r = c
+            .post(ks.url("/api/v1/namespaces"))
+            .json(&serde_json::json!({"metadata": {"name": "fin"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+        let put = |fins: serde_json::Value| {
+            c.put(ks.url("/api/v1/namespaces/fin/finalize"))
+                .json(&serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "fin", "labels": {"ignored": "yes"}}, "spec": {"finalizers": fins}}))
+                .send()
+        };
+        let r = put(serde_json::json!(["kubernetes", "example.com/hold"])).await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let ns: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(ns["spec"]["finalizers"], serde_json::json!(["kubernetes", "example.com/hold"]));
+        assert!(ns["metadata"].get("labels").is_none(), "only spec.finalizers changes");
+        // Other verbs on finalize are not allowed.
+        let r = c.get(ks.url("/api/v1/namespaces/fin/finalize")).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::METHOD_NOT_ALLOWED);
+        // Deleting: the in-process finalizer removes `kubernetes`; `example.com/hold` keeps it.
+        let r = c.delete(ks.url("/api/v1/namespaces/fin")).send().await.unwrap();
+        assert!(r.status().is_success());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let r = c.get(ks.url("/api/v1/namespaces/fin")).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "held by example.com/hold");
+        let r = put(serde_json::json!([])).await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let r = c.get(ks.url("/api/v1/namespaces/fin")).send().await.unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    });
+}
+
+/// deletecollection honours a DeleteOptions body (here dryRun) and bad options are 422.
+#[test]
+fn deletecollection_with_delete_options() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        for n in ["a", "b"] {
+            let r = c
+                .post(ks.url("/api/v1/namespaces/default/configmaps"))
+                .json(&serde_json::json!({"metadata": {"name": n, "labels": {"set": "x"}}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+        }
+        let url = ks.url("/api/v1/namespaces/default/configmaps?labelSelector=set%3Dx");
+        let r = c
+            .delete(&url)
+            .json(&serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let l: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(l["items"].as_array().unwrap().len(), 2, "reported, not deleted");
+        let r = c.get(&url).send().await.unwrap();
+        let l: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(l["items"].as_array().unwrap().len(), 2);
+        let r = c
+            .delete(&url)
+            .json(&serde_json::json!({"propagationPolicy": "Sideways"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+        let r = c
+            .delete(&url)
+            .json(&serde_json::json!({"propagationPolicy": "Background"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        let l: serde_json::Value = c.get(&url).send().await.unwrap().json().await.unwrap();
+        assert!(l["items"].as_array().unwrap().is_empty());
+    });
+}

@@ -148,7 +148,6 @@ impl ResourceDef {
             subresources: self
                 .subresources
                 .iter()
-                .filter(|s| **s != Subresource::Finalize)
                 .map(|s| s.name().to_string())
                 .collect(),
             verbs: self.verbs.iter().map(|s| s.to_string()).collect(),

@@ -336,12 +336,15 @@ impl RestApi {
     pub(crate) async fn delete_collection(
         &self,
         t: &Target<'_>,
+        body: Vec<u8>,
     ) -> Result<Response<Body>, StatusError> {
+        let (opts, policy) = super::write::delete_options(t, &body)?;
+        let dry_run = opts.dry_run.iter().any(|d| d == "All");
         let sel = Selectors::from_target(t)?;
         let page = self.read_page(t, &sel, 0, None).await?;
         let mut deleted = Vec::new();
         for item in page.items {
-            if t.query.dry_run() {
+            if dry_run {
                 deleted.push(item);
                 continue;
             }
@@ -350,7 +353,7 @@ impl RestApi {
                 .next()
                 .unwrap_or("")
                 .to_string();
-            match self.delete_one(t, &name, None, None).await {
+            match self.delete_one(t, &name, None, policy.clone()).await {
                 Ok(_) => deleted.push(item),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

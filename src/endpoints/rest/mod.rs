@@ -173,6 +173,8 @@ impl RestApi {
         let verb = info.verb.as_str();
         let allowed = if sub.is_empty() {
             res.allows(verb)
+        } else if sub == "finalize" {
+            verb == "update"
         } else {
             matches!(verb, "get" | "update" | "patch")
         };
@@ -203,6 +205,10 @@ impl RestApi {
                 Ok(b) => self.create(&target, b).await,
                 Err(e) => Err(e),
             },
+            "update" if sub == "finalize" => match self.body(req).await {
+                Ok(b) => self.finalize(&target, b).await,
+                Err(e) => Err(e),
+            },
             "update" => match self.body(req).await {
                 Ok(b) => self.update(&target, b).await,
                 Err(e) => Err(e),
@@ -211,7 +217,10 @@ impl RestApi {
                 Ok(b) => self.delete(&target, b).await,
                 Err(e) => Err(e),
             },
-            "deletecollection" if sub.is_empty() => self.delete_collection(&target).await,
+            "deletecollection" if sub.is_empty() => match self.optional_body(req).await {
+                Ok(b) => self.delete_collection(&target, b).await,
+                Err(e) => Err(e),
+            },
             _ => Err(StatusError::method_not_supported(
                 &res.group,
                 &res.plural,

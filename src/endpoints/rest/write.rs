@@ -24,7 +24,7 @@ pub(crate) const UPDATE_RETRIES: usize = 8;
 /// `DeleteOptions`, the fields kubeshard acts on.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     #[serde(default)]
     preconditions: Option<Preconditions>,
     #[serde(default)]
@@ -32,7 +32,7 @@ struct DeleteOptions {
     #[serde(default)]
     grace_period_seconds: Option<i64>,
     #[serde(default)]
-    dry_run: Vec<String>,
+    pub(crate) dry_run: Vec<String>,
     #[serde(default)]
     orphan_dependents: Option<bool>,
 }
@@ -269,36 +269,7 @@ impl RestApi {
         t: &Target<'_>,
         body: Vec<u8>,
     ) -> Result<Response<Body>, StatusError> {
-        let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
-            DeleteOptions::default()
-        } else {
-            serde_json::from_slice(&body).map_err(|e| {
-                StatusError::bad_request(format!(
-                    "the body of the request could not be decoded as DeleteOptions: {e}"
-                ))
-            })?
-        };
-        if let Some(p) = t.query.get("propagationPolicy") {
-            opts.propagation_policy = Some(p.to_string());
-        }
-        if let Some(g) = t.query.get("gracePeriodSeconds") {
-            opts.grace_period_seconds = g.parse().ok();
-        }
-        if t.query.dry_run() {
-            opts.dry_run = vec!["All".into()];
-        }
-        let policy = match (opts.propagation_policy.as_deref(), opts.orphan_dependents) {
-            (Some(p @ ("Foreground" | "Background" | "Orphan")), _) => Some(p.to_string()),
-            (Some(other), _) => {
-                return Err(StatusError::invalid("", "DeleteOptions", "", vec![crate::endpoints::status::StatusCause {
-                    reason: Some("FieldValueNotSupported".into()),
-                    message: format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""),
-                    field: Some("propagationPolicy".into()),
-                }]))
-            }
-            (None, Some(true)) => Some("Orphan".into()),
-            _ => None,
-        };
+        let (opts, policy) = delete_options(t, &body)?;
         if opts.dry_run.iter().any(|d| d == "All") {
             let current = self.current(t, &t.name).await?;
             return Ok(response::json(
@@ -435,6 +406,103 @@ impl RestApi {
             WriteOutcome::PreconditionFailed { .. } => Ok(Attempt::Retry),
         }
     }
+}
+
+impl RestApi {
+    /// `PUT namespaces/<name>/finalize`: replaces the namespace's `spec.finalizers` (only
+    /// those); a namespace being deleted with no finalizers left goes, as upstream's does.
+    pub(crate) async fn finalize(
+        &self,
+        t: &Target<'_>,
+        mut body: Vec<u8>,
+    ) -> Result<Response<Body>, StatusError> {
+        let given = strategy::decode_object(t.res, &mut body)?;
+        let wanted = given
+            .get("spec")
+            .and_then(|s| s.get("finalizers"))
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        if !wanted.is_array() {
+            return Err(StatusError::bad_request("spec.finalizers must be a list"));
+        }
+        for _ in 0..UPDATE_RETRIES {
+            let current = self.current(t, &t.name).await?;
+            let mut obj = object::parse_stored(&current.value).unwrap_or_default();
+            let spec = obj
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(s) = spec.as_object_mut() {
+                s.insert("finalizers".into(), wanted.clone());
+            }
+            let bytes = encode(&obj)?;
+            if t.query.dry_run() {
+                return Ok(response::json(
+                    StatusCode::OK,
+                    object::with_resource_version(&bytes, current.mod_revision),
+                ));
+            }
+            let gone = meta_str(&obj, "deletionTimestamp").is_some()
+                && finalizers(obj.get("metadata").unwrap_or(&Value::Null)).is_empty()
+                && !has_spec_finalizers(&obj);
+            let write = if gone { None } else { Some(bytes.clone()) };
+            match self
+                .write_at(t, &t.name, current.mod_revision, write, false)
+                .await?
+            {
+                Attempt::Done(revision) => {
+                    return Ok(response::json(
+                        StatusCode::OK,
+                        object::with_resource_version(&bytes, revision),
+                    ))
+                }
+                Attempt::Retry => continue,
+            }
+        }
+        Err(StatusError::conflict_modified(
+            &t.res.group,
+            &t.res.plural,
+            &t.name,
+        ))
+    }
+}
+
+/// A delete's options: the body's DeleteOptions with the query's overrides, and the
+/// propagation policy they ask for. Shared by delete and deletecollection.
+pub(crate) fn delete_options(
+    t: &Target<'_>,
+    body: &[u8],
+) -> Result<(DeleteOptions, Option<String>), StatusError> {
+    let mut opts: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteOptions::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            StatusError::bad_request(format!(
+                "the body of the request could not be decoded as DeleteOptions: {e}"
+            ))
+        })?
+    };
+    if let Some(p) = t.query.get("propagationPolicy") {
+        opts.propagation_policy = Some(p.to_string());
+    }
+    if let Some(g) = t.query.get("gracePeriodSeconds") {
+        opts.grace_period_seconds = g.parse().ok();
+    }
+    if t.query.dry_run() {
+        opts.dry_run = vec!["All".into()];
+    }
+    let policy = match (opts.propagation_policy.as_deref(), opts.orphan_dependents) {
+        (Some(p @ ("Foreground" | "Background" | "Orphan")), _) => Some(p.to_string()),
+        (Some(other), _) => {
+            return Err(StatusError::invalid("", "DeleteOptions", "", vec![crate::endpoints::status::StatusCause {
+                reason: Some("FieldValueNotSupported".into()),
+                message: format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""),
+                field: Some("propagationPolicy".into()),
+            }]))
+        }
+        (None, Some(true)) => Some("Orphan".into()),
+        _ => None,
+    };
+    Ok((opts, policy))
 }
 
 fn has_spec_finalizers(obj: &Map<String, Value>) -> bool {
