@@ -130,6 +130,7 @@ pub(super) fn for_kind(group: &str, kind: &str) -> (&'static [Col], Cells) {
         ("coordination.k8s.io", "Lease") => (LEASE, lease),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
         ("", "PersistentVolumeClaim") => (PVC, pvc),
+        ("autoscaling", "HorizontalPodAutoscaler") => (HPA, hpa),
         _ => (DEFAULT, default),
     }
 }
@@ -822,5 +823,73 @@ fn pvc(o: &Value) -> Vec<Value> {
         Value::String(or_none(st(o, &["spec", "volumeAttributesClassName"]))),
         age_cell(o),
         Value::String(st(o, &["spec", "volumeMode"])),
+    ]
+}
+
+const HPA: &[Col] = &[
+    ("Name", "string", 0),
+    ("Reference", "string", 0),
+    ("Targets", "string", 0),
+    ("MinPods", "string", 0),
+    ("MaxPods", "string", 0),
+    ("Replicas", "string", 0),
+    ("Age", "string", 0),
+];
+fn hpa(o: &Value) -> Vec<Value> {
+    let reference = format!(
+        "{}/{}",
+        st(o, &["spec", "scaleTargetRef", "kind"]),
+        st(o, &["spec", "scaleTargetRef", "name"])
+    );
+    let current = s(o, &["status", "currentMetrics"])
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let targets: Vec<String> = s(o, &["spec", "metrics"])
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    if st(m, &["type"]) != "Resource" {
+                        return "<unknown>/<unknown>".to_string();
+                    }
+                    let name = st(m, &["resource", "name"]);
+                    let target = s(m, &["resource", "target"]);
+                    let now = current.get(i).map(|c| s(c, &["resource", "current"]));
+                    match target.get("averageUtilization").and_then(Value::as_i64) {
+                        Some(t) => {
+                            let cur = now
+                                .and_then(|c| c.get("averageUtilization"))
+                                .and_then(Value::as_i64)
+                                .map_or("<unknown>".to_string(), |c| format!("{c}%"));
+                            format!("{name}: {cur}/{t}%")
+                        }
+                        None => {
+                            let t = st(target, &["averageValue"]);
+                            let cur = now
+                                .map(|c| st(c, &["averageValue"]))
+                                .filter(|c| !c.is_empty())
+                                .unwrap_or_else(|| "<unknown>".into());
+                            format!("{name}: {cur}/{t}")
+                        }
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let targets = if targets.is_empty() {
+        "<none>".to_string()
+    } else {
+        targets.join(", ")
+    };
+    vec![
+        name(o),
+        Value::String(reference),
+        Value::String(targets),
+        Value::from(s(o, &["spec", "minReplicas"]).as_i64().unwrap_or(1)),
+        Value::from(int(o, &["spec", "maxReplicas"])),
+        Value::from(int(o, &["status", "currentReplicas"])),
+        age_cell(o),
     ]
 }

@@ -295,6 +295,12 @@ mod tests {
         assert_eq!(c[7], "app=web");
         let svc = json!({"metadata": {"name": "s"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
             "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}});
+        let hpa = json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 3,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}});
+        let (_, cells) = columns::for_kind("autoscaling", "HorizontalPodAutoscaler");
+        let c = cells(&hpa);
+        assert_eq!(&c[1..6], &[json!("Deployment/web"), json!("cpu: <unknown>/50%"), json!(1), json!(3), json!(0)]);
         let (_, cells) = columns::for_kind("", "Service");
         let c = cells(&svc);
         assert_eq!(c[3], "<none>");
