@@ -9,7 +9,7 @@ use super::age::{age, human_duration, seconds_since};
 /// One column: name, type, priority (1: only with `-o wide`).
 pub(super) type Col = (&'static str, &'static str, u8);
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+pub(super) fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
     let mut cur = v;
     for p in path {
         cur = cur.get(*p).unwrap_or(&Value::Null);
@@ -17,7 +17,7 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
     cur
 }
 
-fn st(v: &Value, path: &[&str]) -> String {
+pub(super) fn st(v: &Value, path: &[&str]) -> String {
     match s(v, path) {
         Value::String(x) => x.clone(),
         Value::Number(n) => n.to_string(),
@@ -26,11 +26,11 @@ fn st(v: &Value, path: &[&str]) -> String {
     }
 }
 
-fn int(v: &Value, path: &[&str]) -> i64 {
+pub(super) fn int(v: &Value, path: &[&str]) -> i64 {
     s(v, path).as_i64().unwrap_or(0)
 }
 
-fn or_none(x: String) -> String {
+pub(super) fn or_none(x: String) -> String {
     if x.is_empty() {
         "<none>".into()
     } else {
@@ -38,7 +38,7 @@ fn or_none(x: String) -> String {
     }
 }
 
-fn len_of(v: &Value) -> i64 {
+pub(super) fn len_of(v: &Value) -> i64 {
     match v {
         Value::Object(m) => m.len() as i64,
         Value::Array(a) => a.len() as i64,
@@ -46,15 +46,15 @@ fn len_of(v: &Value) -> i64 {
     }
 }
 
-fn name(o: &Value) -> Value {
+pub(super) fn name(o: &Value) -> Value {
     Value::String(st(o, &["metadata", "name"]))
 }
 
-fn age_cell(o: &Value) -> Value {
+pub(super) fn age_cell(o: &Value) -> Value {
     Value::String(age(s(o, &["metadata", "creationTimestamp"]).as_str()))
 }
 
-fn selector_string(sel: &Value) -> String {
+pub(super) fn selector_string(sel: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in m {
@@ -88,7 +88,7 @@ fn selector_string(sel: &Value) -> String {
     or_none(parts.join(","))
 }
 
-fn containers_and_images(spec: &Value) -> (String, String) {
+pub(super) fn containers_and_images(spec: &Value) -> (String, String) {
     let cs = spec
         .get("containers")
         .and_then(Value::as_array)
@@ -130,7 +130,8 @@ pub(super) fn for_kind(group: &str, kind: &str) -> (&'static [Col], Cells) {
         ("coordination.k8s.io", "Lease") => (LEASE, lease),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
         ("", "PersistentVolumeClaim") => (PVC, pvc),
-        _ => (DEFAULT, default),
+        ("events.k8s.io", "Event") => (EVENT, super::cluster::events_v1),
+        _ => super::cluster::for_kind(group, kind).unwrap_or((DEFAULT, default)),
     }
 }
 
@@ -605,34 +606,59 @@ fn pod(o: &Value) -> Vec<Value> {
     ]
 }
 
-const EVENT: &[Col] = &[
+pub(super) const EVENT: &[Col] = &[
     ("Last Seen", "string", 0),
     ("Type", "string", 0),
     ("Reason", "string", 0),
     ("Object", "string", 0),
+    ("Subobject", "string", 1),
+    ("Source", "string", 1),
     ("Message", "string", 0),
+    ("First Seen", "string", 1),
+    ("Count", "string", 1),
+    ("Name", "string", 1),
 ];
-fn event(o: &Value) -> Vec<Value> {
-    let last = [
-        s(o, &["lastTimestamp"]),
-        s(o, &["eventTime"]),
-        s(o, &["metadata", "creationTimestamp"]),
-    ]
-    .into_iter()
-    .find_map(Value::as_str)
-    .map(|t| age(Some(t)))
-    .unwrap_or_else(|| "<unknown>".into());
-    let obj = format!(
-        "{}/{}",
-        st(o, &["involvedObject", "kind"]).to_lowercase(),
-        st(o, &["involvedObject", "name"])
-    );
+pub(super) fn event(o: &Value) -> Vec<Value> {
+    let since = |v: &Value| v.as_str().filter(|t| !t.is_empty()).map(|t| age(Some(t)));
+    let first = since(s(o, &["firstTimestamp"]))
+        .or_else(|| since(s(o, &["eventTime"])))
+        .unwrap_or_else(|| "<unknown>".into());
+    let mut last = since(s(o, &["lastTimestamp"])).unwrap_or_else(|| first.clone());
+    let mut count = int(o, &["count"]);
+    if s(o, &["series"]).is_object() {
+        last = since(s(o, &["series", "lastObservedTime"])).unwrap_or_else(|| "<unknown>".into());
+        count = int(o, &["series", "count"]);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = st(o, &["involvedObject", "kind"]).to_lowercase();
+    let obj = match st(o, &["involvedObject", "name"]) {
+        n if n.is_empty() => kind,
+        n => format!("{kind}/{n}"),
+    };
+    let (component, host) = match st(o, &["source", "component"]) {
+        c if c.is_empty() => (
+            st(o, &["reportingComponent"]),
+            st(o, &["reportingInstance"]),
+        ),
+        c => (c, st(o, &["source", "host"])),
+    };
+    let source = if host.is_empty() {
+        component
+    } else {
+        format!("{component}, {host}")
+    };
     vec![
         Value::String(last),
         Value::String(st(o, &["type"])),
         Value::String(st(o, &["reason"])),
         Value::String(obj),
+        Value::String(st(o, &["involvedObject", "fieldPath"])),
+        Value::String(source),
         Value::String(st(o, &["message"]).trim().to_string()),
+        Value::String(first),
+        Value::from(count),
+        name(o),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! each row carries.
 
 mod age;
+mod cluster;
 mod columns;
 
 use bytes::{BufMut, Bytes, BytesMut};
