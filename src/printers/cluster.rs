@@ -553,6 +553,7 @@ pub(super) fn events_v1(o: &Value) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     fn cells(group: &str, kind: &str, o: Value) -> Vec<Value> {
