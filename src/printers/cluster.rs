@@ -157,7 +157,7 @@ fn pv(o: &Value) -> Vec<Value> {
         c => c,
     };
     let mode = match st(o, &["spec", "volumeMode"]) {
-        m if m.is_empty() => "Filesystem".to_string(),
+        m if m.is_empty() => "<unset>".to_string(),
         m => m,
     };
     vec![
@@ -176,7 +176,7 @@ fn pv(o: &Value) -> Vec<Value> {
 }
 
 /// Access modes in upstream's short form and fixed order (RWO,ROX,RWX,RWOP).
-fn access_modes(v: &Value) -> String {
+pub(super) fn access_modes(v: &Value) -> String {
     let modes: Vec<&str> = v
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -262,7 +262,9 @@ fn hpa(o: &Value) -> Vec<Value> {
     ]
 }
 
-/// `current/target` per metric; resource metrics are prefixed with the resource name.
+/// `current/target` per metric (at most two, then `+ N more...`); resource metrics are
+/// prefixed with the resource name, average-value targets of Object and External metrics
+/// end in `(avg)`.
 fn hpa_targets(o: &Value) -> String {
     let specs = s(o, &["spec", "metrics"])
         .as_array()
@@ -275,10 +277,10 @@ fn hpa_targets(o: &Value) -> String {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let unknown = || "<unknown>".to_string();
     let mut out = Vec::new();
     for (i, m) in specs.iter().enumerate() {
-        let ty = st(m, &["type"]);
-        let key = match ty.as_str() {
+        let key = match st(m, &["type"]).as_str() {
             "Resource" => "resource",
             "ContainerResource" => "containerResource",
             "Pods" => "pods",
@@ -290,40 +292,48 @@ fn hpa_targets(o: &Value) -> String {
             }
         };
         let target = s(m, &[key, "target"]);
+        // The status at the same index, if it reports this source.
         let current = statuses
             .get(i)
-            .filter(|c| st(c, &["type"]) == ty)
-            .map(|c| s(c, &[key, "current"]).clone())
-            .unwrap_or(Value::Null);
-        let cell = if let Some(u) = target.get("averageUtilization").and_then(Value::as_i64) {
-            let cur = current
-                .get("averageUtilization")
-                .and_then(Value::as_i64)
-                .map(|c| format!("{c}%"))
-                .unwrap_or_else(|| "<unknown>".into());
-            format!("{cur}/{u}%")
-        } else {
-            let field = if target.get("averageValue").is_some() {
-                "averageValue"
-            } else {
-                "value"
-            };
-            let cur = match st(&current, &[field]) {
-                c if c.is_empty() => "<unknown>".to_string(),
-                c => c,
-            };
-            let tgt = st(target, &[field]);
-            if field == "averageValue" && key == "external" {
-                format!("{cur}/{tgt} (avg)")
-            } else {
-                format!("{cur}/{tgt}")
+            .map(|c| s(c, &[key]))
+            .filter(|c| c.is_object());
+        let cur = |field: &str| {
+            current
+                .map(|c| st(c, &["current", field]))
+                .filter(|v| !v.is_empty())
+        };
+        let has_avg_value = target.get("averageValue").is_some_and(|v| !v.is_null());
+        let cell = match key {
+            "resource" | "containerResource" => {
+                let res = st(m, &[key, "name"]);
+                if has_avg_value {
+                    let c = cur("averageValue").unwrap_or_else(unknown);
+                    format!("{res}: {c}/{}", st(target, &["averageValue"]))
+                } else {
+                    let c = cur("averageUtilization")
+                        .map(|u| format!("{u}%"))
+                        .unwrap_or_else(unknown);
+                    let t = match st(target, &["averageUtilization"]) {
+                        u if u.is_empty() => "<auto>".to_string(),
+                        u => format!("{u}%"),
+                    };
+                    format!("{res}: {c}/{t}")
+                }
+            }
+            "pods" => {
+                let c = cur("averageValue").unwrap_or_else(unknown);
+                format!("{c}/{}", st(target, &["averageValue"]))
+            }
+            _ if has_avg_value => {
+                let c = cur("averageValue").unwrap_or_else(unknown);
+                format!("{c}/{} (avg)", st(target, &["averageValue"]))
+            }
+            _ => {
+                let c = cur("value").unwrap_or_else(unknown);
+                format!("{c}/{}", st(target, &["value"]))
             }
         };
-        if matches!(key, "resource" | "containerResource") {
-            out.push(format!("{}: {cell}", st(m, &[key, "name"])));
-        } else {
-            out.push(cell);
-        }
+        out.push(cell);
     }
     if out.len() > 2 {
         let more = out.len() - 2;
@@ -580,7 +590,7 @@ mod tests {
         assert_eq!(c[5], "ns/data");
         assert_eq!(c[6], "fast");
         assert_eq!(c[7], "<unset>");
-        assert_eq!(c[10], "Filesystem");
+        assert_eq!(c[10], "<unset>");
     }
 
     #[test]
@@ -697,5 +707,19 @@ mod tests {
             c[6..],
             [json!("done"), json!("<unknown>"), json!(1), json!("e")]
         );
+    }
+
+    #[test]
+    fn hpa_targets_like_upstream() {
+        let o = json!({"metadata": {"name": "h"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"},
+            "minReplicas": 2, "maxReplicas": 5, "metrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}},
+                {"type": "Object", "object": {"target": {"type": "AverageValue", "averageValue": "10"}}},
+                {"type": "Pods", "pods": {"target": {"type": "AverageValue", "averageValue": "1k"}}}]},
+            "status": {"currentReplicas": 3, "currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 42}}}]}});
+        let c = cells("autoscaling", "HorizontalPodAutoscaler", o);
+        assert_eq!(c[2], "cpu: 42%/80%, <unknown>/10 (avg) + 1 more...");
+        assert_eq!(c[3..6], [json!("2"), json!(5), json!(3)]);
     }
 }

@@ -818,35 +818,50 @@ const PVC: &[Col] = &[
     ("VolumeMode", "string", 1),
 ];
 fn pvc(o: &Value) -> Vec<Value> {
-    let modes: Vec<&str> = s(o, &["status", "accessModes"])
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|m| match m {
-                    "ReadWriteOnce" => "RWO",
-                    "ReadOnlyMany" => "ROX",
-                    "ReadWriteMany" => "RWX",
-                    "ReadWriteOncePod" => "RWOP",
-                    other => other,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let phase = st(o, &["status", "phase"]);
+    let phase = if s(o, &["metadata", "deletionTimestamp"]).is_string() {
+        "Terminating".to_string()
+    } else {
+        match st(o, &["status", "phase"]) {
+            p if p.is_empty() => "Pending".into(),
+            p => p,
+        }
+    };
+    let volume = st(o, &["spec", "volumeName"]);
+    let (capacity, modes) = if volume.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            st(o, &["status", "capacity", "storage"]),
+            super::cluster::access_modes(s(o, &["status", "accessModes"])),
+        )
+    };
+    let unset = |v: String| {
+        if v.is_empty() {
+            "<unset>".to_string()
+        } else {
+            v
+        }
+    };
+    let class = match st(o, &["spec", "storageClassName"]) {
+        c if c.is_empty() => st(
+            o,
+            &[
+                "metadata",
+                "annotations",
+                "volume.beta.kubernetes.io/storage-class",
+            ],
+        ),
+        c => c,
+    };
     vec![
         name(o),
-        Value::String(if phase.is_empty() {
-            "Pending".into()
-        } else {
-            phase
-        }),
-        Value::String(st(o, &["spec", "volumeName"])),
-        Value::String(st(o, &["status", "capacity", "storage"])),
-        Value::String(modes.join(",")),
-        Value::String(st(o, &["spec", "storageClassName"])),
-        Value::String(or_none(st(o, &["spec", "volumeAttributesClassName"]))),
+        Value::String(phase),
+        Value::String(volume),
+        Value::String(capacity),
+        Value::String(modes),
+        Value::String(class),
+        Value::String(unset(st(o, &["spec", "volumeAttributesClassName"]))),
         age_cell(o),
-        Value::String(st(o, &["spec", "volumeMode"])),
+        Value::String(unset(st(o, &["spec", "volumeMode"]))),
     ]
 }
