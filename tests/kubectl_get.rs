@@ -277,3 +277,105 @@ fn services_get_cluster_ips_and_the_kubernetes_service_exists() {
         assert!(s["message"].as_str().unwrap().contains("provided IP is already allocated"), "{s}");
     });
 }
+
+#[test]
+fn columns_for_cluster_kinds_and_event_wide() {
+    let ks = Kubeshard::start(&[]);
+    post(
+        &ks,
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+        json!({"metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never"}),
+    );
+    post(
+        &ks,
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+        json!({"metadata": {"name": "rb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"},
+                     {"kind": "ServiceAccount", "name": "bot", "namespace": "ci"}]}),
+    );
+    post(
+        &ks,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        json!({"metadata": {"name": "std", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "example.io/disk"}),
+    );
+    post(
+        &ks,
+        "/api/v1/namespaces/default/events",
+        json!({"metadata": {"name": "ev1"}, "involvedObject": {"kind": "Pod", "namespace": "default", "name": "web", "fieldPath": "spec.containers{c}"},
+        "reason": "Pulled", "message": "pulled image", "type": "Normal", "count": 2,
+        "source": {"component": "kubelet", "host": "node1"}}),
+    );
+
+    let out = kubectl(&ks, &["get", "priorityclasses"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    );
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("high "))
+        .expect("high row");
+    assert!(
+        row.contains("1000") && row.contains("false") && row.contains("Never"),
+        "{row}"
+    );
+
+    let out = kubectl(&ks, &["get", "rolebindings", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    );
+    let row = out.lines().nth(1).unwrap_or("");
+    assert!(
+        row.contains("ClusterRole/view") && row.contains("alice") && row.contains("ci:bot"),
+        "{out}"
+    );
+
+    let out = kubectl(&ks, &["get", "storageclasses"]);
+    assert_eq!(
+        header(&out),
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE"
+        ]
+    );
+    assert!(
+        out.contains("std (default)") && out.contains("Immediate"),
+        "{out}"
+    );
+
+    let out = kubectl(&ks, &["get", "events", "-o", "wide"]);
+    assert_eq!(
+        header(&out),
+        [
+            "LAST SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "SUBOBJECT",
+            "SOURCE",
+            "MESSAGE",
+            "FIRST SEEN",
+            "COUNT",
+            "NAME"
+        ]
+    );
+    let row = out.lines().nth(1).unwrap_or("");
+    assert!(
+        row.contains("pod/web")
+            && row.contains("spec.containers{c}")
+            && row.contains("kubelet, node1")
+            && row.ends_with("ev1"),
+        "{out}"
+    );
+    let out = kubectl(&ks, &["get", "events"]);
+    assert_eq!(
+        header(&out),
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+}

@@ -9,7 +9,7 @@ use super::age::{age, human_duration, seconds_since};
 /// One column: name, type, priority (1: only with `-o wide`).
 pub(super) type Col = (&'static str, &'static str, u8);
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+pub(super) fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
     let mut cur = v;
     for p in path {
         cur = cur.get(*p).unwrap_or(&Value::Null);
@@ -17,7 +17,7 @@ fn s<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
     cur
 }
 
-fn st(v: &Value, path: &[&str]) -> String {
+pub(super) fn st(v: &Value, path: &[&str]) -> String {
     match s(v, path) {
         Value::String(x) => x.clone(),
         Value::Number(n) => n.to_string(),
@@ -26,11 +26,11 @@ fn st(v: &Value, path: &[&str]) -> String {
     }
 }
 
-fn int(v: &Value, path: &[&str]) -> i64 {
+pub(super) fn int(v: &Value, path: &[&str]) -> i64 {
     s(v, path).as_i64().unwrap_or(0)
 }
 
-fn or_none(x: String) -> String {
+pub(super) fn or_none(x: String) -> String {
     if x.is_empty() {
         "<none>".into()
     } else {
@@ -38,7 +38,7 @@ fn or_none(x: String) -> String {
     }
 }
 
-fn len_of(v: &Value) -> i64 {
+pub(super) fn len_of(v: &Value) -> i64 {
     match v {
         Value::Object(m) => m.len() as i64,
         Value::Array(a) => a.len() as i64,
@@ -46,15 +46,15 @@ fn len_of(v: &Value) -> i64 {
     }
 }
 
-fn name(o: &Value) -> Value {
+pub(super) fn name(o: &Value) -> Value {
     Value::String(st(o, &["metadata", "name"]))
 }
 
-fn age_cell(o: &Value) -> Value {
+pub(super) fn age_cell(o: &Value) -> Value {
     Value::String(age(s(o, &["metadata", "creationTimestamp"]).as_str()))
 }
 
-fn selector_string(sel: &Value) -> String {
+pub(super) fn selector_string(sel: &Value) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in m {
@@ -88,7 +88,7 @@ fn selector_string(sel: &Value) -> String {
     or_none(parts.join(","))
 }
 
-fn containers_and_images(spec: &Value) -> (String, String) {
+pub(super) fn containers_and_images(spec: &Value) -> (String, String) {
     let cs = spec
         .get("containers")
         .and_then(Value::as_array)
@@ -130,8 +130,8 @@ pub(super) fn for_kind(group: &str, kind: &str) -> (&'static [Col], Cells) {
         ("coordination.k8s.io", "Lease") => (LEASE, lease),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
         ("", "PersistentVolumeClaim") => (PVC, pvc),
-        ("autoscaling", "HorizontalPodAutoscaler") => (HPA, hpa),
-        _ => (DEFAULT, default),
+        ("events.k8s.io", "Event") => (EVENT, super::cluster::events_v1),
+        _ => super::cluster::for_kind(group, kind).unwrap_or((DEFAULT, default)),
     }
 }
 
@@ -606,34 +606,59 @@ fn pod(o: &Value) -> Vec<Value> {
     ]
 }
 
-const EVENT: &[Col] = &[
+pub(super) const EVENT: &[Col] = &[
     ("Last Seen", "string", 0),
     ("Type", "string", 0),
     ("Reason", "string", 0),
     ("Object", "string", 0),
+    ("Subobject", "string", 1),
+    ("Source", "string", 1),
     ("Message", "string", 0),
+    ("First Seen", "string", 1),
+    ("Count", "string", 1),
+    ("Name", "string", 1),
 ];
-fn event(o: &Value) -> Vec<Value> {
-    let last = [
-        s(o, &["lastTimestamp"]),
-        s(o, &["eventTime"]),
-        s(o, &["metadata", "creationTimestamp"]),
-    ]
-    .into_iter()
-    .find_map(Value::as_str)
-    .map(|t| age(Some(t)))
-    .unwrap_or_else(|| "<unknown>".into());
-    let obj = format!(
-        "{}/{}",
-        st(o, &["involvedObject", "kind"]).to_lowercase(),
-        st(o, &["involvedObject", "name"])
-    );
+pub(super) fn event(o: &Value) -> Vec<Value> {
+    let since = |v: &Value| v.as_str().filter(|t| !t.is_empty()).map(|t| age(Some(t)));
+    let first = since(s(o, &["firstTimestamp"]))
+        .or_else(|| since(s(o, &["eventTime"])))
+        .unwrap_or_else(|| "<unknown>".into());
+    let mut last = since(s(o, &["lastTimestamp"])).unwrap_or_else(|| first.clone());
+    let mut count = int(o, &["count"]);
+    if s(o, &["series"]).is_object() {
+        last = since(s(o, &["series", "lastObservedTime"])).unwrap_or_else(|| "<unknown>".into());
+        count = int(o, &["series", "count"]);
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = st(o, &["involvedObject", "kind"]).to_lowercase();
+    let obj = match st(o, &["involvedObject", "name"]) {
+        n if n.is_empty() => kind,
+        n => format!("{kind}/{n}"),
+    };
+    let (component, host) = match st(o, &["source", "component"]) {
+        c if c.is_empty() => (
+            st(o, &["reportingComponent"]),
+            st(o, &["reportingInstance"]),
+        ),
+        c => (c, st(o, &["source", "host"])),
+    };
+    let source = if host.is_empty() {
+        component
+    } else {
+        format!("{component}, {host}")
+    };
     vec![
         Value::String(last),
         Value::String(st(o, &["type"])),
         Value::String(st(o, &["reason"])),
         Value::String(obj),
+        Value::String(st(o, &["involvedObject", "fieldPath"])),
+        Value::String(source),
         Value::String(st(o, &["message"]).trim().to_string()),
+        Value::String(first),
+        Value::from(count),
+        name(o),
     ]
 }
 
@@ -793,103 +818,50 @@ const PVC: &[Col] = &[
     ("VolumeMode", "string", 1),
 ];
 fn pvc(o: &Value) -> Vec<Value> {
-    let modes: Vec<&str> = s(o, &["status", "accessModes"])
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|m| match m {
-                    "ReadWriteOnce" => "RWO",
-                    "ReadOnlyMany" => "ROX",
-                    "ReadWriteMany" => "RWX",
-                    "ReadWriteOncePod" => "RWOP",
-                    other => other,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let phase = st(o, &["status", "phase"]);
-    vec![
-        name(o),
-        Value::String(if phase.is_empty() {
-            "Pending".into()
-        } else {
-            phase
-        }),
-        Value::String(st(o, &["spec", "volumeName"])),
-        Value::String(st(o, &["status", "capacity", "storage"])),
-        Value::String(modes.join(",")),
-        Value::String(st(o, &["spec", "storageClassName"])),
-        Value::String(or_none(st(o, &["spec", "volumeAttributesClassName"]))),
-        age_cell(o),
-        Value::String(st(o, &["spec", "volumeMode"])),
-    ]
-}
-
-const HPA: &[Col] = &[
-    ("Name", "string", 0),
-    ("Reference", "string", 0),
-    ("Targets", "string", 0),
-    ("MinPods", "string", 0),
-    ("MaxPods", "string", 0),
-    ("Replicas", "string", 0),
-    ("Age", "string", 0),
-];
-fn hpa(o: &Value) -> Vec<Value> {
-    let reference = format!(
-        "{}/{}",
-        st(o, &["spec", "scaleTargetRef", "kind"]),
-        st(o, &["spec", "scaleTargetRef", "name"])
-    );
-    let current = s(o, &["status", "currentMetrics"])
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let targets: Vec<String> = s(o, &["spec", "metrics"])
-        .as_array()
-        .map(|ms| {
-            ms.iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    if st(m, &["type"]) != "Resource" {
-                        return "<unknown>/<unknown>".to_string();
-                    }
-                    let name = st(m, &["resource", "name"]);
-                    let target = s(m, &["resource", "target"]);
-                    let now = current.get(i).map(|c| s(c, &["resource", "current"]));
-                    match target.get("averageUtilization").and_then(Value::as_i64) {
-                        Some(t) => {
-                            let cur = now
-                                .and_then(|c| c.get("averageUtilization"))
-                                .and_then(Value::as_i64)
-                                .map_or("<unknown>".to_string(), |c| format!("{c}%"));
-                            format!("{name}: {cur}/{t}%")
-                        }
-                        None => {
-                            let t = st(target, &["averageValue"]);
-                            let cur = now
-                                .map(|c| st(c, &["averageValue"]))
-                                .filter(|c| !c.is_empty())
-                                .unwrap_or_else(|| "<unknown>".into());
-                            format!("{name}: {cur}/{t}")
-                        }
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let targets = if targets.is_empty() {
-        "<none>".to_string()
+    let phase = if s(o, &["metadata", "deletionTimestamp"]).is_string() {
+        "Terminating".to_string()
     } else {
-        targets.join(", ")
+        match st(o, &["status", "phase"]) {
+            p if p.is_empty() => "Pending".into(),
+            p => p,
+        }
+    };
+    let volume = st(o, &["spec", "volumeName"]);
+    let (capacity, modes) = if volume.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            st(o, &["status", "capacity", "storage"]),
+            super::cluster::access_modes(s(o, &["status", "accessModes"])),
+        )
+    };
+    let unset = |v: String| {
+        if v.is_empty() {
+            "<unset>".to_string()
+        } else {
+            v
+        }
+    };
+    let class = match st(o, &["spec", "storageClassName"]) {
+        c if c.is_empty() => st(
+            o,
+            &[
+                "metadata",
+                "annotations",
+                "volume.beta.kubernetes.io/storage-class",
+            ],
+        ),
+        c => c,
     };
     vec![
         name(o),
-        Value::String(reference),
-        Value::String(targets),
-        Value::from(s(o, &["spec", "minReplicas"]).as_i64().unwrap_or(1)),
-        Value::from(int(o, &["spec", "maxReplicas"])),
-        Value::from(int(o, &["status", "currentReplicas"])),
+        Value::String(phase),
+        Value::String(volume),
+        Value::String(capacity),
+        Value::String(modes),
+        Value::String(class),
+        Value::String(unset(st(o, &["spec", "volumeAttributesClassName"]))),
         age_cell(o),
+        Value::String(unset(st(o, &["spec", "volumeMode"]))),
     ]
 }

@@ -3,6 +3,7 @@
 //! each row carries.
 
 mod age;
+mod cluster;
 mod columns;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -166,6 +167,12 @@ pub fn render_list(
 
 /// Renders one object (JSON bytes) as the negotiated output.
 pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
+    render_object(out, group, kind, obj, true)
+}
+
+/// [`render_one`], with the Table's `columnDefinitions` only when `headers` (upstream sends
+/// them on a watch's first event only, `null` after).
+fn render_object(out: Output, group: &str, kind: &str, obj: &[u8], headers: bool) -> Bytes {
     let Ok(v) = serde_json::from_slice::<Value>(obj) else {
         return Bytes::copy_from_slice(obj);
     };
@@ -180,7 +187,7 @@ pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
                 "kind": "Table",
                 "apiVersion": format!("meta.k8s.io/{version}"),
                 "metadata": {"resourceVersion": rv},
-                "columnDefinitions": column_definitions(group, kind),
+                "columnDefinitions": if headers { column_definitions(group, kind) } else { Value::Null },
                 "rows": [row(group, kind, version, include, &v)],
             })
         }
@@ -190,8 +197,9 @@ pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
-/// A watch line whose object is rendered as the negotiated output.
-pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8]) -> Bytes {
+/// A watch line whose object is rendered as the negotiated output; `first` is true for the
+/// stream's first event, the only one whose Table carries `columnDefinitions`.
+pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8], first: bool) -> Bytes {
     let Ok(mut ev) = serde_json::from_slice::<Value>(line) else {
         return Bytes::copy_from_slice(line);
     };
@@ -202,7 +210,7 @@ pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8]) -> B
     if is_object {
         if let Some(obj) = ev.get("object") {
             let bytes = serde_json::to_vec(obj).unwrap_or_default();
-            let rendered = render_one(out, group, kind, &bytes);
+            let rendered = render_object(out, group, kind, &bytes, first);
             if let Ok(v) = serde_json::from_slice::<Value>(&rendered) {
                 ev["object"] = v;
             }
@@ -219,6 +227,26 @@ mod tests {
     use super::*;
 
     const KUBECTL: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+    #[test]
+    fn watch_tables_carry_columns_on_the_first_event_only() {
+        let out = negotiate(Some(KUBECTL), None).unwrap();
+        let line = br#"{"type":"ADDED","object":{"kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"5"},"data":{"k":"v"}}}"#;
+        let first: Value =
+            serde_json::from_slice(&render_watch_line(out, "", "ConfigMap", line, true)).unwrap();
+        let later: Value =
+            serde_json::from_slice(&render_watch_line(out, "", "ConfigMap", line, false)).unwrap();
+        assert_eq!(first["object"]["kind"], "Table");
+        assert_eq!(first["object"]["columnDefinitions"][1]["name"], "Data");
+        assert!(later["object"]
+            .as_object()
+            .unwrap()
+            .get("columnDefinitions")
+            .unwrap()
+            .is_null());
+        assert_eq!(later["object"]["rows"][0]["cells"][0], "a");
+        assert_eq!(later["object"]["rows"][0]["cells"][1], 1);
+    }
 
     #[test]
     fn negotiation() {
@@ -300,7 +328,16 @@ mod tests {
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}});
         let (_, cells) = columns::for_kind("autoscaling", "HorizontalPodAutoscaler");
         let c = cells(&hpa);
-        assert_eq!(&c[1..6], &[json!("Deployment/web"), json!("cpu: <unknown>/50%"), json!(1), json!(3), json!(0)]);
+        assert_eq!(
+            &c[1..6],
+            &[
+                json!("Deployment/web"),
+                json!("cpu: <unknown>/50%"),
+                json!("1"),
+                json!(3),
+                json!(0)
+            ]
+        );
         let (_, cells) = columns::for_kind("", "Service");
         let c = cells(&svc);
         assert_eq!(c[3], "<none>");

@@ -548,8 +548,8 @@ mod tests {
         assert!(!ns.verbs.contains(&"deletecollection"));
         assert_eq!(
             ns.to_resource().subresources,
-            vec!["status".to_string()],
-            "finalize is not a REST subresource"
+            vec!["finalize".to_string(), "status".to_string()],
+            "namespaces/finalize is served (PUT only)"
         );
         assert_eq!(Scale.response_kind(d), SCALE_KIND);
         // Services: DNS-1035 (must start with a letter), upstream's message.

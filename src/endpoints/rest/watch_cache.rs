@@ -118,6 +118,8 @@ struct CacheWatch {
     done: bool,
     /// Table or metadata watches re-render each event (kubectl get -w).
     output: crate::printers::Output,
+    /// Whether an event went out yet (Table column definitions ride on the first only).
+    sent_first: bool,
     group: String,
     _open: WatcherGuard,
 }
@@ -154,6 +156,7 @@ impl CacheWatch {
             queue: VecDeque::new(),
             done: false,
             output: t.output,
+            sent_first: false,
             group: t.res.group.clone(),
             _open: cache.watcher_guard(),
         };
@@ -226,7 +229,16 @@ impl futures_lite::Stream for CacheWatch {
             if let Some(line) = this.queue.pop_front() {
                 let line = match this.output {
                     crate::printers::Output::Json => line,
-                    out => crate::printers::render_watch_line(out, &this.group, &this.kind, &line),
+                    out => {
+                        let first = !std::mem::replace(&mut this.sent_first, true);
+                        crate::printers::render_watch_line(
+                            out,
+                            &this.group,
+                            &this.kind,
+                            &line,
+                            first,
+                        )
+                    }
                 };
                 return Poll::Ready(Some(Ok(Frame::data(line))));
             }
