@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use super::columns::{
-    age_cell, containers_and_images, event, int, name, or_none, s, selector_string, st, Cells, Col,
+    age_cell, containers_and_images, event, int, name, or_none, s, selector_string, st,
+    storage_class, Cells, Col,
 };
 
 /// The columns and cells for the kinds this file prints, `None` for the others.
@@ -141,17 +142,7 @@ fn pv(o: &Value) -> Vec<Value> {
     } else {
         st(o, &["status", "phase"])
     };
-    let class = match st(o, &["spec", "storageClassName"]) {
-        c if c.is_empty() => st(
-            o,
-            &[
-                "metadata",
-                "annotations",
-                "volume.beta.kubernetes.io/storage-class",
-            ],
-        ),
-        c => c,
-    };
+    let class = storage_class(o);
     let vac = match st(o, &["spec", "volumeAttributesClassName"]) {
         c if c.is_empty() => "<unset>".to_string(),
         c => c,

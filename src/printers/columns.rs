@@ -842,17 +842,7 @@ fn pvc(o: &Value) -> Vec<Value> {
             v
         }
     };
-    let class = match st(o, &["spec", "storageClassName"]) {
-        c if c.is_empty() => st(
-            o,
-            &[
-                "metadata",
-                "annotations",
-                "volume.beta.kubernetes.io/storage-class",
-            ],
-        ),
-        c => c,
-    };
+    let class = storage_class(o);
     vec![
         name(o),
         Value::String(phase),
@@ -864,4 +854,20 @@ fn pvc(o: &Value) -> Vec<Value> {
         age_cell(o),
         Value::String(unset(st(o, &["spec", "volumeMode"]))),
     ]
+}
+
+/// A volume's or claim's storage class: the field, else the beta annotation upstream still
+/// reads.
+pub(super) fn storage_class(o: &Value) -> String {
+    match st(o, &["spec", "storageClassName"]) {
+        c if c.is_empty() => st(
+            o,
+            &[
+                "metadata",
+                "annotations",
+                "volume.beta.kubernetes.io/storage-class",
+            ],
+        ),
+        c => c,
+    }
 }

@@ -173,10 +173,18 @@ pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
 /// [`render_one`], with the Table's `columnDefinitions` only when `headers` (upstream sends
 /// them on a watch's first event only, `null` after).
 fn render_object(out: Output, group: &str, kind: &str, obj: &[u8], headers: bool) -> Bytes {
+    if out == Output::Json {
+        return Bytes::copy_from_slice(obj);
+    }
     let Ok(v) = serde_json::from_slice::<Value>(obj) else {
         return Bytes::copy_from_slice(obj);
     };
-    let doc = match out {
+    Bytes::from(serde_json::to_vec(&rendered(out, group, kind, &v, headers)).unwrap_or_default())
+}
+
+/// The rendered form of a parsed object (`out` is not JSON).
+fn rendered(out: Output, group: &str, kind: &str, v: &Value, headers: bool) -> Value {
+    match out {
         Output::Table { version, include } => {
             let rv = v
                 .get("metadata")
@@ -188,17 +196,17 @@ fn render_object(out: Output, group: &str, kind: &str, obj: &[u8], headers: bool
                 "apiVersion": format!("meta.k8s.io/{version}"),
                 "metadata": {"resourceVersion": rv},
                 "columnDefinitions": if headers { column_definitions(group, kind) } else { Value::Null },
-                "rows": [row(group, kind, version, include, &v)],
+                "rows": [row(group, kind, version, include, v)],
             })
         }
-        Output::Metadata { version } => partial(version, &v),
-        Output::Json => return Bytes::copy_from_slice(obj),
-    };
-    Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+        Output::Metadata { version } => partial(version, v),
+        Output::Json => v.clone(),
+    }
 }
 
 /// A watch line whose object is rendered as the negotiated output; `first` is true for the
-/// stream's first event, the only one whose Table carries `columnDefinitions`.
+/// stream's first event, the only one whose Table carries `columnDefinitions`. The line is
+/// parsed once and encoded once.
 pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8], first: bool) -> Bytes {
     let Ok(mut ev) = serde_json::from_slice::<Value>(line) else {
         return Bytes::copy_from_slice(line);
@@ -209,11 +217,8 @@ pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8], firs
     );
     if is_object {
         if let Some(obj) = ev.get("object") {
-            let bytes = serde_json::to_vec(obj).unwrap_or_default();
-            let rendered = render_object(out, group, kind, &bytes, first);
-            if let Ok(v) = serde_json::from_slice::<Value>(&rendered) {
-                ev["object"] = v;
-            }
+            let r = rendered(out, group, kind, obj, first);
+            ev["object"] = r;
         }
     }
     let mut b = BytesMut::from(serde_json::to_vec(&ev).unwrap_or_default().as_slice());

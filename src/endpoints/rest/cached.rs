@@ -39,8 +39,7 @@ impl RestApi {
     /// The shard's cache and the resource's index in it, when this resource is cached.
     pub(crate) fn cache_for(&self, t: &Target<'_>) -> Option<(&WatchCache, usize)> {
         let cache = self.cache.as_ref()?;
-        let root = super::keys::collection_prefix(&self.prefix, &t.res.key_segment, None);
-        let index = cache.resource_index(root.as_bytes())?;
+        let index = *self.cache_slots.get(&t.res.key_segment)?;
         Some((cache, index))
     }
 

@@ -46,6 +46,8 @@ pub struct RestApi {
     stopping: Arc<Signal>,
     /// The shard's watch cache replica; None: every read goes to the backend.
     cache: Option<WatchCache>,
+    /// Each cached resource's ring in the replica, by key segment (found once, not per read).
+    cache_slots: HashMap<String, usize>,
     /// Cluster IPs for Services created on this shard.
     service_ips: Option<crate::registry::service_ips::ServiceIps>,
 }
@@ -97,6 +99,17 @@ impl RestApi {
         stopping: Arc<Signal>,
         cache: Option<WatchCache>,
     ) -> Self {
+        let cache_slots = match &cache {
+            Some(c) => resources
+                .iter()
+                .filter_map(|r| {
+                    let root = keys::collection_prefix(&prefix, &r.key_segment, None);
+                    let slot = c.resource_index(root.as_bytes())?;
+                    Some((r.key_segment.clone(), slot))
+                })
+                .collect(),
+            None => HashMap::new(),
+        };
         let resources = resources
             .into_iter()
             .map(|r| {
@@ -112,6 +125,7 @@ impl RestApi {
             prefix,
             max_body,
             stopping,
+            cache_slots,
             cache,
             service_ips: None,
         }

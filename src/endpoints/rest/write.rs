@@ -232,24 +232,11 @@ impl RestApi {
             if t.query.dry_run() {
                 return Ok(response::json(StatusCode::OK, bytes));
             }
-            // The last finalizer removed from an object being deleted: it goes now.
-            let deleting = meta_str(&new, "deletionTimestamp").is_some();
-            let done = deleting
-                && finalizers(new.get("metadata").unwrap_or(&Value::Null)).is_empty()
-                && !has_spec_finalizers(&new);
-            let write = if done { None } else { Some(bytes.clone()) };
-            let pinned = body_rv.is_some();
-            match self
-                .write_at(t, &t.name, current.mod_revision, write, pinned)
+            if let Some(resp) = self
+                .write_back(t, current.mod_revision, &new, bytes, body_rv.is_some())
                 .await?
             {
-                Attempt::Done(revision) => {
-                    return Ok(response::json(
-                        StatusCode::OK,
-                        object::with_resource_version(&bytes, revision),
-                    ))
-                }
-                Attempt::Retry => continue,
+                return Ok(resp);
             }
         }
         Err(StatusError::conflict_modified(
@@ -441,21 +428,11 @@ impl RestApi {
                     object::with_resource_version(&bytes, current.mod_revision),
                 ));
             }
-            let gone = meta_str(&obj, "deletionTimestamp").is_some()
-                && finalizers(obj.get("metadata").unwrap_or(&Value::Null)).is_empty()
-                && !has_spec_finalizers(&obj);
-            let write = if gone { None } else { Some(bytes.clone()) };
-            match self
-                .write_at(t, &t.name, current.mod_revision, write, false)
+            if let Some(resp) = self
+                .write_back(t, current.mod_revision, &obj, bytes, false)
                 .await?
             {
-                Attempt::Done(revision) => {
-                    return Ok(response::json(
-                        StatusCode::OK,
-                        object::with_resource_version(&bytes, revision),
-                    ))
-                }
-                Attempt::Retry => continue,
+                return Ok(resp);
             }
         }
         Err(StatusError::conflict_modified(
@@ -507,6 +484,39 @@ pub(crate) fn delete_options(
 
 fn has_spec_finalizers(obj: &Map<String, Value>) -> bool {
     !finalizers(obj.get("spec").unwrap_or(&Value::Null)).is_empty()
+}
+
+/// An object being deleted whose last finalizer (metadata or spec) is gone: it goes now.
+fn deletion_finished(obj: &Map<String, Value>) -> bool {
+    meta_str(obj, "deletionTimestamp").is_some()
+        && finalizers(obj.get("metadata").unwrap_or(&Value::Null)).is_empty()
+        && !has_spec_finalizers(obj)
+}
+
+impl RestApi {
+    /// One attempt of an update-style loop: writes `bytes` (the encoding of `obj`) at the
+    /// revision read, or deletes the object when its deletion has finished. None: lost a race,
+    /// read again.
+    async fn write_back(
+        &self,
+        t: &Target<'_>,
+        read_revision: Revision,
+        obj: &Map<String, Value>,
+        bytes: Bytes,
+        pinned: bool,
+    ) -> Result<Option<Response<Body>>, StatusError> {
+        let write = (!deletion_finished(obj)).then(|| bytes.clone());
+        match self
+            .write_at(t, &t.name, read_revision, write, pinned)
+            .await?
+        {
+            Attempt::Done(revision) => Ok(Some(response::json(
+                StatusCode::OK,
+                object::with_resource_version(&bytes, revision),
+            ))),
+            Attempt::Retry => Ok(None),
+        }
+    }
 }
 
 /// upstream's answer to a delete that removed the object: a Success Status.
