@@ -44,6 +44,7 @@ fn pods() -> Resource {
         has_generation: false,
         subresources: vec!["status".into()],
         verbs: vec![],
+        conversion: None,
     }
 }
 

@@ -149,7 +149,8 @@ fn legacy_documents_have_upstreams_shape() {
         assert_eq!(
             group,
             json!({"kind": "APIGroup", "apiVersion": "v1", "name": "autoscaling",
-                "versions": [{"groupVersion": "autoscaling/v2", "version": "v2"}],
+                "versions": [{"groupVersion": "autoscaling/v2", "version": "v2"},
+                    {"groupVersion": "autoscaling/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "autoscaling/v2", "version": "v2"}})
         );
 
@@ -274,7 +275,9 @@ fn aggregated_discovery_by_accept_with_etags() {
                 .iter()
                 .map(|v| &v["version"])
                 .collect();
-            assert_eq!(versions, [&json!("v2")], "autoscaling/v1 is not served");
+            assert_eq!(versions, [&json!("v2"), &json!("v1")]);
+            let v1 = find(&autoscaling["versions"][1]["resources"], "resource", "horizontalpodautoscalers");
+            assert_eq!(v1["responseKind"]["version"], "v1");
         }
 
         // ETag and If-None-Match, aggregated and legacy.
@@ -395,6 +398,7 @@ fn kubectl_api_resources_and_api_versions_across_versions() {
             "apps/v1",
             "v1",
             "autoscaling/v2",
+            "autoscaling/v1",
             "batch/v1",
             "events.k8s.io/v1",
         ] {

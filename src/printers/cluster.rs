@@ -1,13 +1,13 @@
 //! Columns for the kinds `columns.rs` leaves out: storage, policy, RBAC, scheduling, node,
 //! discovery, autoscaling, networking extras and the core kinds with small printers
-//! (PodTemplate, ResourceQuota, LimitRange, PersistentVolume, ControllerRevision), plus
-//! `events.k8s.io` Events mapped onto the core Event columns.
+//! (PodTemplate, ResourceQuota, LimitRange, PersistentVolume, ControllerRevision).
+//! (`events.k8s.io` Events are stored, and printed, as core Events.)
 
 use serde_json::{json, Value};
 
 use super::columns::{
-    age_cell, containers_and_images, event, int, name, or_none, s, selector_string, st,
-    storage_class, Cells, Col,
+    age_cell, containers_and_images, int, name, or_none, s, selector_string, st, storage_class,
+    Cells, Col,
 };
 
 /// The columns and cells for the kinds this file prints, `None` for the others.
@@ -532,26 +532,6 @@ fn endpointslice(o: &Value) -> Vec<Value> {
     ]
 }
 
-/// An `events.k8s.io/v1` Event in the core Event's columns (upstream prints both alike).
-pub(super) fn events_v1(o: &Value) -> Vec<Value> {
-    let core = json!({
-        "metadata": s(o, &["metadata"]),
-        "lastTimestamp": s(o, &["deprecatedLastTimestamp"]),
-        "firstTimestamp": s(o, &["deprecatedFirstTimestamp"]),
-        "count": s(o, &["deprecatedCount"]),
-        "source": s(o, &["deprecatedSource"]),
-        "series": s(o, &["series"]),
-        "reportingComponent": s(o, &["reportingController"]),
-        "reportingInstance": s(o, &["reportingInstance"]),
-        "eventTime": s(o, &["eventTime"]),
-        "type": s(o, &["type"]),
-        "reason": s(o, &["reason"]),
-        "involvedObject": s(o, &["regarding"]),
-        "message": s(o, &["note"]),
-    });
-    event(&core)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -672,7 +652,7 @@ mod tests {
     }
 
     #[test]
-    fn podtemplate_networkpolicy_events_v1() {
+    fn podtemplate_networkpolicy() {
         let c = cells(
             "",
             "PodTemplate",
@@ -686,18 +666,6 @@ mod tests {
             json!({"metadata": {"name": "np"}, "spec": {"podSelector": {}}}),
         );
         assert_eq!(c[1], "<none>");
-        let c = events_v1(
-            &json!({"metadata": {"name": "e"}, "type": "Normal", "reason": "Pulled",
-            "regarding": {"kind": "Pod", "name": "web"}, "note": "done "}),
-        );
-        assert_eq!(
-            c[1..4],
-            [json!("Normal"), json!("Pulled"), json!("pod/web")]
-        );
-        assert_eq!(
-            c[6..],
-            [json!("done"), json!("<unknown>"), json!(1), json!("e")]
-        );
     }
 
     #[test]

@@ -130,7 +130,6 @@ pub(super) fn for_kind(group: &str, kind: &str) -> (&'static [Col], Cells) {
         ("coordination.k8s.io", "Lease") => (LEASE, lease),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
         ("", "PersistentVolumeClaim") => (PVC, pvc),
-        ("events.k8s.io", "Event") => (EVENT, super::cluster::events_v1),
         _ => super::cluster::for_kind(group, kind).unwrap_or((DEFAULT, default)),
     }
 }
@@ -618,7 +617,7 @@ pub(super) const EVENT: &[Col] = &[
     ("Count", "string", 1),
     ("Name", "string", 1),
 ];
-pub(super) fn event(o: &Value) -> Vec<Value> {
+fn event(o: &Value) -> Vec<Value> {
     let since = |v: &Value| v.as_str().filter(|t| !t.is_empty()).map(|t| age(Some(t)));
     let first = since(s(o, &["firstTimestamp"]))
         .or_else(|| since(s(o, &["eventTime"])))

@@ -1,6 +1,7 @@
 //! What each resource is and how it behaves: the resource table (data), storage keys, and the
 //! create/update strategies with upstream's validation.
 
+pub mod conversion;
 pub mod defaults;
 pub mod keys;
 pub mod patch;

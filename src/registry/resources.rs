@@ -151,6 +151,10 @@ impl ResourceDef {
                 .map(|s| s.name().to_string())
                 .collect(),
             verbs: self.verbs.iter().map(|s| s.to_string()).collect(),
+            conversion: super::conversion::Conversion::between(
+                (self.group, self.version, self.kind),
+                (self.storage.group, self.storage.version, self.storage.kind),
+            ),
         }
     }
 }
@@ -215,7 +219,7 @@ pub static GROUPS: &[GroupDef] = &[
     },
     GroupDef {
         name: "autoscaling",
-        versions: &["v2"],
+        versions: &["v2", "v1"],
     },
     GroupDef {
         name: "batch",
@@ -308,6 +312,13 @@ const CORE_EVENT: Gvk = Gvk {
     kind: "Event",
 };
 
+/// autoscaling/v2 HPAs are the storage form of autoscaling/v1 ones.
+const HPA_V2: Gvk = Gvk {
+    group: "autoscaling",
+    version: "v2",
+    kind: "HorizontalPodAutoscaler",
+};
+
 /// The table: rows of a group/version in upstream's discovery order (by plural), groups as
 /// in [`GROUPS`].
 #[rustfmt::skip]
@@ -336,9 +347,9 @@ pub static RESOURCES: &[ResourceDef] = &[
     def("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], ALL, true, SCALE_STATUS, "statefulsets", Subdomain, true),
     // events.k8s.io/v1
     ResourceDef { storage: CORE_EVENT, ..def("events.k8s.io", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false) },
-    // autoscaling/v2 (autoscaling/v1 HPAs need a conversion kubeshard does not have yet, so
-    // that version is not served rather than served with v2-shaped objects)
+    // autoscaling/v2, then autoscaling/v1 (stored as v2, converted by `conversion::hpa`)
     def("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true),
+    ResourceDef { storage: HPA_V2, ..def("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true) },
     // batch/v1
     def("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], ALL, true, STATUS, "cronjobs", Subdomain, true),
     def("batch", "v1", "Job", "jobs", "job", NONE, ALL, true, STATUS, "jobs", Subdomain, true),
@@ -526,10 +537,20 @@ mod tests {
         assert_eq!(preferred_version("autoscaling"), Some("v2"));
         assert_eq!(preferred_version(""), Some("v1"));
         assert_eq!(preferred_version("extensions"), None);
-        assert!(
-            lookup("autoscaling", "v1", "horizontalpodautoscalers").is_none(),
-            "not served without a v1<->v2 conversion"
+        let v1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").expect("hpa v1");
+        assert_eq!(
+            (v1.storage, v1.key_segment),
+            (HPA_V2, "horizontalpodautoscalers")
         );
+        for row in RESOURCES.iter().filter(|r| r.needs_conversion()) {
+            assert!(
+                row.to_resource().conversion.is_some(),
+                "{}/{} {} is stored as another kind but has no conversion",
+                row.group,
+                row.version,
+                row.kind
+            );
+        }
         let ev = by_group_kind("events.k8s.io", "Event").expect("events.k8s.io");
         assert_eq!((ev.storage, ev.key_segment), (CORE_EVENT, "events"));
         assert_eq!(

@@ -30,6 +30,8 @@ pub struct Resource {
     pub subresources: Vec<String>,
     /// Verbs served on the main resource.
     pub verbs: Vec<String>,
+    /// How this version converts to the kind it is stored as (None: stored as served).
+    pub conversion: Option<super::conversion::Conversion>,
 }
 
 impl Resource {
@@ -39,6 +41,27 @@ impl Resource {
             self.version.clone()
         } else {
             format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `apiVersion` and `kind` of the objects the strategy sees: the stored form.
+    pub fn stored_type(&self) -> (String, String) {
+        match self.conversion {
+            Some(c) => {
+                let (v, k) = c.stored();
+                (v.to_string(), k.to_string())
+            }
+            None => (self.api_version(), self.kind.clone()),
+        }
+    }
+
+    /// The group and kind whose printer columns a Table of this resource uses: the stored
+    /// form's, which is what the printers read (upstream prints from internal objects, so
+    /// every version of a kind has the same columns).
+    pub fn printed_as(&self) -> (&str, &str) {
+        match self.conversion {
+            Some(super::conversion::Conversion::EventsV1) => ("", "Event"),
+            _ => (&self.group, &self.kind),
         }
     }
 
@@ -84,13 +107,12 @@ fn generated_suffix() -> String {
         .collect()
 }
 
-/// Checks `kind`/`apiVersion` in a body against the resource (empty ones are filled in).
-fn check_type(
-    res: &Resource,
+/// Checks `kind`/`apiVersion` in a body against the expected ones (empty ones are filled in).
+pub fn check_type(
+    api_version: String,
     obj: &mut Map<String, Value>,
     body_kind: &str,
 ) -> Result<(), StatusError> {
-    let api_version = res.api_version();
     match obj.get("apiVersion").and_then(Value::as_str) {
         None | Some("") => {}
         Some(v) if v == api_version => {}
@@ -170,7 +192,8 @@ pub fn prepare_create(
     mut obj: Map<String, Value>,
     namespace: Option<&str>,
 ) -> Result<Map<String, Value>, StatusError> {
-    check_type(res, &mut obj, &res.kind)?;
+    let (api_version, kind) = res.stored_type();
+    check_type(api_version, &mut obj, &kind)?;
     let meta = metadata_mut(&mut obj)?;
     reconcile_namespace(res, meta, namespace)?;
     let name = meta
@@ -223,7 +246,8 @@ pub fn prepare_update(
     url_name: &str,
     subresource: &str,
 ) -> Result<Map<String, Value>, StatusError> {
-    check_type(res, &mut obj, &res.kind)?;
+    let (api_version, kind) = res.stored_type();
+    check_type(api_version, &mut obj, &kind)?;
     // Before comparing with the stored object, which has its defaults.
     super::defaults::apply(res, &mut obj);
     let meta = metadata_mut(&mut obj)?;
@@ -463,6 +487,7 @@ mod tests {
             has_generation: false,
             subresources: vec![],
             verbs: vec![],
+            conversion: None,
         }
     }
 

@@ -823,7 +823,8 @@ mod tests {
         assert_eq!(
             autoscaling,
             serde_json::json!({"kind": "APIGroup", "apiVersion": "v1", "name": "autoscaling",
-                "versions": [{"groupVersion": "autoscaling/v2", "version": "v2"}],
+                "versions": [{"groupVersion": "autoscaling/v2", "version": "v2"},
+                    {"groupVersion": "autoscaling/v1", "version": "v1"}],
                 "preferredVersion": {"groupVersion": "autoscaling/v2", "version": "v2"}})
         );
         let apis = body(&d, "/apis", "");

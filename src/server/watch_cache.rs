@@ -44,8 +44,12 @@ pub fn config(
         .iter()
         .filter_map(|e| parse_watch_cache_size(e).ok())
         .collect();
+    // Versions of one resource (core and events.k8s.io Events, autoscaling/v1 and v2 HPAs)
+    // share their keys, and so one ring: the first row's.
+    let mut roots = std::collections::HashSet::new();
     let cached = resources
         .iter()
+        .filter(|r| roots.insert(r.key_segment.clone()))
         .filter_map(|r| {
             let size = sizes
                 .iter()

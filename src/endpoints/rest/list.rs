@@ -306,10 +306,11 @@ impl RestApi {
             if let Some(c) = &page.continue_token {
                 meta.insert("continue".into(), Value::String(c.clone()));
             }
+            let (group, kind) = t.res.printed_as();
             let body = crate::printers::render_list(
                 t.output,
-                &t.res.group,
-                &t.res.kind,
+                group,
+                kind,
                 meta,
                 page.items.iter().map(|i| i.json.clone()),
             );

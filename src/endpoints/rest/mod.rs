@@ -2,6 +2,7 @@
 //! deletecollection, on the main resource and its `status` subresource. Routes come from the
 //! table, not from code per resource.
 
+mod answer;
 mod cached;
 mod cluster_ip;
 mod list;
@@ -241,7 +242,13 @@ impl RestApi {
                 verb,
             )),
         };
-        Some(result.unwrap_or_else(|e| response::status(&e)))
+        let resp = result.unwrap_or_else(|e| response::status(&e));
+        match res.conversion {
+            Some(c) if resp.status().is_success() => {
+                Some(answer::rewrite(resp, verb == "watch", answer::converting(c)).await)
+            }
+            _ => Some(resp),
+        }
     }
 
     /// Reads a JSON request body, bounded by the body limit.
@@ -325,7 +332,10 @@ impl RestApi {
 fn render_one(t: &Target<'_>, json: &Bytes) -> Bytes {
     match t.output {
         crate::printers::Output::Json => json.clone(),
-        out => crate::printers::render_one(out, &t.res.group, &t.res.kind, json),
+        out => {
+            let (group, kind) = t.res.printed_as();
+            crate::printers::render_one(out, group, kind, json)
+        }
     }
 }
 

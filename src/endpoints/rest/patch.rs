@@ -33,8 +33,11 @@ impl RestApi {
             } else {
                 object::with_resource_version(&kv.value, kv.mod_revision)
             };
-            let original: Value = serde_json::from_slice(&current)
+            let mut original: Value = serde_json::from_slice(&current)
                 .map_err(|e| StatusError::internal(format!("stored object: {e}")))?;
+            if let (Some(conversion), false) = (t.res.conversion, scale) {
+                conversion.present(&mut original);
+            }
             let kind = if scale { "Scale" } else { t.res.kind.as_str() };
             let patched = patch::apply(patch_type, kind, &original, &body)?;
             check_identity(t, &patched)?;

@@ -120,7 +120,8 @@ struct CacheWatch {
     output: crate::printers::Output,
     /// Whether an event went out yet (Table column definitions ride on the first only).
     sent_first: bool,
-    group: String,
+    /// The group and kind whose Table columns the lines are printed with.
+    printed_as: (String, String),
     _open: WatcherGuard,
 }
 
@@ -157,7 +158,10 @@ impl CacheWatch {
             done: false,
             output: t.output,
             sent_first: false,
-            group: t.res.group.clone(),
+            printed_as: (
+                t.res.printed_as().0.to_string(),
+                t.res.printed_as().1.to_string(),
+            ),
             _open: cache.watcher_guard(),
         };
         w.next_bookmark = w.bookmark_after(now);
@@ -233,8 +237,8 @@ impl futures_lite::Stream for CacheWatch {
                         let first = !std::mem::replace(&mut this.sent_first, true);
                         crate::printers::render_watch_line(
                             out,
-                            &this.group,
-                            &this.kind,
+                            &this.printed_as.0,
+                            &this.printed_as.1,
                             &line,
                             first,
                         )

@@ -64,7 +64,8 @@ fn encode(obj: &Map<String, Value>) -> Result<Bytes, StatusError> {
 }
 
 /// Decodes a create/update body and applies `fieldValidation` to it: unknown fields are
-/// dropped (and warned about), or rejected with Strict.
+/// dropped (and warned about), or rejected with Strict. A version stored as another is
+/// converted to the stored form here.
 fn decode_checked(
     t: &Target<'_>,
     mut body: Vec<u8>,
@@ -72,6 +73,10 @@ fn decode_checked(
     let directive = Directive::parse(t.query.get("fieldValidation"))?;
     let mut obj = strategy::decode_object(t.res, &mut body)?;
     let warnings = check_fields(t.res, &t.res.kind, &mut obj, directive)?;
+    if let Some(conversion) = t.res.conversion {
+        strategy::check_type(t.res.api_version(), &mut obj, &t.res.kind)?;
+        obj = conversion.to_stored(obj)?;
+    }
     Ok((obj, warnings))
 }
 
