@@ -38,7 +38,7 @@ fn err<T>(m: impl Into<String>) -> Result<T, DecodeError> {
     Err(DecodeError(m.into()))
 }
 
-fn messages() -> &'static HashMap<&'static str, &'static [F]> {
+pub(super) fn messages() -> &'static HashMap<&'static str, &'static [F]> {
     static M: OnceLock<HashMap<&'static str, &'static [F]>> = OnceLock::new();
     M.get_or_init(|| MESSAGES.iter().map(|(n, f)| (*n, *f)).collect())
 }

@@ -7,6 +7,7 @@
 //! from the k8s-pb and k8s-openapi crates (`tools/gen-proto-schema.py`).
 
 mod decode;
+mod encode;
 mod schema;
 
 use serde_json::{Map, Value};
@@ -21,10 +22,16 @@ const MAGIC: &[u8] = b"k8s\0";
 /// The message that holds objects of `apiVersion`/`kind`, by the k8s-pb naming
 /// (`api.<group's first label or core>.<version>.<Kind>`).
 fn message_name(api_version: &str, kind: &str) -> String {
-    if kind == "DeleteOptions" {
-        return "apimachinery.pkg.apis.meta.v1.DeleteOptions".into();
-    }
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    // meta.k8s.io kinds, and the ones every group version shares.
+    if group == "meta.k8s.io"
+        || matches!(
+            kind,
+            "DeleteOptions" | "Status" | "WatchEvent" | "APIResourceList"
+        )
+    {
+        return format!("apimachinery.pkg.apis.meta.{version}.{kind}");
+    }
     let package = if group.is_empty() {
         "core"
     } else {
@@ -79,6 +86,67 @@ pub fn to_json(body: &[u8]) -> Result<Value, DecodeError> {
         out.extend(fields);
     }
     Ok(Value::Object(out))
+}
+
+/// Whether an Accept header asks for protobuf and takes no JSON: then answers are encoded as
+/// protobuf (a client that takes both gets JSON, which every reader of the API can read).
+pub fn accepts_only_protobuf(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return false;
+    };
+    let mut protobuf = false;
+    for entry in accept.split(',') {
+        let mut parts = entry.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let params: Vec<&str> = parts.collect();
+        if params.iter().any(|p| p.replace(' ', "") == "q=0") {
+            continue;
+        }
+        match media.as_str() {
+            "application/json" | "*/*" | "application/*" => return false,
+            MEDIA_TYPE if !params.iter().any(|p| p.starts_with("as=")) => protobuf = true,
+            _ => {}
+        }
+    }
+    protobuf
+}
+
+/// The media type of a protobuf watch stream.
+pub const STREAM_MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
+
+/// Encodes a JSON object (with `apiVersion` and `kind`) as a protobuf body: the magic and a
+/// `runtime.Unknown` envelope around the object's message.
+pub fn from_json(obj: &Value) -> Result<Vec<u8>, DecodeError> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = message_name(api_version, kind);
+    if kind.is_empty() || !decode::known(&name) {
+        return Err(DecodeError(format!(
+            "no protobuf message is known for {api_version}, Kind={kind}"
+        )));
+    }
+    let raw = encode::message(&name, obj, 0)?;
+    let mut out = MAGIC.to_vec();
+    out.extend(encode::unknown(api_version, kind, &raw));
+    Ok(out)
+}
+
+/// One watch event (a JSON watch line, `{"type":..,"object":..}`) as upstream's protobuf
+/// watch streams frame it: a 4-byte big-endian length, then a `metav1.WatchEvent` without
+/// envelope whose object is the full protobuf encoding of the object.
+pub fn watch_frame(line: &Value) -> Result<Vec<u8>, DecodeError> {
+    let ty = line.get("type").and_then(Value::as_str).unwrap_or("");
+    let object = from_json(line.get("object").unwrap_or(&Value::Null))?;
+    let event = serde_json::json!({"type": ty});
+    let mut body = encode::message("apimachinery.pkg.apis.meta.v1.WatchEvent", &event, 0)?;
+    // object: a RawExtension whose raw bytes are the encoded object (not embedded JSON).
+    let mut raw_ext = Vec::new();
+    encode::bytes_field(&mut raw_ext, 1, &object);
+    encode::bytes_field(&mut body, 2, &raw_ext);
+    let len = u32::try_from(body.len()).map_err(|_| DecodeError("event too large".into()))?;
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend(body);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -202,5 +270,113 @@ mod tests {
         truncated.truncate(truncated.len() - 1);
         assert!(to_json(&truncated).is_err());
         assert!(to_json(&envelope("v1", "NoSuchKind", Vec::new())).is_err());
+    }
+
+    #[test]
+    fn encoding_round_trips_through_prost_and_back() {
+        let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "default", "resourceVersion": "42",
+                "creationTimestamp": "2026-11-22T10:00:00Z", "labels": {"b": "2", "a": "1"}},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"a": "1"}},
+                "strategy": {"type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 1}},
+                "template": {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [
+                    {"name": "c", "image": "nginx", "args": ["-x", "-y"],
+                     "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}},
+                     "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}});
+        let bytes = from_json(&obj).unwrap();
+        assert!(bytes.starts_with(MAGIC));
+        let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(&bytes[4..]).unwrap();
+        assert_eq!(
+            unknown.type_meta.as_ref().unwrap().kind.as_deref(),
+            Some("Deployment")
+        );
+        let d = apps::Deployment::decode(unknown.raw.as_deref().unwrap()).unwrap();
+        let meta = d.metadata.as_ref().unwrap();
+        assert_eq!(meta.resource_version.as_deref(), Some("42"));
+        assert_eq!(
+            meta.creation_timestamp.as_ref().unwrap().seconds,
+            Some(1_795_341_600)
+        );
+        let spec = d.spec.as_ref().unwrap();
+        assert_eq!(spec.replicas, Some(0));
+        let ru = spec
+            .strategy
+            .as_ref()
+            .unwrap()
+            .rolling_update
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            ru.max_surge.as_ref().unwrap().str_val.as_deref(),
+            Some("25%")
+        );
+        assert_eq!(ru.max_unavailable.as_ref().unwrap().int_val, Some(1));
+        let c = &spec
+            .template
+            .as_ref()
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0];
+        assert_eq!(c.args, ["-x", "-y"]);
+        assert_eq!(
+            c.resources.as_ref().unwrap().limits["cpu"]
+                .string
+                .as_deref(),
+            Some("500m")
+        );
+        assert_eq!(to_json(&bytes).unwrap(), obj);
+    }
+
+    #[test]
+    fn protobuf_only_when_json_is_not_taken() {
+        assert!(accepts_only_protobuf(Some(
+            "application/vnd.kubernetes.protobuf"
+        )));
+        assert!(accepts_only_protobuf(Some(
+            "application/vnd.kubernetes.protobuf, application/json;q=0"
+        )));
+        assert!(!accepts_only_protobuf(Some(
+            "application/vnd.kubernetes.protobuf,application/json"
+        )));
+        assert!(!accepts_only_protobuf(Some(
+            "application/vnd.kubernetes.protobuf, */*"
+        )));
+        assert!(!accepts_only_protobuf(Some(
+            "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io"
+        )));
+        assert!(!accepts_only_protobuf(None));
+    }
+
+    #[test]
+    fn status_and_lists_and_watch_frames() {
+        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": "configmaps \"x\" not found", "reason": "NotFound",
+            "details": {"name": "x", "kind": "configmaps"}, "code": 404});
+        let bytes = from_json(&status).unwrap();
+        let u = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(&bytes[4..]).unwrap();
+        let s = meta::Status::decode(u.raw.as_deref().unwrap()).unwrap();
+        assert_eq!((s.code, s.reason.as_deref()), (Some(404), Some("NotFound")));
+
+        let list = json!({"kind": "ConfigMapList", "apiVersion": "v1",
+            "metadata": {"resourceVersion": "7"},
+            "items": [{"metadata": {"name": "a"}, "data": {"k": "v"}}]});
+        let bytes = from_json(&list).unwrap();
+        let u = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(&bytes[4..]).unwrap();
+        let l = core::ConfigMapList::decode(u.raw.as_deref().unwrap()).unwrap();
+        assert_eq!(l.items[0].data["k"], "v");
+
+        let frame = watch_frame(&json!({"type": "ADDED", "object":
+            {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "a"}}}))
+        .unwrap();
+        let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 4);
+        let ev = meta::WatchEvent::decode(&frame[4..]).unwrap();
+        assert_eq!(ev.r#type.as_deref(), Some("ADDED"));
+        let inner = ev.object.unwrap().raw.unwrap();
+        assert_eq!(to_json(&inner).unwrap()["metadata"]["name"], "a");
+        assert!(from_json(&json!({"kind": "Nope", "apiVersion": "v1"})).is_err());
     }
 }

@@ -3,7 +3,6 @@
 //! one place, whichever path (cache, backend, write) produced the objects.
 
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -15,20 +14,47 @@ use shards::server::Body;
 
 use crate::registry::conversion::Conversion;
 
-/// What to do to one JSON document (a body, or one watch line without its newline).
-pub(crate) type Rewrite = Rc<dyn Fn(&[u8]) -> Option<Bytes>>;
+/// What to do to the JSON documents of an answer: convert stored objects to the served
+/// version, and/or encode them as protobuf for a client that accepts nothing else.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rewrite {
+    /// The conversion to apply to stored-form objects.
+    pub(crate) conversion: Option<Conversion>,
+    /// Encode as Kubernetes protobuf instead of JSON.
+    pub(crate) protobuf: bool,
+}
 
-/// The rewrite that shows stored objects in the served version.
-pub(crate) fn converting(conversion: Conversion) -> Rewrite {
-    Rc::new(move |doc: &[u8]| {
+impl Rewrite {
+    /// Whether the answer is passed on as it is.
+    pub(crate) fn is_identity(self) -> bool {
+        self.conversion.is_none() && !self.protobuf
+    }
+
+    /// One document (a body, or a watch line without its newline) rewritten; in a stream,
+    /// with its terminator (a newline for JSON, a length prefix for protobuf). None: the
+    /// document could not be read and goes out as it was.
+    fn document(self, doc: &[u8], stream: bool) -> Option<Bytes> {
         let mut v: Value = serde_json::from_slice(doc).ok()?;
-        conversion.present(&mut v);
-        serde_json::to_vec(&v).ok().map(Bytes::from)
-    })
+        if let Some(c) = self.conversion {
+            c.present(&mut v);
+        }
+        if self.protobuf {
+            let encoded = if stream {
+                crate::codec::protobuf::watch_frame(&v)
+            } else {
+                crate::codec::protobuf::from_json(&v)
+            };
+            return encoded.ok().map(Bytes::from);
+        }
+        let mut out = serde_json::to_vec(&v).ok()?;
+        if stream {
+            out.push(b'\n');
+        }
+        Some(Bytes::from(out))
+    }
 }
 
 /// Applies `rewrite` to the answer: to each line when `stream` (a watch), else to the body.
-/// A document the rewrite cannot read is passed on as it was.
 pub(crate) async fn rewrite(
     resp: Response<Body>,
     stream: bool,
@@ -36,6 +62,17 @@ pub(crate) async fn rewrite(
 ) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(http::header::CONTENT_LENGTH);
+    if rewrite.protobuf {
+        let media = if stream {
+            crate::codec::protobuf::STREAM_MEDIA_TYPE
+        } else {
+            crate::codec::protobuf::MEDIA_TYPE
+        };
+        parts.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(media),
+        );
+    }
     if stream {
         let lines = Lines {
             inner: body,
@@ -47,7 +84,7 @@ pub(crate) async fn rewrite(
         Ok(c) => c.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let out = rewrite(&bytes).unwrap_or(bytes);
+    let out = rewrite.document(&bytes, false).unwrap_or(bytes);
     Response::from_parts(parts, shards::server::body(http_body_util::Full::new(out)))
 }
 
@@ -90,16 +127,10 @@ impl hyper::body::Body for Lines {
 fn rewrite_lines(data: &Bytes, rewrite: &Rewrite) -> Bytes {
     let mut out = BytesMut::with_capacity(data.len() + 64);
     for line in data.split_inclusive(|b| *b == b'\n') {
-        let (doc, newline) = match line.strip_suffix(b"\n") {
-            Some(d) => (d, true),
-            None => (line, false),
-        };
-        match rewrite(doc) {
+        let doc = line.strip_suffix(b"\n").unwrap_or(line);
+        match rewrite.document(doc, true) {
             Some(new) => out.extend_from_slice(&new),
-            None => out.extend_from_slice(doc),
-        }
-        if newline {
-            out.extend_from_slice(b"\n");
+            None => out.extend_from_slice(line),
         }
     }
     out.freeze()
@@ -107,15 +138,35 @@ fn rewrite_lines(data: &Bytes, rewrite: &Rewrite) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
-    fn each_line_is_rewritten_and_newlines_kept() {
-        let upper: Rewrite = Rc::new(|d: &[u8]| Some(Bytes::from(d.to_ascii_uppercase())));
-        let out = rewrite_lines(&Bytes::from_static(b"{\"a\":1}\n{\"b\":2}\n"), &upper);
-        assert_eq!(&out[..], b"{\"A\":1}\n{\"B\":2}\n");
-        let none: Rewrite = Rc::new(|_: &[u8]| None);
-        let kept = rewrite_lines(&Bytes::from_static(b"x\ny"), &none);
-        assert_eq!(&kept[..], b"x\ny");
+    fn each_line_is_rewritten_and_unreadable_lines_kept() {
+        let events = Rewrite {
+            conversion: Some(Conversion::EventsV1),
+            protobuf: false,
+        };
+        let data = Bytes::from_static(
+            b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"message\":\"m\"}}\nnot json\n",
+        );
+        let out = rewrite_lines(&data, &events);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        let mut lines = text.lines();
+        let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(first["object"]["note"], "m");
+        assert_eq!(lines.next(), Some("not json"));
+        assert!(text.ends_with('\n'));
+
+        let pb = Rewrite {
+            conversion: None,
+            protobuf: true,
+        };
+        let out = rewrite_lines(
+            &Bytes::from_static(b"{\"type\":\"DELETED\",\"object\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\"}}\n"),
+            &pb,
+        );
+        let len = u32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
+        assert_eq!(len + 4, out.len(), "one length-prefixed frame, no newline");
     }
 }

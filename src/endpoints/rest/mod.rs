@@ -162,11 +162,15 @@ impl RestApi {
         if !scope_ok {
             return None;
         }
-        let output = if matches!(info.verb.as_str(), "get" | "list" | "watch") && sub.is_empty() {
-            let accept = req
-                .headers()
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok());
+        let accept = req
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        let protobuf = crate::codec::protobuf::accepts_only_protobuf(accept);
+        let output = if matches!(info.verb.as_str(), "get" | "list" | "watch")
+            && sub.is_empty()
+            && !protobuf
+        {
             let q = Query::parse(req.uri().query());
             match crate::printers::negotiate(accept, q.get("includeObject")) {
                 Ok(o) => o,
@@ -243,12 +247,15 @@ impl RestApi {
             )),
         };
         let resp = result.unwrap_or_else(|e| response::status(&e));
-        match res.conversion {
-            Some(c) if resp.status().is_success() => {
-                Some(answer::rewrite(resp, verb == "watch", answer::converting(c)).await)
-            }
-            _ => Some(resp),
+        let rewrite = answer::Rewrite {
+            conversion: res.conversion.filter(|_| resp.status().is_success()),
+            protobuf,
+        };
+        if rewrite.is_identity() {
+            return Some(resp);
         }
+        let stream = verb == "watch" && resp.status().is_success();
+        Some(answer::rewrite(resp, stream, rewrite).await)
     }
 
     /// Reads a JSON request body, bounded by the body limit.
