@@ -240,6 +240,52 @@ fn field_validation_strict_and_warn() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+        // Duplicate fields: Strict names every one (after the unknown ones), Warn keeps the
+        // last value and warns, Ignore says nothing.
+        let dup = r#"{"metadata":{"name":"dup","name":"dup","bogus":1},"data":{"k":"1","k":"2"}}"#;
+        let post = |validation: &'static str| {
+            c.post(ks.url(&format!(
+                "/api/v1/namespaces/default/configmaps?fieldValidation={validation}"
+            )))
+            .header("Content-Type", "application/json")
+            .body(dup)
+            .send()
+        };
+        let r = post("Strict").await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(
+            s["message"],
+            r#"strict decoding error: unknown field "metadata.bogus", duplicate field "metadata.name", duplicate field "data.k""#
+        );
+        let r = post("Warn").await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let warnings: Vec<&str> = r
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                r#"299 - "unknown field \"metadata.bogus\"""#,
+                r#"299 - "duplicate field \"metadata.name\"""#,
+                r#"299 - "duplicate field \"data.k\"""#
+            ]
+        );
+        let created: Value = r.json().await.unwrap();
+        assert_eq!(created["data"]["k"], "2", "the last value wins, as upstream decodes");
+        let r = c
+            .put(ks.url("/api/v1/namespaces/default/configmaps/dup?fieldValidation=Ignore"))
+            .header("Content-Type", "application/json")
+            .body(dup)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("warning").is_none());
     });
 }
 

@@ -7,6 +7,7 @@
 //! list JSON and merge patch only: kubectl then builds strategic merge patches from its own
 //! copy of the types, which carries the merge keys these schemas do not.
 
+pub mod duplicates;
 pub mod handler;
 mod kinds;
 mod paths;

@@ -1,4 +1,5 @@
-//! `fieldValidation`: fields an object has that its kind's schema does not know. Strict
+//! `fieldValidation`: fields an object has that its kind's schema does not know, and fields a
+//! body gives twice. Strict
 //! rejects them (400, upstream's "strict decoding error"), Warn (the default) drops them and
 //! reports each in a `Warning` header, Ignore drops them silently — as kube-apiserver does.
 
@@ -41,6 +42,42 @@ pub fn check_fields(
     obj: &mut Map<String, Value>,
     directive: Directive,
 ) -> Result<Vec<String>, StatusError> {
+    check_body(res, kind, obj, directive, &[])
+}
+
+/// [`check_fields`], also reporting the fields the body gave more than once (found in its
+/// bytes by [`super::duplicates::duplicate_fields`]; the decoded object kept the last).
+pub fn check_body(
+    res: &Resource,
+    kind: &str,
+    obj: &mut Map<String, Value>,
+    directive: Directive,
+    duplicates: &[String],
+) -> Result<Vec<String>, StatusError> {
+    let unknown = unknown_fields(res, kind, obj);
+    if directive == Directive::Ignore || (unknown.is_empty() && duplicates.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut listed: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
+    listed.extend(
+        duplicates
+            .iter()
+            .map(|p| format!("duplicate field \"{p}\"")),
+    );
+    match directive {
+        Directive::Strict => Err(StatusError::bad_request(format!(
+            "strict decoding error: {}",
+            listed.join(", ")
+        ))),
+        _ => Ok(listed),
+    }
+}
+
+/// The unknown fields of `obj`, removed from it.
+fn unknown_fields(res: &Resource, kind: &str, obj: &mut Map<String, Value>) -> Vec<String> {
     let (group, version) = if kind == "Scale" {
         ("autoscaling", "v1")
     } else {
@@ -53,35 +90,22 @@ pub fn check_fields(
         gv_path(group, version)
     };
     let Some(doc) = api.docs.get(&doc_key) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let def_name = if kind == "Scale" {
         "io.k8s.api.autoscaling.v1.Scale".to_string()
     } else {
         match doc.kinds.get(kind) {
             Some(n) => n.clone(),
-            None => return Ok(Vec::new()),
+            None => return Vec::new(),
         }
     };
     let Some(schema) = doc.schemas.get(&def_name) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let mut unknown = Vec::new();
     walk_object(&doc.schemas, schema, obj, "", &mut unknown, 0);
-    if unknown.is_empty() || directive == Directive::Ignore {
-        return Ok(Vec::new());
-    }
-    let listed: Vec<String> = unknown
-        .iter()
-        .map(|p| format!("unknown field \"{p}\""))
-        .collect();
-    match directive {
-        Directive::Strict => Err(StatusError::bad_request(format!(
-            "strict decoding error: {}",
-            listed.join(", ")
-        ))),
-        _ => Ok(listed),
-    }
+    unknown
 }
 
 /// Nesting deeper than this is not checked (schemas are finite; objects might not be).

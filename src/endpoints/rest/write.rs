@@ -11,7 +11,7 @@ use shards::server::Body;
 use super::{object, storage_call, RestApi, Target};
 use crate::endpoints::response;
 use crate::endpoints::status::{qualified, StatusError};
-use crate::openapi::validate::{check_fields, Directive};
+use crate::openapi::validate::{check_body, Directive};
 use crate::registry::strategy::{self, finalizers, now_rfc3339};
 use crate::storage::kv::{KeyValue, Precondition, Revision, WriteOutcome};
 
@@ -71,8 +71,13 @@ fn decode_checked(
     mut body: Vec<u8>,
 ) -> Result<(Map<String, Value>, Vec<String>), StatusError> {
     let directive = Directive::parse(t.query.get("fieldValidation"))?;
+    let duplicates = if directive == Directive::Ignore {
+        Vec::new()
+    } else {
+        crate::openapi::duplicates::duplicate_fields(&body)
+    };
     let mut obj = strategy::decode_object(t.res, &mut body)?;
-    let warnings = check_fields(t.res, &t.res.kind, &mut obj, directive)?;
+    let warnings = check_body(t.res, &t.res.kind, &mut obj, directive, &duplicates)?;
     if let Some(conversion) = t.res.conversion {
         strategy::check_type(t.res.api_version(), &mut obj, &t.res.kind)?;
         obj = conversion.to_stored(obj)?;
