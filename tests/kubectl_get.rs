@@ -279,6 +279,97 @@ fn services_get_cluster_ips_and_the_kubernetes_service_exists() {
 }
 
 #[test]
+fn node_port_services_get_ports_from_the_range() {
+    let ks = Kubeshard::start(&["--service-node-port-range=31000-31009"]);
+    let out = kubectl(
+        &ks,
+        &["create", "service", "nodeport", "web", "--tcp=80:8080"],
+    );
+    assert!(out.contains("service/web created"), "{out}");
+    let get = |name: &str| -> Value {
+        serde_json::from_str(&kubectl(&ks, &["get", "service", name, "-o", "json"])).unwrap()
+    };
+    let web = get("web");
+    let port = web["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((31000..=31009).contains(&port), "{web}");
+    let table = kubectl(&ks, &["get", "service", "web"]);
+    assert!(table.contains(&format!("80:{port}/TCP")), "{table}");
+
+    // Kept across an update that does not name it; released when the type changes.
+    kubectl(&ks, &["label", "service", "web", "tier=front"]);
+    assert_eq!(get("web")["spec"]["ports"][0]["nodePort"], port);
+
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let create = |body: Value| {
+            c.post(ks.url("/api/v1/namespaces/default/services"))
+                .json(&body)
+                .send()
+        };
+        let r = create(json!({"metadata": {"name": "taken"}, "spec": {"type": "NodePort",
+            "ports": [{"port": 80, "nodePort": port}]}}))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(
+            s["message"],
+            format!("Service \"taken\" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated")
+        );
+        let r = create(json!({"metadata": {"name": "far"}, "spec": {"type": "NodePort",
+            "ports": [{"port": 80, "nodePort": 30000}]}}))
+        .await
+        .unwrap();
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(
+            s["message"],
+            "Service \"far\" is invalid: spec.ports[0].nodePort: Invalid value: 30000: provided port is not in the valid range. The range of valid ports is 31000-31009"
+        );
+        let r = create(json!({"metadata": {"name": "cip"}, "spec": {"type": "ClusterIP",
+            "ports": [{"port": 80, "nodePort": 31005}]}}))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.ports[0].nodePort");
+        // Nine more ports fill the range of ten; the eleventh is refused.
+        for i in 0..9 {
+            let r = create(json!({"metadata": {"name": format!("lb{i}")},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}))
+            .await
+            .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "lb{i}");
+        }
+        let r = create(json!({"metadata": {"name": "full"}, "spec": {"type": "NodePort",
+            "ports": [{"port": 80}]}}))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    });
+    let mut all: Vec<i64> = (0..9)
+        .map(|i| {
+            get(&format!("lb{i}"))["spec"]["ports"][0]["nodePort"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    all.push(port);
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (31000..=31009).collect::<Vec<i64>>(),
+        "each port handed out once"
+    );
+
+    let patch = r#"{"spec":{"type":"ClusterIP"}}"#;
+    kubectl(
+        &ks,
+        &["patch", "service", "web", "--type=merge", "-p", patch],
+    );
+    assert!(get("web")["spec"]["ports"][0].get("nodePort").is_none());
+}
+
+#[test]
 fn columns_for_cluster_kinds_and_event_wide() {
     let ks = Kubeshard::start(&[]);
     post(

@@ -31,6 +31,14 @@ pub struct GenericOptions {
         default_value = "10.0.0.0/24"
     )]
     pub service_cluster_ip_range: String,
+    /// A port range to reserve for Services with NodePort visibility (`30000-32767` or
+    /// `30000+2767`).
+    #[arg(
+        long = "service-node-port-range",
+        value_name = "portRange",
+        default_value = "30000-32767"
+    )]
+    pub service_node_port_range: String,
 }
 
 impl GenericOptions {
@@ -43,6 +51,11 @@ impl GenericOptions {
         if let Err(e) = crate::registry::service_ips::IpRange::parse(&self.service_cluster_ip_range)
         {
             errs.push(format!("--service-cluster-ip-range: {e}"));
+        }
+        if let Err(e) =
+            crate::registry::service_ips::PortRange::parse(&self.service_node_port_range)
+        {
+            errs.push(format!("--service-node-port-range: {e}"));
         }
         errs
     }

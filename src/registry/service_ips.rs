@@ -3,7 +3,8 @@
 //! An address is free when no Service holds it; the shard's replica says which are held.
 //! Shards never hand out the same address concurrently: shard `i` of `n` allocates only
 //! offsets `o` with `o % n == i`, and a shard remembers the addresses it is handing out until
-//! the Service is stored. (Two processes sharing one etcd would need a stored allocation map,
+//! the Service is stored. Node ports (`--service-node-port-range`) are striped the same way,
+//! but a shard whose stripe is full borrows from the others'. (Two processes sharing one etcd would need a stored allocation map,
 //! as upstream keeps; kubeshard does not run that way yet.)
 
 use std::cell::RefCell;
@@ -55,13 +56,70 @@ impl IpRange {
     }
 }
 
-/// One shard's allocator.
+/// A port range (`--service-node-port-range`, `30000-32767` or `30000+2767`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// The first port.
+    pub base: u16,
+    /// How many ports.
+    pub size: u16,
+}
+
+impl PortRange {
+    /// Parses `first-last` or `first+count`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a port range (first-last or first+count)");
+        let (base, size) = if let Some((a, b)) = text.split_once('-') {
+            let (a, b): (u16, u16) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            (
+                a,
+                b.checked_sub(a)
+                    .and_then(|d| d.checked_add(1))
+                    .ok_or_else(bad)?,
+            )
+        } else if let Some((a, n)) = text.split_once('+') {
+            let (a, n): (u16, u16) = (
+                a.trim().parse().map_err(|_| bad())?,
+                n.trim().parse().map_err(|_| bad())?,
+            );
+            a.checked_add(n).ok_or_else(bad)?;
+            (a, n.checked_add(1).ok_or_else(bad)?)
+        } else {
+            return Err(bad());
+        };
+        if base == 0 {
+            return Err(bad());
+        }
+        Ok(Self { base, size })
+    }
+
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        port >= self.base && u32::from(port) < u32::from(self.base) + u32::from(self.size)
+    }
+
+    /// The range as upstream's messages print it (`30000-32767`).
+    pub fn describe(&self) -> String {
+        format!(
+            "{}-{}",
+            self.base,
+            u32::from(self.base) + u32::from(self.size) - 1
+        )
+    }
+}
+
+/// One shard's allocator of Service cluster IPs and node ports.
 #[derive(Debug)]
 pub struct ServiceIps {
     range: IpRange,
     shard: u32,
     shards: u32,
     pending: RefCell<HashSet<Ipv4Addr>>,
+    node_ports: PortRange,
+    pending_ports: RefCell<HashSet<u16>>,
 }
 
 impl ServiceIps {
@@ -72,7 +130,53 @@ impl ServiceIps {
             shard: shard as u32,
             shards: shards.max(1) as u32,
             pending: RefCell::new(HashSet::new()),
+            node_ports: PortRange {
+                base: 30000,
+                size: 2768,
+            },
+            pending_ports: RefCell::new(HashSet::new()),
         }
+    }
+
+    /// Allocates node ports from `ports` (`--service-node-port-range`).
+    pub fn with_node_ports(mut self, ports: PortRange) -> Self {
+        self.node_ports = ports;
+        self
+    }
+
+    /// The node port range.
+    pub fn node_ports(&self) -> PortRange {
+        self.node_ports
+    }
+
+    /// A free node port (not in `used`, not being handed out by this shard), from this
+    /// shard's stripe of the range starting at a random place, as upstream's allocator picks
+    /// at random, then from the rest of the range. None when the range is full. Release it with [`ServiceIps::port_done`].
+    pub fn allocate_port(&self, used: &HashSet<u16>) -> Option<u16> {
+        let mut pending = self.pending_ports.borrow_mut();
+        let size = u32::from(self.node_ports.size);
+        let slots = (size + self.shards - 1 - self.shard) / self.shards;
+        let start = u32::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..4]
+                .try_into()
+                .unwrap_or([0; 4]),
+        ) % slots.max(1);
+        let free = |p: &u16| !used.contains(p) && !pending.contains(p);
+        let at = |o: u32| u16::try_from(u32::from(self.node_ports.base) + o).ok();
+        // This shard's stripe first; when it is full, any free port of the range. Only then can
+        // two shards racing hand out one port twice (neither sees the other's pending port).
+        let port = (0..slots)
+            .map(|i| self.shard + ((start + i) % slots) * self.shards)
+            .filter_map(at)
+            .find(free)
+            .or_else(|| (0..size).filter_map(at).find(free))?;
+        pending.insert(port);
+        Some(port)
+    }
+
+    /// The Service holding node port `port` was stored, or its write failed.
+    pub fn port_done(&self, port: u16) {
+        self.pending_ports.borrow_mut().remove(&port);
     }
 
     /// The range.
@@ -125,6 +229,40 @@ mod tests {
         assert_eq!(one.allocate(&used), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(one.allocate(&used), None, "range exhausted");
         assert!(IpRange::parse("fd00::/120").is_err());
+
+        let ports = PortRange::parse("30000-30003").unwrap();
+        assert_eq!(ports, PortRange::parse("30000+3").unwrap());
+        assert_eq!(ports.describe(), "30000-30003");
+        assert!(PortRange::parse("300-200").is_err() && PortRange::parse("x").is_err());
+        let a = ServiceIps::new(r, 0, 2).with_node_ports(ports);
+        let b = ServiceIps::new(r, 1, 2).with_node_ports(ports);
+        let mut got: Vec<u16> = (0..2)
+            .flat_map(|_| {
+                [
+                    a.allocate_port(&HashSet::new()),
+                    b.allocate_port(&HashSet::new()),
+                ]
+            })
+            .map(Option::unwrap)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [30000, 30001, 30002, 30003],
+            "disjoint stripes cover the range"
+        );
+        let stored: HashSet<u16> = got.iter().copied().collect();
+        assert_eq!(a.allocate_port(&stored), None, "range full");
+        a.port_done(30002);
+        let stored: HashSet<u16> = [30000, 30001, 30003].into();
+        assert_eq!(a.allocate_port(&stored), Some(30002));
+        let lone = ServiceIps::new(r, 0, 2).with_node_ports(ports);
+        let used: HashSet<u16> = [30000, 30002].into();
+        assert_eq!(
+            lone.allocate_port(&used).map(|p| p % 2),
+            Some(1),
+            "a full stripe borrows from the rest of the range"
+        );
         assert!(IpRange::parse("10.0.0.0").is_err());
     }
 }

@@ -52,6 +52,8 @@ struct ShardBoot {
     max_body: usize,
     /// `--service-cluster-ip-range`.
     service_ip_range: crate::registry::service_ips::IpRange,
+    /// `--service-node-port-range`.
+    node_port_range: crate::registry::service_ips::PortRange,
     /// The watch cache's settings; None with `--watch-cache=false`.
     cache: Option<Arc<CacheConfig>>,
     /// Each shard takes its own event lane (by shard index) when it starts.
@@ -195,6 +197,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         max_body: tuning.http.max_request_body_bytes,
         service_ip_range: crate::registry::service_ips::IpRange::parse(
             &opts.generic.service_cluster_ip_range,
+        )?,
+        node_port_range: crate::registry::service_ips::PortRange::parse(
+            &opts.generic.service_node_port_range,
         )?,
         cache,
         lanes: std::sync::Mutex::new(lanes.into_iter().map(Some).collect()),
@@ -404,11 +409,14 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 Arc::clone(&lc.not_accepting_new_requests),
                 cache,
             )
-            .with_service_ips(crate::registry::service_ips::ServiceIps::new(
-                boot.service_ip_range,
-                id.index,
-                lc.shard_drained.len(),
-            )),
+            .with_service_ips(
+                crate::registry::service_ips::ServiceIps::new(
+                    boot.service_ip_range,
+                    id.index,
+                    lc.shard_drained.len(),
+                )
+                .with_node_ports(boot.node_port_range),
+            ),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics))),
     });

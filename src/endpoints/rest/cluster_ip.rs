@@ -86,8 +86,24 @@ impl RestApi {
         Ok(Some(ip))
     }
 
-    /// Every cluster IP a Service holds now (from the replica, or the backend).
+    /// Every cluster IP a Service holds now.
     async fn used_cluster_ips(&self, t: &Target<'_>) -> Result<HashSet<Ipv4Addr>, StatusError> {
+        Ok(self
+            .services(t)
+            .await?
+            .iter()
+            .filter_map(|v| {
+                v.get("spec")?
+                    .get("clusterIP")?
+                    .as_str()?
+                    .parse::<Ipv4Addr>()
+                    .ok()
+            })
+            .collect())
+    }
+
+    /// Every Service now, in all namespaces (from the replica, or the backend).
+    pub(crate) async fn services(&self, t: &Target<'_>) -> Result<Vec<Value>, StatusError> {
         let root = super::keys::collection_prefix(&self.prefix, &t.res.key_segment, None);
         let values: Vec<Bytes> = match self.cache_for(t) {
             Some((cache, _))
@@ -120,13 +136,6 @@ impl RestApi {
         Ok(values
             .iter()
             .filter_map(|v| serde_json::from_slice::<Value>(v).ok())
-            .filter_map(|v| {
-                v.get("spec")?
-                    .get("clusterIP")?
-                    .as_str()?
-                    .parse::<Ipv4Addr>()
-                    .ok()
-            })
             .collect())
     }
 }

@@ -6,6 +6,7 @@ mod answer;
 mod cached;
 mod cluster_ip;
 mod list;
+mod node_ports;
 pub mod object;
 mod patch;
 

@@ -116,6 +116,7 @@ impl RestApi {
                 s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
             }
         }
+        let _ports = self.assign_node_ports(t, &mut obj, None).await?;
         let held = self.assign_cluster_ip(t, &mut obj).await?;
         let result = self.store_new(t, &name, &obj).await;
         if let (Some(ip), Some(ips)) = (held, &self.service_ips) {
@@ -224,7 +225,7 @@ impl RestApi {
                 }
             }
             let old = object::parse_stored(&current.value).unwrap_or_default();
-            let new = strategy::prepare_update(
+            let mut new = strategy::prepare_update(
                 t.res,
                 obj.clone(),
                 &old,
@@ -232,6 +233,7 @@ impl RestApi {
                 &t.name,
                 &t.subresource,
             )?;
+            let _ports = self.assign_node_ports(t, &mut new, Some(&old)).await?;
             let bytes = encode(&new)?;
             if bytes == current.value {
                 return Ok(response::json(

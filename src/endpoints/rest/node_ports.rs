@@ -1,0 +1,186 @@
+//! Service node ports, from `--service-node-port-range`: every port of a NodePort or
+//! LoadBalancer Service gets one (kept across updates, checked when given), other types may
+//! not name one on create and lose theirs when they stop being NodePort — as upstream's
+//! Service REST storage allocates them.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use super::{RestApi, Target};
+use crate::endpoints::status::{StatusCause, StatusError};
+use crate::registry::service_ips::ServiceIps;
+
+/// Node ports this shard is handing out until the write that holds them is done; released
+/// when dropped, whichever way the write ended.
+pub(crate) struct HeldPorts<'a> {
+    ips: Option<&'a ServiceIps>,
+    ports: Vec<u16>,
+}
+
+impl Drop for HeldPorts<'_> {
+    fn drop(&mut self) {
+        if let Some(ips) = self.ips {
+            for p in &self.ports {
+                ips.port_done(*p);
+            }
+        }
+    }
+}
+
+fn port_key(p: &Value) -> (i64, String) {
+    (
+        p.get("port").and_then(Value::as_i64).unwrap_or(0),
+        p.get("protocol")
+            .and_then(Value::as_str)
+            .unwrap_or("TCP")
+            .to_string(),
+    )
+}
+
+fn node_port(p: &Value) -> Option<i64> {
+    p.get("nodePort")
+        .and_then(Value::as_i64)
+        .filter(|n| *n != 0)
+}
+
+impl RestApi {
+    /// Sets `spec.ports[*].nodePort` of a Service being created (`old` None) or updated.
+    pub(crate) async fn assign_node_ports(
+        &self,
+        t: &Target<'_>,
+        obj: &mut Map<String, Value>,
+        old: Option<&Map<String, Value>>,
+    ) -> Result<HeldPorts<'_>, StatusError> {
+        let mut held = HeldPorts {
+            ips: self.service_ips.as_ref(),
+            ports: Vec::new(),
+        };
+        let Some(ips) = &self.service_ips else {
+            return Ok(held);
+        };
+        if !(t.res.group.is_empty() && t.res.kind == "Service" && t.subresource.is_empty()) {
+            return Ok(held);
+        }
+        let meta = obj.get("metadata");
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespace = meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+            return Ok(held);
+        };
+        let ty = spec
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string();
+        let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else {
+            return Ok(held);
+        };
+        let invalid = |i: usize, reason: &str, message: String| {
+            StatusError::invalid(
+                "",
+                "Service",
+                &name,
+                vec![StatusCause {
+                    reason: Some(reason.into()),
+                    message,
+                    field: Some(format!("spec.ports[{i}].nodePort")),
+                }],
+            )
+        };
+        if !matches!(ty.as_str(), "NodePort" | "LoadBalancer") {
+            for (i, p) in ports.iter_mut().enumerate() {
+                if node_port(p).is_none() {
+                    continue;
+                }
+                if old.is_none() {
+                    return Err(invalid(
+                        i,
+                        "FieldValueForbidden",
+                        format!("Forbidden: may not be used when `type` is '{ty}'"),
+                    ));
+                }
+                // An update away from NodePort releases the ports.
+                if let Some(m) = p.as_object_mut() {
+                    m.remove("nodePort");
+                }
+            }
+            return Ok(held);
+        }
+        let kept: HashMap<(i64, String), i64> = old
+            .and_then(|o| o.get("spec"))
+            .and_then(|s| s.get("ports"))
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| Some((port_key(p), node_port(p)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut used: HashSet<u16> = self
+            .services(t)
+            .await?
+            .iter()
+            .filter(|s| {
+                let m = s.get("metadata");
+                let same = |f: &str, want: &str| {
+                    m.and_then(|m| m.get(f)).and_then(Value::as_str) == Some(want)
+                };
+                !(same("name", &name) && same("namespace", &namespace))
+            })
+            .filter_map(|s| s.get("spec")?.get("ports")?.as_array().cloned())
+            .flatten()
+            .filter_map(|p| u16::try_from(node_port(&p)?).ok())
+            .collect();
+        let range = ips.node_ports();
+        for (i, p) in ports.iter_mut().enumerate() {
+            let port = match node_port(p) {
+                Some(n) => {
+                    let in_range = u16::try_from(n).ok().filter(|n| range.contains(*n));
+                    let Some(n16) = in_range else {
+                        return Err(invalid(i, "FieldValueInvalid", format!(
+                            "Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {}",
+                            range.describe()
+                        )));
+                    };
+                    if used.contains(&n16) {
+                        return Err(invalid(
+                            i,
+                            "FieldValueInvalid",
+                            format!("Invalid value: {n}: provided port is already allocated"),
+                        ));
+                    }
+                    n16
+                }
+                None => match kept.get(&port_key(p)).and_then(|n| u16::try_from(*n).ok()) {
+                    Some(n) if !used.contains(&n) => n,
+                    _ => {
+                        let n = ips.allocate_port(&used).ok_or_else(|| {
+                            invalid(
+                                i,
+                                "FieldValueInvalid",
+                                "Invalid value: 0: failed to allocate a nodePort: range is full"
+                                    .to_string(),
+                            )
+                        })?;
+                        held.ports.push(n);
+                        n
+                    }
+                },
+            };
+            used.insert(port);
+            if let Some(m) = p.as_object_mut() {
+                m.insert("nodePort".into(), Value::from(port));
+            }
+        }
+        Ok(held)
+    }
+}
