@@ -1,6 +1,6 @@
 //! The object hot path on a ~10 KB pod: decode (simd-json vs serde_json), validate + prepare
-//! (the create strategy), encode, and adding resourceVersion to stored bytes (splice vs
-//! parse + re-encode).
+//! (the create strategy), encode, adding resourceVersion to stored bytes (splice vs
+//! parse + re-encode), and encoding an answer as protobuf for a protobuf-only client.
 //!
 //!   cargo bench --bench codec
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -82,6 +82,15 @@ fn codec(c: &mut Criterion) {
     };
     g.bench_function("resource_version/splice", |b| {
         b.iter(|| with_resource_version(black_box(&stored), 12345))
+    });
+    // What a protobuf-only client costs on top of the JSON answer: the stored bytes parsed
+    // and encoded as protobuf (JSON answers are the stored bytes as they are).
+    let answer = with_resource_version(&stored, 12345);
+    g.bench_function("answer/protobuf", |b| {
+        b.iter(|| {
+            let v: Value = serde_json::from_slice(black_box(&answer)).unwrap();
+            kubeshard::codec::protobuf::from_json(&v).unwrap()
+        })
     });
     g.bench_function("resource_version/parse_and_encode", |b| {
         b.iter(|| {

@@ -13,18 +13,13 @@ use k8s_openapi::api::autoscaling::{v1 as as1, v2 as as2};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
 use kube::api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use serde_json::json;
 use support::rt;
 use support::server::Kubeshard;
 
 async fn client(ks: &Kubeshard) -> Client {
-    let kc = Kubeconfig::read_from(ks.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(cfg).unwrap()
+    support::kube_client(ks).await
 }
 
 fn target(name: &str) -> as1::CrossVersionObjectReference {

@@ -11,18 +11,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 use support::etcd::EtcdServer;
 use support::rt;
 use support::server::Kubeshard;
 
 async fn client(ks: &Kubeshard) -> Client {
-    let kc = Kubeconfig::read_from(ks.kubeconfig()).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(cfg).unwrap()
+    support::kube_client(ks).await
 }
 
 /// Runs `body` against kubeshard on the embedded store, then on a real etcd.

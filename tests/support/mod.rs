@@ -25,3 +25,12 @@ pub fn kubectl_bin(bin: &str, ks: &server::Kubeshard, args: &[&str]) -> (bool, S
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A `kube` client on `ks`'s admin kubeconfig.
+pub async fn kube_client(ks: &server::Kubeshard) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(ks.kubeconfig()).expect("kubeconfig");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("kube config");
+    kube::Client::try_from(cfg).expect("kube client")
+}

@@ -42,15 +42,9 @@ pub(super) fn from_core(mut obj: Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::super::tests::map;
     use super::*;
     use serde_json::json;
-
-    fn map(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     #[test]
     fn round_trips_every_renamed_field() {

@@ -547,15 +547,9 @@ pub(super) fn to_v1(mut obj: Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::super::tests::map;
     use super::*;
     use serde_json::json;
-
-    fn map(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
-    }
 
     #[test]
     fn cpu_target_becomes_a_resource_metric_and_back() {

@@ -119,10 +119,18 @@ fn set_type(obj: &mut Map<String, Value>, (api_version, kind): (&str, &str)) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use serde_json::json;
+
+    /// A JSON object literal as a map (test bodies).
+    pub(in crate::registry::conversion) fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
 
     #[test]
     fn present_reaches_items_rows_and_watch_objects() {
@@ -150,12 +158,10 @@ mod tests {
 
     #[test]
     fn to_stored_sets_the_stored_type_first() {
-        let body = match json!({"metadata": {"name": "h"}, "apiVersion": "autoscaling/v1",
-            "kind": "HorizontalPodAutoscaler", "spec": {"maxReplicas": 2}})
-        {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
+        let body = map(
+            json!({"metadata": {"name": "h"}, "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler", "spec": {"maxReplicas": 2}}),
+        );
         let stored = Conversion::AutoscalingV1.to_stored(body).expect("converts");
         let keys: Vec<&str> = stored.keys().map(String::as_str).take(2).collect();
         assert_eq!(keys, ["kind", "apiVersion"]);
