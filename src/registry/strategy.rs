@@ -60,8 +60,12 @@ impl Resource {
     /// every version of a kind has the same columns).
     pub fn printed_as(&self) -> (&str, &str) {
         match self.conversion {
-            Some(super::conversion::Conversion::EventsV1) => ("", "Event"),
-            _ => (&self.group, &self.kind),
+            Some(c) => {
+                let (api_version, kind) = c.stored();
+                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                (group, kind)
+            }
+            None => (&self.group, &self.kind),
         }
     }
 

@@ -15,6 +15,7 @@ use hyper::{Request, Response};
 use serde::Serialize;
 use shards::server::Body;
 
+use crate::endpoints::accept::{parse_accept, Clause};
 use crate::endpoints::response;
 use crate::endpoints::status::StatusError;
 use crate::registry::resources::{self, group_version, Gvk, ResourceDef};
@@ -548,26 +549,7 @@ enum Negotiated {
     NotAcceptable,
 }
 
-/// One media range of an Accept header.
-#[derive(Debug)]
-struct Clause<'a> {
-    ty: &'a str,
-    sub: &'a str,
-    q: f64,
-    params: Vec<(&'a str, &'a str)>,
-}
-
 impl Clause<'_> {
-    fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-    }
-
-    /// Whether this range covers `application/<sub>`.
-    fn covers(&self, sub: &str) -> bool {
-        (self.ty == "application" && (self.sub == sub || self.sub == "*"))
-            || (self.ty == "*" && self.sub == "*")
-    }
-
     /// The aggregated version asked for by `g`/`v`/`as` (None: no conversion asked).
     /// `Err` when the parameters ask for something discovery cannot be converted to.
     fn conversion(&self) -> Result<Option<Aggregated>, ()> {
@@ -591,63 +573,6 @@ impl Clause<'_> {
             _ => Err(()),
         }
     }
-}
-
-/// Splits `s` at the first `sep`, as goautoneg does.
-fn split_once_or_all(s: &str, sep: char) -> (&str, &str) {
-    s.split_once(sep).unwrap_or((s, ""))
-}
-
-/// goautoneg's ParseAccept: clauses by falling q, then specific types before wildcards,
-/// otherwise in the client's order.
-fn parse_accept(header: &str) -> Vec<Clause<'_>> {
-    fn trim(s: &str) -> &str {
-        s.trim_matches(' ')
-    }
-    let mut out = Vec::new();
-    for part in header.split(',') {
-        let part = trim(part);
-        if part.is_empty() {
-            continue;
-        }
-        let (media, mut rest) = split_once_or_all(part, ';');
-        let (ty, sub) = match media.split_once('/') {
-            None if trim(media) == "*" => ("*", "*"),
-            None => continue,
-            Some((_, s)) if s.contains('/') => continue,
-            Some((t, s)) => (trim(t), trim(s)),
-        };
-        let mut clause = Clause {
-            ty,
-            sub,
-            q: 1.0,
-            params: Vec::new(),
-        };
-        while !rest.is_empty() {
-            let (p, r) = split_once_or_all(rest, ';');
-            rest = r;
-            let Some((k, v)) = p.split_once('=') else {
-                continue;
-            };
-            if v.contains('=') {
-                continue;
-            }
-            let k = trim(k);
-            if k == "q" {
-                clause.q = v.parse().unwrap_or(0.0);
-            } else {
-                clause.params.push((k, trim(v)));
-            }
-        }
-        out.push(clause);
-    }
-    let rank = |c: &Clause<'_>| (c.ty == "*", c.sub == "*");
-    out.sort_by(|a, b| {
-        b.q.partial_cmp(&a.q)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| rank(a).cmp(&rank(b)))
-    });
-    out
 }
 
 /// Upstream's choice. On `/api` and `/apis` (`aggregated_root`) the first clause (in
@@ -743,23 +668,6 @@ mod tests {
             ),
             NotAcceptable
         );
-    }
-
-    #[test]
-    fn accept_parsing_sorts_like_goautoneg() {
-        let c = parse_accept("*/*;q=0.8, text/*, application/json;q=0.9 ,text/plain;x=1");
-        let got: Vec<(&str, &str)> = c.iter().map(|c| (c.ty, c.sub)).collect();
-        assert_eq!(
-            got,
-            vec![
-                ("text", "plain"),
-                ("text", "*"),
-                ("application", "json"),
-                ("*", "*")
-            ]
-        );
-        assert_eq!(c[0].param("x"), Some("1"));
-        assert!(parse_accept("bogus,a/b/c").is_empty());
     }
 
     fn body(d: &Discovery, path: &str, accept: &str) -> serde_json::Value {

@@ -91,22 +91,16 @@ pub fn to_json(body: &[u8]) -> Result<Value, DecodeError> {
 /// Whether an Accept header asks for protobuf and takes no JSON: then answers are encoded as
 /// protobuf (a client that takes both gets JSON, which every reader of the API can read).
 pub fn accepts_only_protobuf(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else {
-        return false;
-    };
+    let clauses = crate::endpoints::accept::parse_accept(accept.unwrap_or(""));
+    let taken = clauses.iter().filter(|c| c.q > 0.0);
     let mut protobuf = false;
-    for entry in accept.split(',') {
-        let mut parts = entry.split(';').map(str::trim);
-        let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let params: Vec<&str> = parts.collect();
-        if params.iter().any(|p| p.replace(' ', "") == "q=0") {
-            continue;
+    for c in taken {
+        if c.covers("json") {
+            return false;
         }
-        match media.as_str() {
-            "application/json" | "*/*" | "application/*" => return false,
-            MEDIA_TYPE if !params.iter().any(|p| p.starts_with("as=")) => protobuf = true,
-            _ => {}
-        }
+        protobuf |= c.ty == "application"
+            && c.sub.eq_ignore_ascii_case("vnd.kubernetes.protobuf")
+            && c.param("as").is_none();
     }
     protobuf
 }

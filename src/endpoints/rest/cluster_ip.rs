@@ -18,6 +18,7 @@ impl RestApi {
         &self,
         t: &Target<'_>,
         obj: &mut Map<String, Value>,
+        services: &mut Services,
     ) -> Result<Option<Ipv4Addr>, StatusError> {
         let Some(ips) = &self.service_ips else {
             return Ok(None);
@@ -46,7 +47,7 @@ impl RestApi {
             spec.insert("clusterIPs".into(), json!(["None"]));
             return Ok(None);
         }
-        let used = self.used_cluster_ips(t).await?;
+        let used = used_cluster_ips(self.services(t, services).await?);
         let invalid = |msg: String| {
             StatusError::invalid(
                 "",
@@ -86,24 +87,20 @@ impl RestApi {
         Ok(Some(ip))
     }
 
-    /// Every cluster IP a Service holds now.
-    async fn used_cluster_ips(&self, t: &Target<'_>) -> Result<HashSet<Ipv4Addr>, StatusError> {
-        Ok(self
-            .services(t)
-            .await?
-            .iter()
-            .filter_map(|v| {
-                v.get("spec")?
-                    .get("clusterIP")?
-                    .as_str()?
-                    .parse::<Ipv4Addr>()
-                    .ok()
-            })
-            .collect())
+    /// Every Service now, in all namespaces (from the replica, or the backend), listed at
+    /// most once per write.
+    pub(crate) async fn services<'s>(
+        &self,
+        t: &Target<'_>,
+        services: &'s mut Services,
+    ) -> Result<&'s [Value], StatusError> {
+        if services.0.is_none() {
+            services.0 = Some(self.list_services(t).await?);
+        }
+        Ok(services.0.as_deref().unwrap_or_default())
     }
 
-    /// Every Service now, in all namespaces (from the replica, or the backend).
-    pub(crate) async fn services(&self, t: &Target<'_>) -> Result<Vec<Value>, StatusError> {
+    async fn list_services(&self, t: &Target<'_>) -> Result<Vec<Value>, StatusError> {
         let root = super::keys::collection_prefix(&self.prefix, &t.res.key_segment, None);
         let values: Vec<Bytes> = match self.cache_for(t) {
             Some((cache, _))
@@ -138,4 +135,23 @@ impl RestApi {
             .filter_map(|v| serde_json::from_slice::<Value>(v).ok())
             .collect())
     }
+}
+
+/// Every Service, listed lazily and at most once for one write: cluster IPs and node ports
+/// both read it.
+#[derive(Default)]
+pub(crate) struct Services(Option<Vec<Value>>);
+
+/// Every cluster IP a Service holds.
+fn used_cluster_ips(services: &[Value]) -> HashSet<Ipv4Addr> {
+    services
+        .iter()
+        .filter_map(|v| {
+            v.get("spec")?
+                .get("clusterIP")?
+                .as_str()?
+                .parse::<Ipv4Addr>()
+                .ok()
+        })
+        .collect()
 }

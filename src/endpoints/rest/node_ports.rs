@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use super::cluster_ip::Services;
 use super::{RestApi, Target};
 use crate::endpoints::status::{StatusCause, StatusError};
 use crate::registry::service_ips::ServiceIps;
@@ -51,6 +52,7 @@ impl RestApi {
         t: &Target<'_>,
         obj: &mut Map<String, Value>,
         old: Option<&Map<String, Value>>,
+        services: &mut Services,
     ) -> Result<HeldPorts<'_>, StatusError> {
         let mut held = HeldPorts {
             ips: self.service_ips.as_ref(),
@@ -126,7 +128,7 @@ impl RestApi {
             })
             .unwrap_or_default();
         let mut used: HashSet<u16> = self
-            .services(t)
+            .services(t, services)
             .await?
             .iter()
             .filter(|s| {

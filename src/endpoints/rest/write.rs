@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use shards::server::Body;
 
+use super::cluster_ip::Services;
 use super::{object, storage_call, RestApi, Target};
 use crate::endpoints::response;
 use crate::endpoints::status::{qualified, StatusError};
@@ -116,8 +117,11 @@ impl RestApi {
                 s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
             }
         }
-        let _ports = self.assign_node_ports(t, &mut obj, None).await?;
-        let held = self.assign_cluster_ip(t, &mut obj).await?;
+        let mut services = Services::default();
+        let _ports = self
+            .assign_node_ports(t, &mut obj, None, &mut services)
+            .await?;
+        let held = self.assign_cluster_ip(t, &mut obj, &mut services).await?;
         let result = self.store_new(t, &name, &obj).await;
         if let (Some(ip), Some(ips)) = (held, &self.service_ips) {
             ips.done(ip);
@@ -233,7 +237,9 @@ impl RestApi {
                 &t.name,
                 &t.subresource,
             )?;
-            let _ports = self.assign_node_ports(t, &mut new, Some(&old)).await?;
+            let _ports = self
+                .assign_node_ports(t, &mut new, Some(&old), &mut Services::default())
+                .await?;
             let bytes = encode(&new)?;
             if bytes == current.value {
                 return Ok(response::json(
