@@ -46,288 +46,167 @@ fn is_cpu_resource(m: &Value) -> bool {
             == Some("cpu")
 }
 
-/// A v2 `MetricSpec` in v1's shape.
-fn metric_spec_to_v1(m: &Value) -> Value {
-    let ty = get(m, &["type"]);
-    let resource = |key: &str| {
-        let r = m.get(key)?;
-        Some(object(&[
-            ("name", get(r, &["name"])),
-            ("container", get(r, &["container"])),
-            (
-                "targetAverageUtilization",
-                get(r, &["target", "averageUtilization"]),
-            ),
-            ("targetAverageValue", get(r, &["target", "averageValue"])),
-        ]))
-    };
-    let pods = m.get("pods").map(|p| {
-        object(&[
-            ("metricName", get(p, &["metric", "name"])),
-            ("targetAverageValue", get(p, &["target", "averageValue"])),
-            ("selector", get(p, &["metric", "selector"])),
-        ])
-    });
-    let obj = m.get("object").map(|o| {
-        object(&[
-            ("target", get(o, &["describedObject"])),
-            ("metricName", get(o, &["metric", "name"])),
-            ("targetValue", get(o, &["target", "value"])),
-            ("selector", get(o, &["metric", "selector"])),
-            ("averageValue", get(o, &["target", "averageValue"])),
-        ])
-    });
-    let external = m.get("external").map(|e| {
-        object(&[
-            ("metricName", get(e, &["metric", "name"])),
-            ("metricSelector", get(e, &["metric", "selector"])),
-            ("targetValue", get(e, &["target", "value"])),
-            ("targetAverageValue", get(e, &["target", "averageValue"])),
-        ])
-    });
-    object(&[
-        ("type", ty),
-        ("object", obj),
-        ("pods", pods),
-        ("resource", resource("resource")),
-        ("containerResource", resource("containerResource")),
-        ("external", external),
-    ])
+/// Which half of a metric is converted: a spec's `target` or a status's `current`. v1 spells
+/// the goal's fields with that word in front (`targetAverageValue`, `currentAverageValue`);
+/// v2 nests them under it (`target.averageValue`, `current.averageValue`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Half {
+    Target,
+    Current,
 }
 
-/// A v1-shaped `MetricSpec` (from the annotation) in v2's shape.
-fn metric_spec_from_v1(m: &Value) -> Value {
-    let target = |value: Option<Value>, average: Option<Value>, util: Option<Value>| {
-        let ty = if util.is_some() {
-            "Utilization"
-        } else if value.is_some() {
-            "Value"
+impl Half {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Target => "target",
+            Self::Current => "current",
+        }
+    }
+}
+
+/// Where v2 keeps a v1 metric field.
+#[derive(Clone, Copy)]
+enum At {
+    /// At this path of the source object.
+    Path(&'static [&'static str]),
+    /// Under the half's object (`target`/`current`), at this key.
+    Goal(&'static str),
+}
+
+/// One v1 metric field: its name (with the half's word in front when `prefixed`, the rest
+/// of the name capitalized) and where v2 keeps it.
+struct Field(&'static str, bool, At);
+
+use At::{Goal, Path};
+
+const RESOURCE: &[Field] = &[
+    Field("name", false, Path(&["name"])),
+    Field("container", false, Path(&["container"])),
+    Field("AverageUtilization", true, Goal("averageUtilization")),
+    Field("AverageValue", true, Goal("averageValue")),
+];
+const PODS: &[Field] = &[
+    Field("metricName", false, Path(&["metric", "name"])),
+    Field("AverageValue", true, Goal("averageValue")),
+    Field("selector", false, Path(&["metric", "selector"])),
+];
+const OBJECT: &[Field] = &[
+    Field("target", false, Path(&["describedObject"])),
+    Field("metricName", false, Path(&["metric", "name"])),
+    Field("Value", true, Goal("value")),
+    Field("selector", false, Path(&["metric", "selector"])),
+    Field("averageValue", false, Goal("averageValue")),
+];
+const EXTERNAL: &[Field] = &[
+    Field("metricName", false, Path(&["metric", "name"])),
+    Field("metricSelector", false, Path(&["metric", "selector"])),
+    Field("Value", true, Goal("value")),
+    Field("AverageValue", true, Goal("averageValue")),
+];
+
+/// The metric sources (the key next to `type`) and their fields, in v1's order.
+const SOURCES: &[(&str, &[Field])] = &[
+    ("object", OBJECT),
+    ("pods", PODS),
+    ("resource", RESOURCE),
+    ("containerResource", RESOURCE),
+    ("external", EXTERNAL),
+];
+
+impl Field {
+    fn v1_name(&self, half: Half) -> String {
+        if self.1 {
+            format!("{}{}", half.word(), self.0)
         } else {
-            "AverageValue"
-        };
-        object(&[
-            ("type", Some(Value::from(ty))),
-            ("value", value),
-            ("averageValue", average),
-            ("averageUtilization", util),
-        ])
-    };
-    let identifier = |name: Option<Value>, selector: Option<Value>| {
-        object(&[("name", name), ("selector", selector)])
-    };
-    let resource = |key: &str| {
-        let r = m.get(key)?;
-        Some(object(&[
-            ("name", get(r, &["name"])),
-            ("container", get(r, &["container"])),
-            (
-                "target",
-                Some(target(
-                    None,
-                    get(r, &["targetAverageValue"]),
-                    get(r, &["targetAverageUtilization"]),
-                )),
-            ),
-        ]))
-    };
-    let pods = m.get("pods").map(|p| {
-        object(&[
-            (
-                "metric",
-                Some(identifier(get(p, &["metricName"]), get(p, &["selector"]))),
-            ),
-            (
-                "target",
-                Some(object(&[
-                    ("type", Some(Value::from("AverageValue"))),
-                    ("averageValue", get(p, &["targetAverageValue"])),
-                ])),
-            ),
-        ])
-    });
-    let obj = m.get("object").map(|o| {
-        let average = get(o, &["averageValue"]);
-        let ty = if average.is_some() {
-            "AverageValue"
-        } else {
-            "Value"
-        };
-        object(&[
-            ("describedObject", get(o, &["target"])),
-            (
-                "metric",
-                Some(identifier(get(o, &["metricName"]), get(o, &["selector"]))),
-            ),
-            (
-                "target",
-                Some(object(&[
-                    ("type", Some(Value::from(ty))),
-                    ("value", get(o, &["targetValue"])),
-                    ("averageValue", average),
-                ])),
-            ),
-        ])
-    });
-    let external = m.get("external").map(|e| {
-        object(&[
-            (
-                "metric",
-                Some(identifier(
-                    get(e, &["metricName"]),
-                    get(e, &["metricSelector"]),
-                )),
-            ),
-            (
-                "target",
-                Some(target(
-                    get(e, &["targetValue"]),
-                    get(e, &["targetAverageValue"]),
-                    None,
-                )),
-            ),
-        ])
-    });
-    object(&[
-        ("type", get(m, &["type"])),
-        ("object", obj),
-        ("pods", pods),
-        ("resource", resource("resource")),
-        ("containerResource", resource("containerResource")),
-        ("external", external),
-    ])
+            self.0.to_string()
+        }
+    }
+
+    fn v2_path(&self, half: Half) -> Vec<&'static str> {
+        match self.2 {
+            Path(p) => p.to_vec(),
+            Goal(leaf) => vec![half.word(), leaf],
+        }
+    }
 }
 
-/// A v2 `MetricStatus` in v1's shape.
-fn metric_status_to_v1(m: &Value) -> Value {
-    let resource = |key: &str| {
-        let r = m.get(key)?;
-        Some(object(&[
-            ("name", get(r, &["name"])),
-            ("container", get(r, &["container"])),
-            (
-                "currentAverageUtilization",
-                get(r, &["current", "averageUtilization"]),
-            ),
-            ("currentAverageValue", get(r, &["current", "averageValue"])),
-        ]))
-    };
-    let pods = m.get("pods").map(|p| {
-        object(&[
-            ("metricName", get(p, &["metric", "name"])),
-            ("currentAverageValue", get(p, &["current", "averageValue"])),
-            ("selector", get(p, &["metric", "selector"])),
-        ])
-    });
-    let obj = m.get("object").map(|o| {
-        object(&[
-            ("target", get(o, &["describedObject"])),
-            ("metricName", get(o, &["metric", "name"])),
-            ("currentValue", get(o, &["current", "value"])),
-            ("selector", get(o, &["metric", "selector"])),
-            ("averageValue", get(o, &["current", "averageValue"])),
-        ])
-    });
-    let external = m.get("external").map(|e| {
-        object(&[
-            ("metricName", get(e, &["metric", "name"])),
-            ("metricSelector", get(e, &["metric", "selector"])),
-            ("currentValue", get(e, &["current", "value"])),
-            ("currentAverageValue", get(e, &["current", "averageValue"])),
-        ])
-    });
-    object(&[
-        ("type", get(m, &["type"])),
-        ("object", obj),
-        ("pods", pods),
-        ("resource", resource("resource")),
-        ("containerResource", resource("containerResource")),
-        ("external", external),
-    ])
+/// A v2 `MetricSpec` (`Target`) or `MetricStatus` (`Current`) in v1's flatter shape.
+fn metric_to_v1(m: &Value, half: Half) -> Value {
+    let mut out = Map::new();
+    if let Some(ty) = get(m, &["type"]) {
+        out.insert("type".into(), ty);
+    }
+    for (source, fields) in SOURCES {
+        let Some(src) = m.get(source) else {
+            continue;
+        };
+        let flat = fields
+            .iter()
+            .filter_map(|f| Some((f.v1_name(half), get(src, &f.v2_path(half))?)))
+            .collect();
+        out.insert((*source).to_string(), Value::Object(flat));
+    }
+    Value::Object(out)
 }
 
-/// A v1-shaped `MetricStatus` (from the annotation) in v2's shape.
-fn metric_status_from_v1(m: &Value) -> Value {
-    let current = |value: Option<Value>, average: Option<Value>, util: Option<Value>| {
-        object(&[
-            ("value", value),
-            ("averageValue", average),
-            ("averageUtilization", util),
-        ])
-    };
-    let identifier = |name: Option<Value>, selector: Option<Value>| {
-        object(&[("name", name), ("selector", selector)])
-    };
-    let resource = |key: &str| {
-        let r = m.get(key)?;
-        Some(object(&[
-            ("name", get(r, &["name"])),
-            ("container", get(r, &["container"])),
-            (
-                "current",
-                Some(current(
-                    None,
-                    get(r, &["currentAverageValue"]),
-                    get(r, &["currentAverageUtilization"]),
-                )),
-            ),
-        ]))
-    };
-    let pods = m.get("pods").map(|p| {
-        object(&[
-            (
-                "metric",
-                Some(identifier(get(p, &["metricName"]), get(p, &["selector"]))),
-            ),
-            (
-                "current",
-                Some(current(None, get(p, &["currentAverageValue"]), None)),
-            ),
-        ])
-    });
-    let obj = m.get("object").map(|o| {
-        object(&[
-            (
-                "metric",
-                Some(identifier(get(o, &["metricName"]), get(o, &["selector"]))),
-            ),
-            (
-                "current",
-                Some(current(
-                    get(o, &["currentValue"]),
-                    get(o, &["averageValue"]),
-                    None,
-                )),
-            ),
-            ("describedObject", get(o, &["target"])),
-        ])
-    });
-    let external = m.get("external").map(|e| {
-        object(&[
-            (
-                "metric",
-                Some(identifier(
-                    get(e, &["metricName"]),
-                    get(e, &["metricSelector"]),
-                )),
-            ),
-            (
-                "current",
-                Some(current(
-                    get(e, &["currentValue"]),
-                    get(e, &["currentAverageValue"]),
-                    None,
-                )),
-            ),
-        ])
-    });
-    object(&[
-        ("type", get(m, &["type"])),
-        ("object", obj),
-        ("pods", pods),
-        ("resource", resource("resource")),
-        ("containerResource", resource("containerResource")),
-        ("external", external),
-    ])
+/// The v2 target type a v1 metric spec implies, per source (upstream's conversion).
+fn target_type(source: &str, goal: &Map<String, Value>) -> &'static str {
+    let has = |k: &str| goal.contains_key(k);
+    match source {
+        "resource" | "containerResource" if has("averageUtilization") => "Utilization",
+        "object" if !has("averageValue") => "Value",
+        "external" if has("value") => "Value",
+        _ => "AverageValue",
+    }
+}
+
+/// A v1-shaped `MetricSpec` (`Target`) or `MetricStatus` (`Current`), as the annotations
+/// carry them, in v2's shape.
+fn metric_from_v1(m: &Value, half: Half) -> Value {
+    let mut out = Map::new();
+    if let Some(ty) = get(m, &["type"]) {
+        out.insert("type".into(), ty);
+    }
+    for (source, fields) in SOURCES {
+        let Some(src) = m.get(source) else {
+            continue;
+        };
+        let mut nested = Map::new();
+        let mut goal = Map::new();
+        if fields.iter().any(|f| matches!(f.2, Path(["metric", ..]))) {
+            nested.insert("metric".into(), Value::Object(Map::new()));
+        }
+        for f in *fields {
+            let Some(v) = get(src, &[&f.v1_name(half)]) else {
+                continue;
+            };
+            match f.2 {
+                Goal(leaf) => {
+                    goal.insert(leaf.to_string(), v);
+                }
+                Path([key]) => {
+                    nested.insert((*key).to_string(), v);
+                }
+                Path([outer, inner, ..]) => {
+                    if let Some(o) = nested
+                        .entry(*outer)
+                        .or_insert_with(|| Value::Object(Map::new()))
+                        .as_object_mut()
+                    {
+                        o.insert((*inner).to_string(), v);
+                    }
+                }
+                Path([]) => {}
+            }
+        }
+        if half == Half::Target {
+            let ty = target_type(source, &goal);
+            goal.shift_insert(0, "type".into(), Value::from(ty));
+        }
+        nested.insert(half.word().into(), Value::Object(goal));
+        out.insert((*source).to_string(), Value::Object(nested));
+    }
+    Value::Object(out)
 }
 
 fn annotations_mut(obj: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
@@ -388,7 +267,7 @@ pub(super) fn to_v2(mut obj: Map<String, Value>) -> Result<Map<String, Value>, S
     let mut metrics: Vec<Value> = other_metrics
         .unwrap_or_default()
         .iter()
-        .map(metric_spec_from_v1)
+        .map(|m| metric_from_v1(m, Half::Target))
         .collect();
     if let Some(cpu) = get(&spec, &["targetCPUUtilizationPercentage"]) {
         metrics.push(cpu_target(cpu));
@@ -407,7 +286,11 @@ pub(super) fn to_v2(mut obj: Map<String, Value>) -> Result<Map<String, Value>, S
 
     if let Some(status) = obj.remove("status") {
         let current = match current_metrics {
-            Some(list) => Some(list.iter().map(metric_status_from_v1).collect::<Vec<_>>()),
+            Some(list) => Some(
+                list.iter()
+                    .map(|m| metric_from_v1(m, Half::Current))
+                    .collect::<Vec<_>>(),
+            ),
             None => get(&status, &["currentCPUUtilizationPercentage"]).map(|u| {
                 vec![object(&[
                     ("type", Some(Value::from("Resource"))),
@@ -486,7 +369,7 @@ pub(super) fn to_v1(mut obj: Map<String, Value>) -> Map<String, Value> {
         .filter(|m| {
             !(is_cpu_resource(m) && get(m, &["resource", "target", "averageUtilization"]).is_some())
         })
-        .map(metric_spec_to_v1)
+        .map(|m| metric_to_v1(m, Half::Target))
         .collect();
     let current = status
         .get("currentMetrics")
@@ -502,7 +385,10 @@ pub(super) fn to_v1(mut obj: Map<String, Value>) -> Map<String, Value> {
         set_annotation(&mut obj, METRICS, &Value::Array(others));
     }
     if !current.is_empty() {
-        let v1: Vec<Value> = current.iter().map(metric_status_to_v1).collect();
+        let v1: Vec<Value> = current
+            .iter()
+            .map(|m| metric_to_v1(m, Half::Current))
+            .collect();
         set_annotation(&mut obj, CURRENT_METRICS, &Value::Array(v1));
     }
     if !conditions.is_empty() {
@@ -649,6 +535,41 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(kinds, ["Pods", "External", "Resource"]);
         assert_eq!(again["spec"]["metrics"][1], v2["spec"]["metrics"][2]);
+    }
+
+    #[test]
+    fn every_metric_source_round_trips_through_v1() {
+        let specs = json!([
+            {"type": "Object", "object": {"describedObject": {"kind": "Ingress", "name": "i"},
+                "metric": {"name": "rps", "selector": {"matchLabels": {"a": "b"}}},
+                "target": {"type": "Value", "value": "10"}}},
+            {"type": "Pods", "pods": {"metric": {"name": "qps"},
+                "target": {"type": "AverageValue", "averageValue": "1k"}}},
+            {"type": "Resource", "resource": {"name": "memory",
+                "target": {"type": "AverageValue", "averageValue": "1Gi"}}},
+            {"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app",
+                "target": {"type": "Utilization", "averageUtilization": 50}}},
+            {"type": "External", "external": {"metric": {"name": "queue"},
+                "target": {"type": "AverageValue", "averageValue": "30"}}}
+        ]);
+        let statuses = json!([
+            {"type": "Object", "object": {"describedObject": {"kind": "Ingress", "name": "i"},
+                "metric": {"name": "rps"}, "current": {"value": "12"}}},
+            {"type": "Pods", "pods": {"metric": {"name": "qps"}, "current": {"averageValue": "900"}}},
+            {"type": "External", "external": {"metric": {"name": "queue"},
+                "current": {"value": "3", "averageValue": "1"}}}
+        ]);
+        for (list, half) in [(&specs, Half::Target), (&statuses, Half::Current)] {
+            for m in list.as_array().unwrap() {
+                let back = metric_from_v1(&metric_to_v1(m, half), half);
+                assert_eq!(&back, m);
+            }
+        }
+        assert_eq!(
+            metric_to_v1(&specs[0], Half::Target)["object"],
+            json!({"target": {"kind": "Ingress", "name": "i"}, "metricName": "rps",
+                "targetValue": "10", "selector": {"matchLabels": {"a": "b"}}})
+        );
     }
 
     #[test]
