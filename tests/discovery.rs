@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kubeshard::registry::resources;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY};
@@ -297,25 +297,6 @@ fn aggregated_discovery_by_accept_with_etags() {
     });
 }
 
-/// kubectl binaries to run: the one on PATH and every versioned one the SDK ships.
-fn kubectls() -> Vec<PathBuf> {
-    let mut out = vec![PathBuf::from("kubectl")];
-    if let Ok(dir) = std::fs::read_dir("/usr/lib/google-cloud-sdk/bin") {
-        let mut versioned: Vec<PathBuf> = dir
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("kubectl.1."))
-            })
-            .collect();
-        versioned.sort();
-        out.extend(versioned);
-    }
-    out
-}
-
 fn run(kubectl: &Path, ks: &Kubeshard, cache: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new(kubectl)
         .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
@@ -344,7 +325,7 @@ fn words(line: &str) -> Vec<&str> {
 #[test]
 fn kubectl_api_resources_and_api_versions_across_versions() {
     let ks = Kubeshard::start(&[]);
-    for kubectl in kubectls() {
+    for kubectl in support::kubectls() {
         let cache = tempfile::tempdir().unwrap();
         let name = kubectl.display().to_string();
         let out = run(&kubectl, &ks, cache.path(), &["api-resources"]);

@@ -346,3 +346,215 @@ fn explain_and_openapi_documents() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     });
 }
+
+/// Every `$ref` in `v` names one of `definitions`.
+fn refs_resolve(
+    v: &Value,
+    definitions: &serde_json::Map<String, Value>,
+    missing: &mut Vec<String>,
+) {
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                let name = r.strip_prefix("#/definitions/").unwrap_or(r);
+                if !definitions.contains_key(name) {
+                    missing.push(r.to_string());
+                }
+            }
+            m.values()
+                .for_each(|x| refs_resolve(x, definitions, missing));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs_resolve(x, definitions, missing)),
+        _ => {}
+    }
+}
+
+#[test]
+fn openapi_v2_json_and_protobuf() {
+    const PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let r = c
+            .get(ks.url("/openapi/v2"))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert_eq!(r.headers()["vary"], "Accept");
+        assert!(r.headers().contains_key("last-modified"));
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.len() == 130, "{etag}");
+        let doc: Value = r.json().await.unwrap();
+        assert_eq!(doc["swagger"], "2.0");
+        assert_eq!(doc["info"]["title"], "Kubernetes");
+        let defs = doc["definitions"].as_object().unwrap();
+        let mut missing = Vec::new();
+        refs_resolve(&doc, defs, &mut missing);
+        assert!(missing.is_empty(), "unresolved refs: {missing:?}");
+        assert_eq!(
+            defs["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"],
+            serde_json::json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        );
+        let spec = &defs["io.k8s.api.apps.v1.Deployment"]["properties"]["spec"];
+        assert_eq!(
+            spec["$ref"],
+            "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"
+        );
+        let containers = &defs["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        assert_eq!(containers["x-kubernetes-list-type"], "map");
+        let ports = &defs["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
+        assert_eq!(
+            ports["x-kubernetes-list-map-keys"],
+            serde_json::json!(["port", "protocol"])
+        );
+        let item = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"];
+        let patch = &item["patch"];
+        let consumes: Vec<&str> = patch["consumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            consumes.contains(&"application/strategic-merge-patch+json"),
+            "{consumes:?}"
+        );
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        let params = patch["parameters"].as_array().unwrap();
+        assert_eq!(params[0]["in"], "body");
+        let fv = params
+            .iter()
+            .find(|p| p["name"] == "fieldValidation")
+            .unwrap();
+        assert_eq!(
+            (fv["in"].as_str(), fv["type"].as_str()),
+            (Some("query"), Some("string"))
+        );
+        assert!(item["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "namespace" && p["in"] == "path"));
+
+        let cached = c
+            .get(ks.url("/openapi/v2"))
+            .header("If-None-Match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+        // Protobuf, as client-go asks for it (the deprecated subtype too), with the same ETag.
+        for accept in [
+            PROTOBUF,
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        ] {
+            let r = c
+                .get(ks.url("/openapi/v2"))
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], PROTOBUF);
+            assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+            let body = r.bytes().await.unwrap();
+            // Field 1 (swagger), length-delimited: "2.0".
+            assert_eq!(&body[..5], b"\x0a\x032.0");
+            assert!(body.len() > 100_000, "{}", body.len());
+        }
+        let r = c
+            .get(ks.url("/openapi/v2"))
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_ACCEPTABLE);
+        let r = c.get(ks.url("/openapi/v2")).send().await.unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "*/* is JSON"
+        );
+    });
+}
+
+/// Every kubectl version reads `/openapi/v2` (protobuf): `apply` builds its strategic merge
+/// patch from the document's merge keys, and `explain` prints from it.
+#[test]
+fn kubectl_reads_openapi_v2_across_versions() {
+    let ks = Kubeshard::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, bin) in support::kubectls().iter().enumerate() {
+        let bin = bin.to_str().unwrap();
+        let name = format!("web{i}");
+        let file = dir.path().join(format!("{name}.yaml"));
+        let manifest = APP
+            .split("---")
+            .next()
+            .unwrap()
+            .replace("name: web", &format!("name: {name}"));
+        std::fs::write(&file, &manifest).unwrap();
+        let f = file.to_str().unwrap();
+        let run = |args: &[&str]| {
+            let (good, out, err) = support::kubectl_bin(bin, &ks, args);
+            assert!(good, "{bin} {args:?}: {err}");
+            (out, err)
+        };
+        run(&["apply", "-f", f]);
+        // Another writer adds a container the file does not name; apply must keep it.
+        run(&[
+            "patch",
+            "deployment",
+            &name,
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"extra","image":"pause:3"}]}}}}"#,
+        ]);
+        std::fs::write(
+            &file,
+            manifest.replace("value: \"slow\"", "value: \"fast\""),
+        )
+        .unwrap();
+        let (_, log) = run(&["apply", "-f", f, "-v=6"]);
+        // kubectl 1.3x builds the patch from the group-version's v3 document when its PATCH
+        // takes strategic merge; older ones (and newer ones as a fallback) from /openapi/v2.
+        let read = |path: &str| {
+            log.lines()
+                .any(|l| l.contains(path) && l.contains("200 OK"))
+        };
+        let (v3, v2) = (read("/openapi/v3/apis/apps/v1?"), read("/openapi/v2"));
+        eprintln!("{bin}: apply read openapi v3: {v3}, v2: {v2}");
+        assert!(v3 || v2, "{bin} read no OpenAPI document: {log}");
+        assert!(
+            !log.contains("warning: error calculating patch"),
+            "{bin}: {log}"
+        );
+        let (out, _) = run(&["get", "deployment", &name, "-o", "json"]);
+        let d: Value = serde_json::from_str(&out).unwrap();
+        let cs = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap();
+        let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["app", "sidecar", "extra"], "{bin}");
+        assert_eq!(cs[0]["env"][0]["value"], "fast", "{bin}");
+
+        let (out, _) = run(&[
+            "explain",
+            "--output=plaintext-openapiv2",
+            "deployment.spec.template.spec.containers",
+        ]);
+        assert!(
+            out.contains("RESOURCE: containers <[]Object>"),
+            "{bin}: {out}"
+        );
+        assert!(out.contains("image\t<string>"), "{bin}: {out}");
+    }
+}

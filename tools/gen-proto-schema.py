@@ -2,39 +2,13 @@
 """Generates src/codec/protobuf/schema.rs: every Kubernetes protobuf message's fields (tag,
 wire kind, JSON name), so kubeshard can turn protobuf request bodies into JSON.
 
-Facts come from two crates.io dependencies' sources in the cargo registry:
-  - k8s-pb (prost types): each field's tag and protobuf type;
-  - k8s-openapi: each field's JSON name (the Rust names lose its case, e.g. volumeID).
+Facts come from k8s-pb (tags, protobuf types) and k8s-openapi (JSON names); see k8s_sources.py.
 Run after changing either version:  python3 tools/gen-proto-schema.py > src/codec/protobuf/schema.rs
 """
-import glob, os, re, sys
+import re, sys
 
-def crate_dir(name, version_glob):
-    hits = sorted(glob.glob(os.path.expanduser(f"~/.cargo/registry/src/*/{name}-{version_glob}")))
-    if not hits:
-        sys.exit(f"{name} {version_glob} not in the cargo registry: run `cargo fetch`")
-    return hits[-1]
+from k8s_sources import messages
 
-PB = crate_dir("k8s-pb", "0.9.*") + "/src"
-OA = crate_dir("k8s-openapi", "0.29.*") + "/src/v1_33"
-
-def norm(rust):
-    return rust.removeprefix("r#").rstrip("_")
-
-def camel(snake):
-    parts = snake.split("_")
-    return parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
-
-# k8s-openapi: module path -> lowercase struct name -> {rust field: json name}
-json_names = {}
-for path in glob.glob(OA + "/**/*.rs", recursive=True):
-    mod = os.path.relpath(os.path.dirname(path), OA).replace(os.sep, "/")
-    text = open(path).read()
-    m = re.search(r"pub struct (\w+) \{", text)
-    if not m:
-        continue
-    fields = {norm(r): j for j, r in re.findall(r'"(\w+)" => Field::Key_(\w+),', text)}
-    json_names.setdefault(mod, {})[m.group(1).lower()] = fields
 
 def resolve(mod_parts, ty):
     ty = ty.replace(" ", "")
@@ -50,64 +24,36 @@ def resolve(mod_parts, ty):
         return ".".join(mod_parts + segs)
     return ".".join(base + segs)
 
-attr_re = re.compile(r'#\[prost\((.*)\)\]')
+
+def field_type(msg, f):
+    kind = f.attr.split(",")[0].strip()
+    ty = f.ty.replace(" ", "")
+    if kind.startswith("btree_map"):
+        v = re.search(r'btree_map = "string, (\w+)"', f.attr).group(1)
+        if v == "string":
+            return "T::MapStr"
+        if v == "bytes":
+            return "T::MapBytes"
+        inner = re.search(r"BTreeMap<::prost::alloc::string::String,(.*)>$", ty).group(1)
+        return f'T::MapMsg("{resolve(msg.mod_parts, inner)}")'
+    if kind == "message":
+        found = re.search(r"(?:Option|Vec)<(.*)>$", ty)
+        if not found:
+            sys.exit(f"{'/'.join(msg.mod_parts)} {msg.name}.{f.rust}: cannot read type {f.ty!r}")
+        return f'T::Msg("{resolve(msg.mod_parts, found.group(1))}")'
+    if kind.startswith("bytes"):
+        return "T::Bytes"
+    return {"string": "T::Str", "bool": "T::Bool", "int32": "T::I32", "int64": "T::I64", "double": "T::F64"}[kind]
+
+
 out = []
-for path in sorted(glob.glob(PB + "/**/mod.rs", recursive=True)):
-    mod = os.path.relpath(os.path.dirname(path), PB).replace(os.sep, "/")
-    mod_parts = mod.split("/")
-    lines = open(path).read().split("\n")
-    i = 0
-    while i < len(lines):
-        m = re.match(r"pub struct (\w+) \{", lines[i])
-        if not m:
-            i += 1
-            continue
-        name = m.group(1)
-        names = json_names.get(mod, {}).get(name.lower(), {})
-        fields = []
-        i += 1
-        while i < len(lines) and lines[i] != "}":
-            a = attr_re.search(lines[i])
-            if not a:
-                i += 1
-                continue
-            attr = a.group(1)
-            j = i + 1
-            decl = ""
-            while j < len(lines) and not (decl.rstrip().endswith(",") and decl.count("<") == decl.count(">")):
-                decl += lines[j].strip()
-                j += 1
-            i = j
-            fm = re.match(r"pub (r#)?(\w+):(.*),$", decl.replace(",>", ">"))
-            if not fm:
-                continue
-            rust, ty = norm(fm.group(2)), fm.group(3).strip()
-            tag = int(re.search(r'tag = "(\d+)"', attr).group(1))
-            repeated = "repeated" in attr
-            json = names.get(rust, camel(rust))
-            kind = attr.split(",")[0].strip()
-            if kind.startswith("btree_map"):
-                v = re.search(r'btree_map = "string, (\w+)"', attr).group(1)
-                if v == "string":
-                    t = "T::MapStr"
-                elif v == "bytes":
-                    t = "T::MapBytes"
-                else:
-                    inner = re.search(r"BTreeMap<::prost::alloc::string::String,(.*)>$", ty.replace(" ", "")).group(1)
-                    t = f'T::MapMsg("{resolve(mod_parts, inner)}")'
-            elif kind == "message":
-                found = re.search(r"(?:Option|Vec)<(.*)>$", ty.replace(" ", ""))
-                if not found:
-                    sys.exit(f"{mod} {name}.{rust}: cannot read type {ty!r}")
-                inner = found.group(1)
-                t = f'T::Msg("{resolve(mod_parts, inner)}")'
-            elif kind.startswith("bytes"):
-                t = "T::Bytes"
-            else:
-                t = {"string": "T::Str", "bool": "T::Bool", "int32": "T::I32", "int64": "T::I64", "double": "T::F64"}[kind]
-            fields.append(f'F({tag}, "{json}", {t}, {"true" if repeated else "false"})')
-        out.append(f'    ("{".".join(mod_parts)}.{name}", &[{", ".join(fields)}]),')
-        i += 1
+for msg in messages():
+    fields = []
+    for f in msg.fields:
+        tag = int(re.search(r'tag = "(\d+)"', f.attr).group(1))
+        repeated = "repeated" in f.attr
+        fields.append(f'F({tag}, "{f.json}", {field_type(msg, f)}, {"true" if repeated else "false"})')
+    out.append(f'    ("{".".join(msg.mod_parts)}.{msg.name}", &[{", ".join(fields)}]),')
 
 print("//! Generated by tools/gen-proto-schema.py from k8s-pb and k8s-openapi: do not edit.")
 print("//! Every Kubernetes protobuf message: (full name, [(tag, JSON name, type, repeated)]).")

@@ -3,15 +3,21 @@
 //! checks objects against the same schemas.
 //!
 //! kubectl reads `/openapi/v3` to learn that the server validates fields itself (the
-//! `fieldValidation` parameter on PATCH operations) and for `kubectl explain`. PATCH operations
-//! list JSON and merge patch only: kubectl then builds strategic merge patches from its own
-//! copy of the types, which carries the merge keys these schemas do not.
+//! `fieldValidation` parameter on PATCH operations) and for `kubectl explain`, and
+//! `/openapi/v2` (the same operations and schemas as one Swagger 2.0 document, in gnostic
+//! protobuf) to build client-side `apply` patches. Both carry upstream's `x-kubernetes-patch-*`
+//! and list/map-type extensions on the schemas (`extensions.rs`).
 
 pub mod duplicates;
+pub mod extensions;
+mod gnostic;
 pub mod handler;
 mod kinds;
+mod markers;
 mod paths;
+pub mod v2;
 pub mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -52,6 +58,100 @@ static OPENAPI: OnceLock<OpenApi> = OnceLock::new();
 /// The documents for the built-in resource table, built on first use.
 pub fn get() -> &'static OpenApi {
     OPENAPI.get_or_init(|| OpenApi::build(&all_resources()))
+}
+
+/// The Swagger 2.0 document in both encodings kube-apiserver serves it in.
+#[derive(Debug)]
+pub struct Swagger {
+    /// The JSON document.
+    pub json: Bytes,
+    /// The same document as gnostic's `openapi.v2.Document` protobuf.
+    pub protobuf: Bytes,
+    /// Upper-case hex SHA-512 of the JSON (upstream's ETag for both encodings).
+    pub hash: String,
+}
+
+static SWAGGER: OnceLock<Swagger> = OnceLock::new();
+
+/// The `/openapi/v2` document, built on first use from the v3 documents.
+pub fn swagger() -> &'static Swagger {
+    SWAGGER.get_or_init(|| {
+        let doc = v2::document(get());
+        let json = serde_json::to_vec(&doc).unwrap_or_default();
+        Swagger {
+            hash: sha512_hex(&json),
+            protobuf: Bytes::from(gnostic::encode(&doc)),
+            json: Bytes::from(json),
+        }
+    })
+}
+
+/// `info.version` of every document: the Kubernetes release kubeshard serves the API of.
+fn info_version() -> String {
+    format!("v1.{}.0", crate::server::version::KUBE_MINOR)
+}
+
+/// A kind's schema: its definition among the schemas of the group-version document it is
+/// served in. The patch and field-validation walks start here.
+#[derive(Clone, Copy, Debug)]
+pub struct KindSchema<'a> {
+    /// Every definition of the document, by name.
+    pub schemas: &'a Map<String, Value>,
+    /// The kind's definition name, e.g. `io.k8s.api.apps.v1.Deployment`.
+    pub name: &'a str,
+}
+
+impl<'a> KindSchema<'a> {
+    /// The kind's definition.
+    pub fn definition(&self) -> Option<&'a Value> {
+        self.schemas.get(self.name)
+    }
+}
+
+/// The schema of `kind` as served in `group/version` (`Scale`: the scale subresource's
+/// autoscaling/v1 Scale); None for a kind without a known type.
+pub fn kind_schema(group: &str, version: &str, kind: &str) -> Option<KindSchema<'static>> {
+    const SCALE: &str = "io.k8s.api.autoscaling.v1.Scale";
+    let doc = get().docs.get(&gv_path(group, version))?;
+    let name = if kind == "Scale" {
+        SCALE
+    } else {
+        doc.kinds.get(kind)?.as_str()
+    };
+    let schema = KindSchema {
+        schemas: &doc.schemas,
+        name,
+    };
+    schema.definition().map(|_| schema)
+}
+
+/// `s` with its `$ref`s (and schemars' `allOf: [{$ref}]` wrappers) followed: the schema that
+/// says what the value is, and the name of the last definition reached (None: still inline).
+pub fn resolve<'a>(defs: &'a Map<String, Value>, mut s: &'a Value) -> (Option<&'a str>, &'a Value) {
+    let mut name = None;
+    for _ in 0..16 {
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            let n = r.rsplit('/').next().unwrap_or(r);
+            match defs.get_key_value(n) {
+                Some((k, d)) => {
+                    name = Some(k.as_str());
+                    s = d;
+                    continue;
+                }
+                None => return (name, s),
+            }
+        }
+        if let Some(first) = s
+            .get("allOf")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+        {
+            s = first;
+            continue;
+        }
+        return (name, s);
+    }
+    (name, s)
 }
 
 /// The path of a group-version under `/openapi/v3/`.
@@ -123,6 +223,8 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
         paths::add(&mut paths, r, &refs);
     }
     let mut schemas = gen.take_definitions(true);
+    extensions::annotate(&mut schemas);
+    as_upstream_types(&mut schemas);
     for r in resources {
         if let Some(def) = kinds
             .get(&r.kind)
@@ -147,7 +249,7 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
     }
     let doc = json!({
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": format!("v1.{}.0", crate::server::version::KUBE_MINOR)},
+        "info": {"title": "Kubernetes", "version": info_version()},
         "paths": paths,
         "components": {"schemas": schemas.clone()},
     });
@@ -157,6 +259,27 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
         bytes: Bytes::from(bytes),
         schemas,
         kinds,
+    }
+}
+
+/// The two definitions k8s-openapi writes as CRD schemas (`x-kubernetes-int-or-string`, no
+/// type) in the form kube-apiserver publishes them: strings, IntOrString with its format.
+/// kubectl prints these types from them (`<string>` in `explain`).
+fn as_upstream_types(schemas: &mut Map<String, Value>) {
+    for (name, format) in [
+        (
+            "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
+            Some("int-or-string"),
+        ),
+        ("io.k8s.apimachinery.pkg.api.resource.Quantity", None),
+    ] {
+        if let Some(def) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+            def.remove("x-kubernetes-int-or-string");
+            if let Some(f) = format {
+                def.insert("format".into(), json!(f));
+            }
+            def.insert("type".into(), json!("string"));
+        }
     }
 }
 
@@ -187,5 +310,54 @@ mod tests {
             .iter()
             .any(|p| p["name"] == "fieldValidation"));
         assert!(api.docs.contains_key("api/v1"));
+    }
+
+    #[test]
+    fn documents_carry_upstream_extensions_and_strategic_merge() {
+        let doc: Value = serde_json::from_slice(&get().docs["apis/apps/v1"].bytes).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let containers = &schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
+        assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
+        assert_eq!(
+            schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]
+                ["x-kubernetes-patch-strategy"],
+            "retainKeys"
+        );
+        assert_eq!(
+            schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"],
+            json!({"description": schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["description"], "format": "int-or-string", "type": "string"})
+        );
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert!(patch["requestBody"]["content"]
+            .get("application/strategic-merge-patch+json")
+            .is_some());
+    }
+
+    #[test]
+    fn swagger_has_every_kind_and_resolves_to_protobuf() {
+        let s = swagger();
+        let doc: Value = serde_json::from_slice(&s.json).unwrap();
+        let defs = doc["definitions"].as_object().unwrap();
+        for r in all_resources() {
+            let Some(name) = get().docs[&gv_path(&r.group, &r.version)]
+                .kinds
+                .get(&r.kind)
+            else {
+                continue;
+            };
+            let gvks = defs[name]["x-kubernetes-group-version-kind"]
+                .as_array()
+                .unwrap();
+            assert!(
+                gvks.iter().any(|g| g["kind"] == r.kind.as_str()
+                    && g["version"] == r.version.as_str()
+                    && g["group"] == r.group.as_str()),
+                "{name}"
+            );
+        }
+        assert!(!s.protobuf.is_empty());
+        assert_eq!(s.hash, sha512_hex(&s.json));
     }
 }

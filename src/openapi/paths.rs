@@ -76,8 +76,21 @@ fn list_params() -> Vec<Value> {
     ]
 }
 
-fn response(schema: &Value) -> Value {
-    json!({"description": "OK", "content": {"application/json": {"schema": schema}}})
+/// Media types kubeshard answers an operation in: JSON, and protobuf for clients that take only
+/// protobuf; a list also as watch streams.
+fn response(schema: &Value, list: bool) -> Value {
+    let mut content = Map::new();
+    let mut types = vec!["application/json", "application/vnd.kubernetes.protobuf"];
+    if list {
+        types.extend([
+            "application/json;stream=watch",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        ]);
+    }
+    for t in types {
+        content.insert(t.into(), json!({"schema": schema}));
+    }
+    json!({"description": "OK", "content": content})
 }
 
 struct Op<'a> {
@@ -100,7 +113,7 @@ impl Op<'_> {
             "description": format!("{action} {}", self.r.kind),
             "operationId": format!("{verb_id}{}", self.id_base),
             "parameters": params,
-            "responses": {"200": response(ok), "401": {"description": "Unauthorized"}},
+            "responses": {"200": response(ok, action == "list"), "401": {"description": "Unauthorized"}},
             "x-kubernetes-action": action,
             "x-kubernetes-group-version-kind": self.gvk,
         });
@@ -124,11 +137,14 @@ fn json_body(schema: &Value) -> Value {
     json!({"content": {"application/json": {"schema": schema}}, "required": true})
 }
 
+/// PATCH bodies, in upstream's order; strategic merge is listed because the schemas carry the
+/// merge keys (kubectl then builds its `apply` patches from them).
 fn patch_body() -> Value {
     let obj = json!({"schema": {"type": "object"}});
     json!({"content": {
         "application/json-patch+json": obj,
         "application/merge-patch+json": obj,
+        "application/strategic-merge-patch+json": obj,
         "application/apply-patch+yaml": obj,
     }, "required": true})
 }

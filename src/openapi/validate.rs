@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{get, gv_path};
+use super::kind_schema;
 use crate::endpoints::status::StatusError;
 use crate::registry::strategy::Resource;
 
@@ -78,61 +78,22 @@ pub fn check_body(
 
 /// The unknown fields of `obj`, removed from it.
 fn unknown_fields(res: &Resource, kind: &str, obj: &mut Map<String, Value>) -> Vec<String> {
-    let (group, version) = if kind == "Scale" {
-        ("autoscaling", "v1")
-    } else {
-        (res.group.as_str(), res.version.as_str())
-    };
-    let api = get();
-    let doc_key = if kind == "Scale" {
-        gv_path(&res.group, &res.version)
-    } else {
-        gv_path(group, version)
-    };
-    let Some(doc) = api.docs.get(&doc_key) else {
+    let Some(schema) = kind_schema(&res.group, &res.version, kind) else {
         return Vec::new();
     };
-    let def_name = if kind == "Scale" {
-        "io.k8s.api.autoscaling.v1.Scale".to_string()
-    } else {
-        match doc.kinds.get(kind) {
-            Some(n) => n.clone(),
-            None => return Vec::new(),
-        }
-    };
-    let Some(schema) = doc.schemas.get(&def_name) else {
+    let Some(definition) = schema.definition() else {
         return Vec::new();
     };
     let mut unknown = Vec::new();
-    walk_object(&doc.schemas, schema, obj, "", &mut unknown, 0);
+    walk_object(schema.schemas, definition, obj, "", &mut unknown, 0);
     unknown
 }
 
 /// Nesting deeper than this is not checked (schemas are finite; objects might not be).
 const MAX_DEPTH: usize = 64;
 
-fn resolve<'a>(defs: &'a Map<String, Value>, mut s: &'a Value) -> &'a Value {
-    for _ in 0..16 {
-        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            match r.rsplit('/').next().and_then(|n| defs.get(n)) {
-                Some(d) => {
-                    s = d;
-                    continue;
-                }
-                None => return s,
-            }
-        }
-        if let Some(first) = s
-            .get("allOf")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-        {
-            s = first;
-            continue;
-        }
-        return s;
-    }
-    s
+fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
+    super::resolve(defs, s).1
 }
 
 fn walk_object(

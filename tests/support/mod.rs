@@ -34,3 +34,22 @@ pub async fn kube_client(ks: &server::Kubeshard) -> kube::Client {
         .expect("kube config");
     kube::Client::try_from(cfg).expect("kube client")
 }
+
+/// kubectl binaries to run: the one on PATH and every versioned one the SDK ships.
+pub fn kubectls() -> Vec<std::path::PathBuf> {
+    let mut out = vec![std::path::PathBuf::from("kubectl")];
+    if let Ok(dir) = std::fs::read_dir("/usr/lib/google-cloud-sdk/bin") {
+        let mut versioned: Vec<std::path::PathBuf> = dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("kubectl.1."))
+            })
+            .collect();
+        versioned.sort();
+        out.extend(versioned);
+    }
+    out
+}

@@ -39,7 +39,8 @@ impl RestApi {
                 conversion.present(&mut original);
             }
             let kind = if scale { "Scale" } else { t.res.kind.as_str() };
-            let patched = patch::apply(patch_type, kind, &original, &body)?;
+            let schema = crate::openapi::kind_schema(&t.res.group, &t.res.version, kind);
+            let patched = patch::apply(patch_type, schema.as_ref(), &original, &body)?;
             check_identity(t, &patched)?;
             let pinned = rv(&patched) != rv(&original);
             let bytes = serde_json::to_vec(&patched)

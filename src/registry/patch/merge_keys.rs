@@ -1,9 +1,12 @@
-//! Which list fields of the built-in kinds merge in a strategic merge patch, and by what.
-//!
-//! The facts are the `patchStrategy`/`patchMergeKey` tags of upstream's API types (published as
-//! `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key` in the OpenAPI document).
-//! Lists not named here are atomic: a patch replaces them. Paths are field names from the
-//! object's root with list indices left out; a rule matches on the end of the path.
+//! Which list fields merge in a strategic merge patch, and by what: the `+patchStrategy` and
+//! `+patchMergeKey` markers of upstream's Go types (the same facts the OpenAPI documents
+//! publish as `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key`), found by
+//! walking the kind's schema along the field path. Lists without a merge strategy are
+//! atomic: a patch replaces them.
+
+use serde_json::Value;
+
+use crate::openapi::{extensions, resolve, KindSchema};
 
 /// How a list field merges.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,94 +17,120 @@ pub enum ListStrategy {
     MergePrimitives,
 }
 
-/// Lists inside a pod spec (`spec`, `spec.template.spec`, `spec.jobTemplate.spec.template.spec`)
-/// and inside its containers.
-const POD_SPEC_LISTS: &[(&str, &str)] = &[
-    ("containers", "name"),
-    ("initContainers", "name"),
-    ("ephemeralContainers", "name"),
-    ("volumes", "name"),
-    ("imagePullSecrets", "name"),
-    ("hostAliases", "ip"),
-    ("topologySpreadConstraints", "topologyKey"),
-    ("resourceClaims", "name"),
-    ("schedulingGates", "name"),
-];
+/// Nesting deeper than this has no markers (schemas are finite; paths might not be).
+const MAX_DEPTH: usize = 64;
 
-const CONTAINER_LISTS: &[(&str, &str)] = &[
-    ("env", "name"),
-    ("ports", "containerPort"),
-    ("volumeMounts", "mountPath"),
-    ("volumeDevices", "devicePath"),
-    ("resizePolicy", "resourceName"),
-];
-
-/// The strategy of the list at `path` in an object of `kind`; None: atomic.
-pub fn list_strategy(kind: &str, path: &[String]) -> Option<ListStrategy> {
-    let p: Vec<&str> = path.iter().map(String::as_str).collect();
-    let last = *p.last()?;
-    let parent = p.len().checked_sub(2).map(|i| p[i]);
-    match (p.as_slice(), last) {
-        (["metadata", "finalizers"], _) => return Some(ListStrategy::MergePrimitives),
-        (["metadata", "ownerReferences"], _) => return Some(ListStrategy::MergeByKey("uid")),
-        (["spec", "ports"], _) if kind == "Service" => {
-            return Some(ListStrategy::MergeByKey("port"))
-        }
-        (["status", "conditions"], _) => return Some(ListStrategy::MergeByKey("type")),
-        (["status", "addresses"], _) if kind == "Node" => {
-            return Some(ListStrategy::MergeByKey("type"))
-        }
-        (["spec", "taints"], _) if kind == "Node" => return None,
-        _ => {}
+/// The strategy of the list at `path` (field names from the object's root, list indices left
+/// out, map keys kept) in an object described by `schema`; None: atomic.
+pub fn list_strategy(schema: Option<&KindSchema<'_>>, path: &[String]) -> Option<ListStrategy> {
+    let m = field_markers(schema?, path)?;
+    if !m.has_strategy("merge") {
+        return None;
     }
-    if in_pod_spec(&p[..p.len() - 1]) {
-        if let Some((_, key)) = POD_SPEC_LISTS.iter().find(|(f, _)| *f == last) {
-            return Some(ListStrategy::MergeByKey(key));
-        }
-    }
-    if matches!(
-        parent,
-        Some("containers" | "initContainers" | "ephemeralContainers")
-    ) {
-        if let Some((_, key)) = CONTAINER_LISTS.iter().find(|(f, _)| *f == last) {
-            return Some(ListStrategy::MergeByKey(key));
-        }
-    }
-    None
+    Some(match m.patch_merge_key {
+        Some(key) => ListStrategy::MergeByKey(key),
+        None => ListStrategy::MergePrimitives,
+    })
 }
 
-/// Whether `path` names a pod spec: a Pod's `spec`, or a `template.spec` at any depth.
-fn in_pod_spec(path: &[&str]) -> bool {
-    matches!(path, ["spec"]) || path.ends_with(&["template", "spec"])
+/// The markers of the field `path` ends at, if it is a field of a definition that has any.
+fn field_markers(schema: &KindSchema<'_>, path: &[String]) -> Option<&'static extensions::M> {
+    if path.len() > MAX_DEPTH {
+        return None;
+    }
+    let defs = schema.schemas;
+    let mut current = schema.definition()?;
+    let mut definition = schema.name;
+    let mut field: Option<(&str, &str)> = None;
+    for seg in path {
+        let (name, mut s) = resolve(defs, current);
+        if let Some(n) = name {
+            definition = n;
+        }
+        // A list's elements: the path leaves out their indices.
+        if s.get("type").and_then(Value::as_str) == Some("array") {
+            let (name, items) = resolve(defs, s.get("items")?);
+            if let Some(n) = name {
+                definition = n;
+            }
+            s = items;
+        }
+        if let Some(p) = s.get("properties").and_then(|p| p.get(seg.as_str())) {
+            field = Some((definition, seg.as_str()));
+            current = p;
+        } else if let Some(values) = s.get("additionalProperties").filter(|a| a.is_object()) {
+            // A map key: the value's schema, not a field.
+            field = None;
+            current = values;
+        } else {
+            return None;
+        }
+    }
+    let (definition, name) = field?;
+    extensions::field(definition, name)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::openapi::kind_schema;
 
-    fn s(kind: &str, path: &str) -> Option<ListStrategy> {
+    fn s(gvk: (&str, &str, &str), path: &str) -> Option<ListStrategy> {
+        let schema = kind_schema(gvk.0, gvk.1, gvk.2).expect("a served kind");
         let p: Vec<String> = path.split('.').map(str::to_string).collect();
-        list_strategy(kind, &p)
+        list_strategy(Some(&schema), &p)
     }
 
     #[test]
-    fn rules() {
+    fn strategies_from_upstream_types() {
         use ListStrategy::*;
+        let deployment = ("apps", "v1", "Deployment");
+        let pod = ("", "v1", "Pod");
         assert_eq!(
-            s("Deployment", "spec.template.spec.containers"),
+            s(deployment, "spec.template.spec.containers"),
             Some(MergeByKey("name"))
         );
         assert_eq!(
-            s("CronJob", "spec.jobTemplate.spec.template.spec.volumes"),
+            s(deployment, "spec.template.spec.containers.env"),
             Some(MergeByKey("name"))
         );
         assert_eq!(
-            s("Pod", "spec.containers.ports"),
+            s(
+                ("batch", "v1", "CronJob"),
+                "spec.jobTemplate.spec.template.spec.volumes"
+            ),
+            Some(MergeByKey("name"))
+        );
+        assert_eq!(
+            s(pod, "spec.containers.ports"),
             Some(MergeByKey("containerPort"))
         );
-        assert_eq!(s("Service", "spec.ports"), Some(MergeByKey("port")));
-        assert_eq!(s("Pod", "metadata.finalizers"), Some(MergePrimitives));
-        assert_eq!(s("Pod", "spec.tolerations"), None);
-        assert_eq!(s("Pod", "spec.containers.args"), None);
+        assert_eq!(
+            s(pod, "spec.containers.volumeMounts"),
+            Some(MergeByKey("mountPath"))
+        );
+        assert_eq!(
+            s(("", "v1", "Service"), "spec.ports"),
+            Some(MergeByKey("port"))
+        );
+        assert_eq!(s(pod, "metadata.finalizers"), Some(MergePrimitives));
+        assert_eq!(s(pod, "metadata.ownerReferences"), Some(MergeByKey("uid")));
+        assert_eq!(s(pod, "status.conditions"), Some(MergeByKey("type")));
+        assert_eq!(
+            s(("", "v1", "Node"), "status.addresses"),
+            Some(MergeByKey("type"))
+        );
+        assert_eq!(s(("", "v1", "Node"), "spec.taints"), None);
+        assert_eq!(s(pod, "spec.tolerations"), None);
+        assert_eq!(s(pod, "spec.containers.args"), None);
+        assert_eq!(s(("", "v1", "ConfigMap"), "data.key"), None);
+        assert_eq!(s(pod, "spec.nope"), None);
+        assert_eq!(
+            s(("apps", "v1", "Deployment"), "status.conditions"),
+            Some(MergeByKey("type"))
+        );
+        // The scale subresource's own type.
+        assert_eq!(s(("apps", "v1", "Scale"), "spec.replicas"), None);
     }
 }

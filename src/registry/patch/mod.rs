@@ -8,6 +8,7 @@ pub mod strategic;
 use serde_json::Value;
 
 use crate::endpoints::status::StatusError;
+use crate::openapi::KindSchema;
 
 /// upstream's cap on the operations of one JSON patch.
 const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
@@ -43,10 +44,10 @@ impl PatchType {
     }
 }
 
-/// Applies `patch` to `original` (an object of `kind`, as the client would GET it).
+/// Applies `patch` to `original` (an object described by `schema`, as the client would GET it).
 pub fn apply(
     patch_type: PatchType,
-    kind: &str,
+    schema: Option<&KindSchema<'_>>,
     original: &Value,
     patch: &[u8],
 ) -> Result<Value, StatusError> {
@@ -81,7 +82,7 @@ pub fn apply(
         PatchType::Strategic => {
             let p: Value = serde_json::from_slice(patch)
                 .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
-            strategic::apply(kind, original, &p).map_err(|e| unprocessable(e.0))
+            strategic::apply(schema, original, &p).map_err(|e| unprocessable(e.0))
         }
         PatchType::Apply => Err(StatusError::new(
             415,
@@ -107,20 +108,16 @@ mod tests {
         let orig = json!({"data": {"k": "v"}});
         let ok = br#"[{"op":"test","path":"/data/k","value":"v"},{"op":"replace","path":"/data/k","value":"w"}]"#;
         assert_eq!(
-            apply(PatchType::Json, "ConfigMap", &orig, ok).unwrap(),
+            apply(PatchType::Json, None, &orig, ok).unwrap(),
             json!({"data": {"k": "w"}})
         );
         let bad = br#"[{"op":"test","path":"/data/k","value":"nope"}]"#;
         assert_eq!(
-            apply(PatchType::Json, "ConfigMap", &orig, bad)
-                .unwrap_err()
-                .code,
+            apply(PatchType::Json, None, &orig, bad).unwrap_err().code,
             422
         );
         assert_eq!(
-            apply(PatchType::Json, "ConfigMap", &orig, b"{")
-                .unwrap_err()
-                .code,
+            apply(PatchType::Json, None, &orig, b"{").unwrap_err().code,
             400
         );
     }
@@ -130,7 +127,7 @@ mod tests {
         let orig = json!({"metadata": {"labels": {"a": "1"}}, "data": {"k": "v"}});
         let got = apply(
             PatchType::Merge,
-            "ConfigMap",
+            None,
             &orig,
             br#"{"metadata":{"labels":{"a":null,"b":"2"}}}"#,
         )

@@ -3,11 +3,12 @@
 //! lists of scalars), and the patch may carry directives: `$patch: replace|delete|merge`,
 //! `$retainKeys`, `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>`.
 //!
-//! Which lists merge, and by which key, is data ([`super::merge_keys`]).
+//! Which lists merge, and by which key, comes from the kind's schema ([`super::merge_keys`]).
 
 use serde_json::{Map, Value};
 
 use super::merge_keys::{list_strategy, ListStrategy};
+use crate::openapi::KindSchema;
 
 /// Why a strategic merge patch could not be applied.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,15 +19,20 @@ const RETAIN_KEYS: &str = "$retainKeys";
 const SET_ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 
-/// Applies `patch` to `original` (a whole object of `kind`).
-pub fn apply(kind: &str, original: &Value, patch: &Value) -> Result<Value, StrategicError> {
+/// Applies `patch` to `original` (a whole object described by `schema`; None: a kind without
+/// a known schema, whose lists are all atomic).
+pub fn apply(
+    schema: Option<&KindSchema<'_>>,
+    original: &Value,
+    patch: &Value,
+) -> Result<Value, StrategicError> {
     let Value::Object(p) = patch else {
         return Err(StrategicError(
             "the patch must be a JSON object".to_string(),
         ));
     };
     let mut path = Vec::new();
-    match merge_map(kind, &mut path, original.as_object(), p)? {
+    match merge_map(schema, &mut path, original.as_object(), p)? {
         Some(m) => Ok(Value::Object(m)),
         None => Ok(Value::Object(Map::new())),
     }
@@ -34,7 +40,7 @@ pub fn apply(kind: &str, original: &Value, patch: &Value) -> Result<Value, Strat
 
 /// Merges a patch map into an original map; None when the patch deletes the map.
 fn merge_map(
-    kind: &str,
+    schema: Option<&KindSchema<'_>>,
     path: &mut Vec<String>,
     original: Option<&Map<String, Value>>,
     patch: &Map<String, Value>,
@@ -70,9 +76,9 @@ fn merge_map(
             Value::Null => None,
             Value::Object(pm) => {
                 let orig = out.get(k).and_then(Value::as_object);
-                merge_map(kind, path, orig, pm)?.map(Value::Object)
+                merge_map(schema, path, orig, pm)?.map(Value::Object)
             }
-            Value::Array(pa) => Some(merge_list(kind, path, out.get(k), pa, patch)?),
+            Value::Array(pa) => Some(merge_list(schema, path, out.get(k), pa, patch)?),
             scalar => Some(scalar.clone()),
         };
         path.pop();
@@ -89,7 +95,7 @@ fn merge_map(
     for (k, v) in patch {
         if let (Some(list), Value::Array(order)) = (k.strip_prefix(SET_ORDER), v) {
             path.push(list.to_string());
-            let strategy = list_strategy(kind, path);
+            let strategy = list_strategy(schema, path);
             path.pop();
             if let Some(Value::Array(items)) = out.get_mut(list) {
                 reorder(items, order, strategy.as_ref());
@@ -105,13 +111,13 @@ fn merge_map(
 
 /// Merges a patch list into the original value of a list field.
 fn merge_list(
-    kind: &str,
+    schema: Option<&KindSchema<'_>>,
     path: &mut Vec<String>,
     original: Option<&Value>,
     patch: &[Value],
     _parent: &Map<String, Value>,
 ) -> Result<Value, StrategicError> {
-    let strategy = list_strategy(kind, path);
+    let strategy = list_strategy(schema, path);
     let orig: Vec<Value> = original
         .and_then(Value::as_array)
         .cloned()
@@ -180,7 +186,7 @@ fn merge_list(
                 }
                 match pos {
                     Some(i) => {
-                        let merged = merge_map(kind, path, out[i].as_object(), pm)?;
+                        let merged = merge_map(schema, path, out[i].as_object(), pm)?;
                         match merged {
                             Some(m) => out[i] = Value::Object(m),
                             None => {
@@ -189,7 +195,7 @@ fn merge_list(
                         }
                     }
                     None => {
-                        if let Some(m) = merge_map(kind, path, None, pm)? {
+                        if let Some(m) = merge_map(schema, path, None, pm)? {
                             out.push(Value::Object(m));
                         }
                     }
@@ -243,7 +249,18 @@ fn strip_directives(mut m: Map<String, Value>) -> Map<String, Value> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::openapi::kind_schema;
     use serde_json::json;
+
+    fn apply(kind: &str, original: &Value, patch: &Value) -> Result<Value, StrategicError> {
+        let (group, version) = if kind == "Deployment" {
+            ("apps", "v1")
+        } else {
+            ("", "v1")
+        };
+        let schema = kind_schema(group, version, kind).unwrap();
+        super::apply(Some(&schema), original, patch)
+    }
 
     fn deployment(containers: Value) -> Value {
         json!({"kind": "Deployment", "metadata": {"name": "d", "finalizers": ["a"]},
