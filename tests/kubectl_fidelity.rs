@@ -558,3 +558,43 @@ fn kubectl_reads_openapi_v2_across_versions() {
         assert!(out.contains("image\t<string>"), "{bin}: {out}");
     }
 }
+
+/// `kubectl diff` asks for a dry-run patch: the answer is what would be stored, with the
+/// current resourceVersion, so only the change shows.
+#[test]
+fn diff_shows_only_the_change() {
+    let ks = Kubeshard::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.yaml");
+    std::fs::write(&file, APP).unwrap();
+    let f = file.to_str().unwrap();
+    ok(&ks, &["apply", "-f", f]);
+    let (same, out, err) = kubectl(&ks, &["diff", "-f", f]);
+    assert!(same && out.is_empty(), "{out}{err}");
+    std::fs::write(&file, APP.replace("replicas: 2", "replicas: 3")).unwrap();
+    let (same, out, err) = kubectl(&ks, &["diff", "-f", f]);
+    assert!(!same, "kubectl diff exits 1 on a difference: {err}");
+    let changed: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .map(str::trim_end)
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "-  generation: 1",
+            "+  generation: 2",
+            "-  replicas: 2",
+            "+  replicas: 3"
+        ],
+        "{out}"
+    );
+    // Nothing was written.
+    let d = json(&ks, &["get", "deployment", "web"]);
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["metadata"]["generation"], 1);
+}

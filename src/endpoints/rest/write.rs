@@ -248,7 +248,11 @@ impl RestApi {
                 ));
             }
             if t.query.dry_run() {
-                return Ok(response::json(StatusCode::OK, bytes));
+                // Nothing is written: the answer keeps the current resourceVersion, as upstream's.
+                return Ok(response::json(
+                    StatusCode::OK,
+                    object::with_resource_version(&bytes, current.mod_revision),
+                ));
             }
             if let Some(resp) = self
                 .write_back(t, current.mod_revision, &new, bytes, body_rv.is_some())
