@@ -186,6 +186,23 @@ fn apply_twice_label_annotate_patch_scale() {
         !good && err.contains("does not match the name on the URL"),
         "{err}"
     );
+    // Nor may a patch change the uid (422, where a PUT's uid is a 409 precondition).
+    let (good, _, err) = kubectl(
+        &ks,
+        &[
+            "patch",
+            "configmap",
+            "conf",
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"uid":"abc"}}"#,
+        ],
+    );
+    assert!(!good, "{err}");
+    assert!(
+        err.contains(r#"The ConfigMap "conf" is invalid: metadata.uid: Invalid value: "abc": field is immutable"#),
+        "{err}"
+    );
 }
 
 #[test]

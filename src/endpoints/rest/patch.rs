@@ -11,6 +11,7 @@ use super::write::UPDATE_RETRIES;
 use super::{object, scale::scale_of, storage_call, RestApi, Target};
 use crate::endpoints::status::StatusError;
 use crate::registry::patch::{self, PatchType};
+use crate::registry::validation::FieldError;
 
 impl RestApi {
     pub(crate) async fn patch(
@@ -41,7 +42,7 @@ impl RestApi {
             let kind = if scale { "Scale" } else { t.res.kind.as_str() };
             let schema = crate::openapi::kind_schema(&t.res.group, &t.res.version, kind);
             let patched = patch::apply(patch_type, schema.as_ref(), &original, &body)?;
-            check_identity(t, &patched)?;
+            check_identity(t, &original, &patched)?;
             let pinned = rv(&patched) != rv(&original);
             let bytes = serde_json::to_vec(&patched)
                 .map_err(|e| StatusError::internal(format!("encoding: {e}")))?;
@@ -65,8 +66,27 @@ fn rv(obj: &Value) -> Option<&str> {
     obj.get("metadata")?.get("resourceVersion")?.as_str()
 }
 
-/// A patch may not move the object: its name and namespace must stay the URL's.
-fn check_identity(t: &Target<'_>, patched: &Value) -> Result<(), StatusError> {
+/// A patch may not move the object: its name and namespace must stay the URL's, and its uid
+/// the stored one (upstream's update validation: 422 `field is immutable`, where a PUT body's
+/// uid is a precondition and gets 409).
+fn check_identity(t: &Target<'_>, original: &Value, patched: &Value) -> Result<(), StatusError> {
+    let uid = |o: &Value| {
+        o.get("metadata")
+            .and_then(|m| m.get("uid"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let (Some(new), Some(old)) = (uid(patched), uid(original)) {
+        if !new.is_empty() && new != old {
+            let err = FieldError::invalid("metadata.uid", &new, "field is immutable");
+            return Err(StatusError::invalid(
+                &t.res.group,
+                &t.res.kind,
+                &t.name,
+                vec![err.cause()],
+            ));
+        }
+    }
     let meta = patched.get("metadata");
     let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str);
     if let Some(n) = name.filter(|n| *n != t.name) {
