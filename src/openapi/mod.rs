@@ -71,19 +71,24 @@ pub struct Swagger {
     pub hash: String,
 }
 
-static SWAGGER: OnceLock<Swagger> = OnceLock::new();
-
-/// The `/openapi/v2` document, built on first use from the v3 documents.
-pub fn swagger() -> &'static Swagger {
-    SWAGGER.get_or_init(|| {
-        let doc = v2::document(get());
+impl Swagger {
+    /// The Swagger 2.0 document of `api`'s v3 documents, in both encodings.
+    pub fn build(api: &OpenApi) -> Self {
+        let doc = v2::document(api);
         let json = serde_json::to_vec(&doc).unwrap_or_default();
-        Swagger {
+        Self {
             hash: sha512_hex(&json),
             protobuf: Bytes::from(gnostic::encode(&doc)),
             json: Bytes::from(json),
         }
-    })
+    }
+}
+
+static SWAGGER: OnceLock<Swagger> = OnceLock::new();
+
+/// The `/openapi/v2` document, built on first use from the v3 documents.
+pub fn swagger() -> &'static Swagger {
+    SWAGGER.get_or_init(|| Swagger::build(get()))
 }
 
 /// `info.version` of every document: the Kubernetes release kubeshard serves the API of.
@@ -336,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn swagger_has_every_kind_and_resolves_to_protobuf() {
+    fn swagger_names_every_kind_and_hashes_its_json() {
         let s = swagger();
         let doc: Value = serde_json::from_slice(&s.json).unwrap();
         let defs = doc["definitions"].as_object().unwrap();

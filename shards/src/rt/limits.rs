@@ -41,3 +41,20 @@ pub fn ensure_memlock(bytes: u64) -> io::Result<u64> {
     }
     Ok(lim.rlim_cur)
 }
+
+/// Gives the allocator's free memory back to the OS (glibc `malloc_trim`): for a thread that
+/// built something large once and freed its scratch, which glibc would otherwise keep mapped
+/// in that thread's arena for the life of the process. Returns whether memory was released.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn release_free_memory() -> bool {
+    // SAFETY: malloc_trim takes no pointers and is safe to call from any thread at any time.
+    #[allow(unsafe_code)]
+    let released = unsafe { libc::malloc_trim(0) };
+    released != 0
+}
+
+/// Other allocators: nothing to do.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() -> bool {
+    false
+}
