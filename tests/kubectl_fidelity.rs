@@ -560,8 +560,9 @@ fn kubectl_reads_openapi_v2_across_versions() {
             .as_array()
             .unwrap();
         let names: Vec<&str> = cs.iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["app", "sidecar", "extra"], "{bin}");
-        assert_eq!(cs[0]["env"][0]["value"], "fast", "{bin}");
+        // The patch put the new container first, as upstream merges; apply kept it there.
+        assert_eq!(names, ["extra", "app", "sidecar"], "{bin}");
+        assert_eq!(cs[1]["env"][0]["value"], "fast", "{bin}");
 
         let (out, _) = run(&[
             "explain",

@@ -33,6 +33,14 @@ pub fn list_strategy(schema: Option<&KindSchema<'_>>, path: &[String]) -> Option
     })
 }
 
+/// Whether the map field at `path` is declared `patchStrategy=replace` (a patch replaces it
+/// whole instead of merging into it, e.g. a PodDisruptionBudget's selector).
+pub fn map_replaced(schema: Option<&KindSchema<'_>>, path: &[String]) -> bool {
+    schema
+        .and_then(|s| field_markers(s, path))
+        .is_some_and(|m| m.has_strategy("replace"))
+}
+
 /// The markers of the field `path` ends at, if it is a field of a definition that has any.
 fn field_markers(schema: &KindSchema<'_>, path: &[String]) -> Option<&'static extensions::M> {
     if path.len() > MAX_DEPTH {
@@ -132,5 +140,9 @@ mod tests {
         );
         // The scale subresource's own type.
         assert_eq!(s(("apps", "v1", "Scale"), "spec.replicas"), None);
+        let pdb = kind_schema("policy", "v1", "PodDisruptionBudget").unwrap();
+        let path = |p: &str| p.split('.').map(str::to_string).collect::<Vec<_>>();
+        assert!(map_replaced(Some(&pdb), &path("spec.selector")));
+        assert!(!map_replaced(Some(&pdb), &path("spec")));
     }
 }

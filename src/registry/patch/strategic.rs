@@ -1,13 +1,16 @@
 //! Strategic merge patch for built-in kinds: a JSON merge patch, except that lists the types
 //! declare as "merge" lists are merged element by element (by their merge key, or as sets for
-//! lists of scalars), and the patch may carry directives: `$patch: replace|delete|merge`,
+//! lists of scalars), and the patch may carry directives: `$patch: replace|delete`,
 //! `$retainKeys`, `$setElementOrder/<list>` and `$deleteFromPrimitiveList/<list>`.
 //!
+//! The order of a merged list is upstream's: the patch's elements in the patch's order (or the
+//! `$setElementOrder` list's), the server's other elements in their order, interleaved where
+//! both orders know the elements; an element new to the list comes before the server's.
 //! Which lists merge, and by which key, comes from the kind's schema ([`super::merge_keys`]).
 
 use serde_json::{Map, Value};
 
-use super::merge_keys::{list_strategy, ListStrategy};
+use super::merge_keys::{list_strategy, map_replaced, ListStrategy};
 use crate::openapi::KindSchema;
 
 /// Why a strategic merge patch could not be applied.
@@ -38,31 +41,30 @@ pub fn apply(
     }
 }
 
-/// Merges a patch map into an original map; None when the patch deletes the map.
+/// Merges a patch map into an original map; None when the patch deletes a map the original
+/// did not have.
 fn merge_map(
     schema: Option<&KindSchema<'_>>,
     path: &mut Vec<String>,
     original: Option<&Map<String, Value>>,
     patch: &Map<String, Value>,
 ) -> Result<Option<Map<String, Value>>, StrategicError> {
-    match patch.get(PATCH).and_then(Value::as_str) {
-        Some("delete") => return Ok(None),
-        Some("replace") => {
+    match patch.get(PATCH) {
+        None => {}
+        Some(Value::String(d)) if d == "replace" => {
             let mut out = patch.clone();
             out.remove(PATCH);
             return Ok(Some(strip_directives(out)));
         }
-        Some("merge") | None => {}
-        Some(other) => {
-            return Err(StrategicError(format!(
-                "Unknown patch type: {other} in map: {}",
-                Value::Object(patch.clone())
-            )))
-        }
+        // upstream leaves an empty map where the original had one.
+        Some(Value::String(d)) if d == "delete" => return Ok(original.map(|_| Map::new())),
+        Some(other) => return Err(unknown_patch_type(other, patch)),
     }
     let mut out = original.cloned().unwrap_or_default();
+    retain_keys(&mut out, patch)?;
+    let ordered = set_element_orders(schema, path, &mut out, patch)?;
     for (k, v) in patch {
-        if k == PATCH || k == RETAIN_KEYS || k.starts_with(SET_ORDER) {
+        if k == RETAIN_KEYS || k.starts_with(SET_ORDER) || ordered.contains(k) {
             continue;
         }
         if let Some(list) = k.strip_prefix(DELETE_PRIMITIVE) {
@@ -72,15 +74,7 @@ fn merge_map(
             continue;
         }
         path.push(k.clone());
-        let merged = match v {
-            Value::Null => None,
-            Value::Object(pm) => {
-                let orig = out.get(k).and_then(Value::as_object);
-                merge_map(schema, path, orig, pm)?.map(Value::Object)
-            }
-            Value::Array(pa) => Some(merge_list(schema, path, out.get(k), pa, patch)?),
-            scalar => Some(scalar.clone()),
-        };
+        let merged = merge_value(schema, path, out.get(k), v)?;
         path.pop();
         match merged {
             Some(m) => {
@@ -91,22 +85,132 @@ fn merge_map(
             }
         }
     }
-    // $setElementOrder: the final order of a merged list.
-    for (k, v) in patch {
-        if let (Some(list), Value::Array(order)) = (k.strip_prefix(SET_ORDER), v) {
-            path.push(list.to_string());
-            let strategy = list_strategy(schema, path);
-            path.pop();
-            if let Some(Value::Array(items)) = out.get_mut(list) {
-                reorder(items, order, strategy.as_ref());
+    Ok(Some(out))
+}
+
+/// The merge of one field's patch value into its original value; None: the field goes.
+fn merge_value(
+    schema: Option<&KindSchema<'_>>,
+    path: &mut Vec<String>,
+    original: Option<&Value>,
+    patch: &Value,
+) -> Result<Option<Value>, StrategicError> {
+    Ok(match patch {
+        Value::Null => None,
+        Value::Object(pm) => {
+            if map_replaced(schema, path) {
+                Some(Value::Object(strip_directives(pm.clone())))
+            } else {
+                let orig = original.and_then(Value::as_object);
+                merge_map(schema, path, orig, pm)?.map(Value::Object)
             }
         }
+        Value::Array(pa) => Some(merge_list(schema, path, original, pa)?),
+        scalar => Some(scalar.clone()),
+    })
+}
+
+/// `$retainKeys`: every field the patch sets must be listed, and the original's fields that
+/// are not are cleared.
+fn retain_keys(
+    out: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Result<(), StrategicError> {
+    let Some(keep) = patch.get(RETAIN_KEYS) else {
+        return Ok(());
+    };
+    let bad = || StrategicError("invalid patch format of retainKeys".to_string());
+    let keep = keep.as_array().ok_or_else(bad)?;
+    let listed = |k: &str| keep.iter().any(|x| x.as_str() == Some(k));
+    for (k, v) in patch {
+        let directive =
+            k == RETAIN_KEYS || k.starts_with(SET_ORDER) || k.starts_with(DELETE_PRIMITIVE);
+        if !directive && !v.is_null() && !listed(k) {
+            return Err(bad());
+        }
     }
-    if let Some(Value::Array(keep)) = patch.get(RETAIN_KEYS) {
-        let keep: Vec<&str> = keep.iter().filter_map(Value::as_str).collect();
-        out.retain(|k, _| keep.contains(&k.as_str()));
+    out.retain(|k, _| listed(k));
+    Ok(())
+}
+
+/// The `$setElementOrder/<list>` directives of `patch`: each list merged with its patch list
+/// and put in the directive's order. Returns the lists done, which the caller then skips.
+fn set_element_orders(
+    schema: Option<&KindSchema<'_>>,
+    path: &mut Vec<String>,
+    out: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Result<Vec<String>, StrategicError> {
+    let mut done = Vec::new();
+    for (k, order) in patch {
+        let Some(list) = k.strip_prefix(SET_ORDER) else {
+            continue;
+        };
+        let Value::Array(order) = order else {
+            return Err(StrategicError(
+                "invalid patch format of setElementOrder list".to_string(),
+            ));
+        };
+        path.push(list.to_string());
+        let strategy = list_strategy(schema, path);
+        let key = match &strategy {
+            Some(ListStrategy::MergeByKey(key)) => Some(*key),
+            _ => None,
+        };
+        let original: Vec<Value> = out
+            .get(list)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let merged = match patch.get(list) {
+            Some(Value::Array(pl)) => {
+                check_order(pl, order, key)?;
+                match merge_list(schema, path, out.get(list), pl)? {
+                    Value::Array(m) => m,
+                    _ => Vec::new(),
+                }
+            }
+            _ if out.contains_key(list) => original.clone(),
+            _ => {
+                path.pop();
+                continue;
+            }
+        };
+        path.pop();
+        out.insert(
+            list.to_string(),
+            Value::Array(in_order(merged, order, &original, key)),
+        );
+        done.push(list.to_string());
     }
-    Ok(Some(out))
+    Ok(done)
+}
+
+/// upstream's check that a patch list names its elements in the `$setElementOrder` order.
+fn check_order(patch: &[Value], order: &[Value], key: Option<&str>) -> Result<(), StrategicError> {
+    let listed: Vec<&Value> = patch.iter().filter(|e| e.get(PATCH).is_none()).collect();
+    let mut at = 0;
+    for o in order {
+        if at < listed.len() && identity(listed[at], key) == identity(o, key) {
+            at += 1;
+        }
+    }
+    if at < listed.len() {
+        return Err(StrategicError(format!(
+            "The order in patch list:\n{}\n doesn't match $setElementOrder list:\n{}\n",
+            Value::Array(patch.to_vec()),
+            Value::Array(order.to_vec())
+        )));
+    }
+    Ok(())
+}
+
+/// What identifies a list element: its merge key's value, or the element itself.
+fn identity<'a>(v: &'a Value, key: Option<&str>) -> Option<&'a Value> {
+    match key {
+        Some(k) => v.get(k),
+        None => Some(v),
+    }
 }
 
 /// Merges a patch list into the original value of a list field.
@@ -115,40 +219,17 @@ fn merge_list(
     path: &mut Vec<String>,
     original: Option<&Value>,
     patch: &[Value],
-    _parent: &Map<String, Value>,
 ) -> Result<Value, StrategicError> {
-    let strategy = list_strategy(schema, path);
     let orig: Vec<Value> = original
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    // A `{"$patch": "replace"}` element replaces the whole list with the other elements.
-    let replace = patch.iter().any(|e| {
-        e.as_object()
-            .and_then(|m| m.get(PATCH))
-            .and_then(Value::as_str)
-            == Some("replace")
-    });
-    if replace {
-        let rest: Vec<Value> = patch
-            .iter()
-            .filter(|e| {
-                e.as_object()
-                    .and_then(|m| m.get(PATCH))
-                    .and_then(Value::as_str)
-                    != Some("replace")
-            })
-            .map(|e| match e {
-                Value::Object(m) => Value::Object(strip_directives(m.clone())),
-                other => other.clone(),
-            })
-            .collect();
-        return Ok(Value::Array(rest));
-    }
-    match strategy {
+    match list_strategy(schema, path) {
+        // Atomic: the patch's list, as given.
         None => Ok(Value::Array(
             patch
                 .iter()
+                .filter(|e| e.get(PATCH).is_none())
                 .map(|e| match e {
                     Value::Object(m) => Value::Object(strip_directives(m.clone())),
                     other => other.clone(),
@@ -156,77 +237,122 @@ fn merge_list(
                 .collect(),
         )),
         Some(ListStrategy::MergePrimitives) => {
-            let mut out = orig;
-            for e in patch {
-                if !out.contains(e) {
-                    out.push(e.clone());
+            let mut merged: Vec<Value> = Vec::with_capacity(orig.len() + patch.len());
+            for e in orig.iter().chain(patch) {
+                if !merged.contains(e) {
+                    merged.push(e.clone());
                 }
             }
-            Ok(Value::Array(out))
+            Ok(Value::Array(in_order(merged, patch, &orig, None)))
         }
         Some(ListStrategy::MergeByKey(key)) => {
-            let mut out = orig;
+            let mut base = orig;
+            let mut plain: Vec<&Map<String, Value>> = Vec::new();
+            let mut replace = false;
             for e in patch {
                 let Value::Object(pm) = e else {
                     return Err(StrategicError(format!(
                         "the list element {e} must be an object to merge by {key:?}"
                     )));
                 };
-                let Some(kv) = pm.get(key) else {
-                    return Err(StrategicError(format!(
-                        "map: {e} does not contain declared merge key: {key}"
-                    )));
-                };
-                let pos = out.iter().position(|o| o.get(key) == Some(kv));
-                if pm.get(PATCH).and_then(Value::as_str) == Some("delete") {
-                    if let Some(i) = pos {
-                        out.remove(i);
+                match pm.get(PATCH) {
+                    None => plain.push(pm),
+                    Some(Value::String(d)) if d == "delete" => {
+                        let kv = pm.get(key).ok_or_else(|| no_merge_key(e, key))?;
+                        base.retain(|o| o.get(key) != Some(kv));
                     }
-                    continue;
-                }
-                match pos {
-                    Some(i) => {
-                        let merged = merge_map(schema, path, out[i].as_object(), pm)?;
-                        match merged {
-                            Some(m) => out[i] = Value::Object(m),
-                            None => {
-                                out.remove(i);
-                            }
-                        }
+                    Some(Value::String(d)) if d == "replace" => replace = true,
+                    Some(Value::String(d)) if d == "merge" => {
+                        return Err(StrategicError(
+                            "merging lists cannot yet be specified in the patch".to_string(),
+                        ))
                     }
-                    None => {
-                        if let Some(m) = merge_map(schema, path, None, pm)? {
-                            out.push(Value::Object(m));
-                        }
-                    }
+                    Some(other) => return Err(unknown_patch_type(other, pm)),
                 }
             }
-            Ok(Value::Array(out))
+            if replace {
+                return Ok(Value::Array(
+                    plain
+                        .into_iter()
+                        .map(|m| Value::Object(strip_directives(m.clone())))
+                        .collect(),
+                ));
+            }
+            let server = base.clone();
+            let mut merged = base;
+            for pm in &plain {
+                let kv = pm
+                    .get(key)
+                    .ok_or_else(|| no_merge_key(&Value::Object((*pm).clone()), key))?;
+                let at = merged.iter().position(|o| o.get(key) == Some(kv));
+                let into = at.and_then(|i| merged[i].as_object());
+                let m = merge_map(schema, path, into, pm)?.unwrap_or_default();
+                match at {
+                    Some(i) => merged[i] = Value::Object(m),
+                    None => merged.push(Value::Object(m)),
+                }
+            }
+            let patch_list: Vec<Value> = plain
+                .into_iter()
+                .map(|m| Value::Object(m.clone()))
+                .collect();
+            Ok(Value::Array(in_order(
+                merged,
+                &patch_list,
+                &server,
+                Some(key),
+            )))
         }
     }
 }
 
-/// Orders `items` as `order` lists them (by merge key, or by value for scalars); items the
-/// order does not name keep their relative order after the named ones.
-fn reorder(items: &mut Vec<Value>, order: &[Value], strategy: Option<&ListStrategy>) {
-    let key_of = |v: &Value| -> Value {
-        match strategy {
-            Some(ListStrategy::MergeByKey(k)) => v.get(*k).cloned().unwrap_or(Value::Null),
-            _ => v.clone(),
-        }
+/// upstream's order for a merged list: the elements `order` names, in its order, and the
+/// server's others in `server`'s order, interleaved by `server`'s order where it knows both.
+fn in_order(
+    merged: Vec<Value>,
+    order: &[Value],
+    server: &[Value],
+    key: Option<&str>,
+) -> Vec<Value> {
+    let index = |list: &[Value], v: &Value| {
+        let id = identity(v, key);
+        list.iter().position(|x| identity(x, key) == id)
     };
-    let order_keys: Vec<Value> = order.iter().map(key_of).collect();
-    let mut named: Vec<(usize, Value)> = Vec::new();
-    let mut rest = Vec::new();
-    for it in items.drain(..) {
-        match order_keys.iter().position(|k| *k == key_of(&it)) {
-            Some(i) => named.push((i, it)),
-            None => rest.push(it),
-        }
+    let (mut named, mut others): (Vec<Value>, Vec<Value>) =
+        merged.into_iter().partition(|v| index(order, v).is_some());
+    named.sort_by_key(|v| index(order, v));
+    others.sort_by_key(|v| index(server, v).unwrap_or(usize::MAX));
+    let mut out = Vec::with_capacity(named.len() + others.len());
+    let (mut left, mut right) = (others.into_iter().peekable(), named.into_iter().peekable());
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (Some(l), Some(r)) => {
+                matches!((index(server, l), index(server, r)), (Some(a), Some(b)) if a < b)
+            }
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        out.extend(next);
     }
-    named.sort_by_key(|(i, _)| *i);
-    items.extend(named.into_iter().map(|(_, v)| v));
-    items.extend(rest);
+    out
+}
+
+fn no_merge_key(element: &Value, key: &str) -> StrategicError {
+    StrategicError(format!(
+        "map: {element} does not contain declared merge key: {key}"
+    ))
+}
+
+fn unknown_patch_type(directive: &Value, map: &Map<String, Value>) -> StrategicError {
+    let d = directive
+        .as_str()
+        .map_or_else(|| directive.to_string(), str::to_string);
+    StrategicError(format!(
+        "unknown patch type: {d} in map: {}",
+        Value::Object(map.clone())
+    ))
 }
 
 /// Removes directive keys from a map that is used as-is (replace, new list elements).
@@ -310,10 +436,17 @@ mod tests {
         let map_replace = json!({"spec": {"$patch": "replace", "replicas": 7}});
         let got = apply("Deployment", &orig, &map_replace).unwrap();
         assert_eq!(got["spec"], json!({"replicas": 7}));
+        // `$patch: delete` on a map the original has leaves it empty, as upstream does; on one
+        // it lacks, nothing.
         let map_delete = json!({"spec": {"$patch": "delete"}});
-        assert!(apply("Deployment", &orig, &map_delete)
+        assert_eq!(
+            apply("Deployment", &orig, &map_delete).unwrap()["spec"],
+            json!({})
+        );
+        let absent = json!({"status": {"$patch": "delete"}});
+        assert!(apply("Deployment", &orig, &absent)
             .unwrap()
-            .get("spec")
+            .get("status")
             .is_none());
     }
 
@@ -323,7 +456,8 @@ mod tests {
         let patch = json!({"metadata": {"finalizers": ["c"], "$deleteFromPrimitiveList/finalizers": ["a"]},
                            "spec": {"template": {"spec": {"containers": [{"name": "c", "args": ["3"]}]}}}});
         let got = apply("Deployment", &orig, &patch).unwrap();
-        assert_eq!(got["metadata"]["finalizers"], json!(["b", "c"]));
+        // A set merge puts the patch's new members before the server's (upstream's order).
+        assert_eq!(got["metadata"]["finalizers"], json!(["c", "b"]));
         assert_eq!(
             got["spec"]["template"]["spec"]["containers"][0]["args"],
             json!(["3"]),
@@ -359,6 +493,101 @@ mod tests {
             got["spec"]["ports"],
             json!([{"port": 80, "targetPort": 9090}, {"port": 443}])
         );
+    }
+
+    fn names(v: &Value) -> Vec<&str> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn merged_lists_take_upstreams_order() {
+        let orig = deployment(json!([{"name": "a"}, {"name": "b"}]));
+        // A new element comes before the server's.
+        let add = json!({"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
+        let got = apply("Deployment", &orig, &add).unwrap();
+        assert_eq!(
+            names(&got["spec"]["template"]["spec"]["containers"]),
+            ["c", "a", "b"]
+        );
+        // The patch's elements keep the patch's order; the server's others stay where the
+        // server had them relative to those.
+        let orig = deployment(json!([{"name": "a"}, {"name": "b"}, {"name": "c"}]));
+        let swap = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "c", "image": "x"}, {"name": "a", "image": "y"}]}}}});
+        let got = apply("Deployment", &orig, &swap).unwrap();
+        let cs = &got["spec"]["template"]["spec"]["containers"];
+        assert_eq!(names(cs), ["b", "c", "a"]);
+        assert_eq!(
+            (cs[1]["image"].as_str(), cs[2]["image"].as_str()),
+            (Some("x"), Some("y"))
+        );
+        // $setElementOrder orders the named ones; a server-only element keeps its place.
+        let orig = deployment(json!([{"name": "extra"}, {"name": "app"}, {"name": "side"}]));
+        let ordered = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "app"}, {"name": "side"}],
+            "containers": [{"name": "app", "image": "new"}]}}}});
+        let got = apply("Deployment", &orig, &ordered).unwrap();
+        assert_eq!(
+            names(&got["spec"]["template"]["spec"]["containers"]),
+            ["extra", "app", "side"]
+        );
+        // Sets are deduplicated.
+        let orig = json!({"metadata": {"finalizers": ["a", "a", "b"]}});
+        let got = apply(
+            "Deployment",
+            &orig,
+            &json!({"metadata": {"finalizers": ["b"]}}),
+        )
+        .unwrap();
+        assert_eq!(got["metadata"]["finalizers"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn delete_takes_every_match_and_bad_directives_are_errors() {
+        let orig = deployment(
+            json!([{"name": "a", "image": "1"}, {"name": "b"}, {"name": "a", "image": "2"}]),
+        );
+        let del = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}}});
+        let got = apply("Deployment", &orig, &del).unwrap();
+        assert_eq!(names(&got["spec"]["template"]["spec"]["containers"]), ["b"]);
+
+        let list_merge = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "merge"}]}}}});
+        assert_eq!(
+            apply("Deployment", &orig, &list_merge).unwrap_err().0,
+            "merging lists cannot yet be specified in the patch"
+        );
+        let map_merge = json!({"spec": {"$patch": "merge"}});
+        assert!(apply("Deployment", &orig, &map_merge)
+            .unwrap_err()
+            .0
+            .starts_with("unknown patch type: merge in map:"));
+        let unlisted = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": {}}}});
+        assert_eq!(
+            apply("Deployment", &orig, &unlisted).unwrap_err().0,
+            "invalid patch format of retainKeys"
+        );
+        let disordered = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
+            "containers": [{"name": "b"}, {"name": "a"}]}}}});
+        assert!(apply("Deployment", &orig, &disordered)
+            .unwrap_err()
+            .0
+            .contains("doesn't match $setElementOrder list"));
+    }
+
+    #[test]
+    fn a_replace_strategy_map_is_replaced() {
+        let pdb = kind_schema("policy", "v1", "PodDisruptionBudget").unwrap();
+        let orig = json!({"spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "1"},
+            "matchExpressions": [{"key": "k", "operator": "Exists"}]}}});
+        let patch = json!({"spec": {"selector": {"matchLabels": {"b": "2"}}}});
+        let got = super::apply(Some(&pdb), &orig, &patch).unwrap();
+        assert_eq!(got["spec"]["selector"], json!({"matchLabels": {"b": "2"}}));
+        assert_eq!(got["spec"]["minAvailable"], 1);
     }
 
     #[test]
