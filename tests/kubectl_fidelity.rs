@@ -315,6 +315,11 @@ fn explain_and_openapi_documents() {
     let out = ok(&ks, &["explain", "pods.spec.containers"]);
     assert!(out.contains("containers <[]Container>"), "{out}");
     assert!(out.contains("image\t<string>"), "{out}");
+    // The int-or-string and quantity types are named, as upstream's v3 schemas make kubectl do.
+    let out = ok(&ks, &["explain", "service.spec.ports.targetPort"]);
+    assert!(out.contains("FIELD: targetPort <IntOrString>"), "{out}");
+    let out = ok(&ks, &["explain", "pod.spec.containers.resources.limits"]);
+    assert!(out.contains("FIELD: limits <map[string]Quantity>"), "{out}");
 
     rt().block_on(async {
         let c = ks.client(true, true);
@@ -424,6 +429,14 @@ fn openapi_v2_json_and_protobuf() {
         assert_eq!(containers["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(containers["x-kubernetes-patch-strategy"], "merge");
         assert_eq!(containers["x-kubernetes-list-type"], "map");
+        assert_eq!(
+            defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["type"],
+            "string"
+        );
+        assert_eq!(
+            defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"],
+            "int-or-string"
+        );
         let ports = &defs["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"];
         assert_eq!(
             ports["x-kubernetes-list-map-keys"],
@@ -574,6 +587,12 @@ fn kubectl_reads_openapi_v2_across_versions() {
             "{bin}: {out}"
         );
         assert!(out.contains("image\t<string>"), "{bin}: {out}");
+        let (out, _) = run(&[
+            "explain",
+            "--output=plaintext-openapiv2",
+            "service.spec.ports.targetPort",
+        ]);
+        assert!(out.contains("targetPort <string>"), "{bin}: {out}");
     }
 }
 

@@ -267,26 +267,32 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
     }
 }
 
-/// The two definitions k8s-openapi writes as CRD schemas (`x-kubernetes-int-or-string`, no
-/// type) in the form kube-apiserver publishes them: strings, IntOrString with its format.
-/// kubectl prints these types from them (`<string>` in `explain`).
+/// The two definitions k8s-openapi writes as CRD schemas (`x-kubernetes-int-or-string`) in
+/// the form kube-apiserver's v3 documents have them: the types they take as `oneOf`, and no
+/// `type`, so kubectl names them (`targetPort <IntOrString>`, `limits <map[string]Quantity>`).
+/// The v2 document writes them as strings ([`v2`]).
 fn as_upstream_types(schemas: &mut Map<String, Value>) {
-    for (name, format) in [
-        (
-            "io.k8s.apimachinery.pkg.util.intstr.IntOrString",
-            Some("int-or-string"),
-        ),
-        ("io.k8s.apimachinery.pkg.api.resource.Quantity", None),
+    for (name, format, types) in [
+        (INT_OR_STRING, Some("int-or-string"), ["integer", "string"]),
+        (QUANTITY, None, ["string", "number"]),
     ] {
         if let Some(def) = schemas.get_mut(name).and_then(Value::as_object_mut) {
             def.remove("x-kubernetes-int-or-string");
+            def.remove("type");
             if let Some(f) = format {
                 def.insert("format".into(), json!(f));
             }
-            def.insert("type".into(), json!("string"));
+            def.insert(
+                "oneOf".into(),
+                Value::Array(types.iter().map(|t| json!({"type": t})).collect()),
+            );
         }
     }
 }
+
+/// Definition names with upstream-specific forms.
+const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 
 #[cfg(test)]
 mod tests {
@@ -329,9 +335,11 @@ mod tests {
                 ["x-kubernetes-patch-strategy"],
             "retainKeys"
         );
+        let ios = &schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
         assert_eq!(
-            schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"],
-            json!({"description": schemas["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["description"], "format": "int-or-string", "type": "string"})
+            ios,
+            &json!({"description": ios["description"], "format": "int-or-string",
+                    "oneOf": [{"type": "integer"}, {"type": "string"}]})
         );
         let patch =
             &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];

@@ -7,6 +7,7 @@
 //! schema and the PATCH media types, and builds client-side `apply` patches from the schemas'
 //! `x-kubernetes-patch-*` extensions.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
@@ -31,6 +32,8 @@ pub fn document(api: &OpenApi) -> Value {
             }
         }
         for (name, def) in &doc.schemas {
+            let def = v2_form(name, def);
+            let def = def.as_ref();
             // A kind's definition carries its group-version-kind only in its own document.
             let named_kind = def.get(GVK).is_some();
             match definitions.get(name) {
@@ -56,6 +59,25 @@ pub fn document(api: &OpenApi) -> Value {
         },
         "security": [{"BearerToken": []}],
     })
+}
+
+/// A definition whose v2 form differs from its v3 one beyond the syntax: IntOrString and
+/// Quantity are strings in upstream's v2 document (v2 has no `oneOf`).
+fn v2_form<'a>(name: &str, def: &'a Value) -> Cow<'a, Value> {
+    let format = match name {
+        super::INT_OR_STRING => Some("int-or-string"),
+        super::QUANTITY => None,
+        _ => return Cow::Borrowed(def),
+    };
+    let mut out = def.clone();
+    if let Some(m) = out.as_object_mut() {
+        m.remove("oneOf");
+        if let Some(f) = format {
+            m.insert("format".into(), json!(f));
+        }
+        m.insert("type".into(), json!("string"));
+    }
+    Cow::Owned(out)
 }
 
 /// A v3 schema as Swagger 2.0 writes it: `$ref`s into `#/definitions/`, a lone `allOf` ref
