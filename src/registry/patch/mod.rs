@@ -82,7 +82,13 @@ pub fn apply(
         PatchType::Strategic => {
             let p: Value = serde_json::from_slice(patch)
                 .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
-            strategic::apply(schema, original, &p).map_err(|e| unprocessable(e.0))
+            strategic::apply(schema, original, &p).map_err(|e| {
+                if e.malformed {
+                    StatusError::bad_request(e.message)
+                } else {
+                    unprocessable(e.message)
+                }
+            })
         }
         PatchType::Apply => Err(StatusError::new(
             415,

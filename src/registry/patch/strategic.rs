@@ -15,7 +15,29 @@ use crate::openapi::KindSchema;
 
 /// Why a strategic merge patch could not be applied.
 #[derive(Debug, PartialEq, Eq)]
-pub struct StrategicError(pub String);
+pub struct StrategicError {
+    /// upstream's message.
+    pub message: String,
+    /// A directive in a form upstream refuses as a bad request (400), rather than a patch that
+    /// does not apply to the object.
+    pub malformed: bool,
+}
+
+impl StrategicError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            malformed: false,
+        }
+    }
+
+    fn malformed(message: &str) -> Self {
+        Self {
+            message: message.to_string(),
+            malformed: true,
+        }
+    }
+}
 
 const PATCH: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -30,9 +52,7 @@ pub fn apply(
     patch: &Value,
 ) -> Result<Value, StrategicError> {
     let Value::Object(p) = patch else {
-        return Err(StrategicError(
-            "the patch must be a JSON object".to_string(),
-        ));
+        return Err(StrategicError::new("the patch must be a JSON object"));
     };
     let mut path = Vec::new();
     match merge_map(schema, &mut path, original.as_object(), p)? {
@@ -119,7 +139,7 @@ fn retain_keys(
     let Some(keep) = patch.get(RETAIN_KEYS) else {
         return Ok(());
     };
-    let bad = || StrategicError("invalid patch format of retainKeys".to_string());
+    let bad = || StrategicError::malformed("invalid patch format of retainKeys");
     let keep = keep.as_array().ok_or_else(bad)?;
     let listed = |k: &str| keep.iter().any(|x| x.as_str() == Some(k));
     for (k, v) in patch {
@@ -147,8 +167,8 @@ fn set_element_orders(
             continue;
         };
         let Value::Array(order) = order else {
-            return Err(StrategicError(
-                "invalid patch format of setElementOrder list".to_string(),
+            return Err(StrategicError::malformed(
+                "invalid patch format of setElementOrder list",
             ));
         };
         path.push(list.to_string());
@@ -196,7 +216,7 @@ fn check_order(patch: &[Value], order: &[Value], key: Option<&str>) -> Result<()
         }
     }
     if at < listed.len() {
-        return Err(StrategicError(format!(
+        return Err(StrategicError::new(format!(
             "The order in patch list:\n{}\n doesn't match $setElementOrder list:\n{}\n",
             Value::Array(patch.to_vec()),
             Value::Array(order.to_vec())
@@ -251,7 +271,7 @@ fn merge_list(
             let mut replace = false;
             for e in patch {
                 let Value::Object(pm) = e else {
-                    return Err(StrategicError(format!(
+                    return Err(StrategicError::new(format!(
                         "the list element {e} must be an object to merge by {key:?}"
                     )));
                 };
@@ -263,8 +283,8 @@ fn merge_list(
                     }
                     Some(Value::String(d)) if d == "replace" => replace = true,
                     Some(Value::String(d)) if d == "merge" => {
-                        return Err(StrategicError(
-                            "merging lists cannot yet be specified in the patch".to_string(),
+                        return Err(StrategicError::new(
+                            "merging lists cannot yet be specified in the patch",
                         ))
                     }
                     Some(other) => return Err(unknown_patch_type(other, pm)),
@@ -340,7 +360,7 @@ fn in_order(
 }
 
 fn no_merge_key(element: &Value, key: &str) -> StrategicError {
-    StrategicError(format!(
+    StrategicError::new(format!(
         "map: {element} does not contain declared merge key: {key}"
     ))
 }
@@ -349,7 +369,7 @@ fn unknown_patch_type(directive: &Value, map: &Map<String, Value>) -> StrategicE
     let d = directive
         .as_str()
         .map_or_else(|| directive.to_string(), str::to_string);
-    StrategicError(format!(
+    StrategicError::new(format!(
         "unknown patch type: {d} in map: {}",
         Value::Object(map.clone())
     ))
@@ -557,25 +577,24 @@ mod tests {
 
         let list_merge = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "$patch": "merge"}]}}}});
         assert_eq!(
-            apply("Deployment", &orig, &list_merge).unwrap_err().0,
+            apply("Deployment", &orig, &list_merge).unwrap_err().message,
             "merging lists cannot yet be specified in the patch"
         );
         let map_merge = json!({"spec": {"$patch": "merge"}});
         assert!(apply("Deployment", &orig, &map_merge)
             .unwrap_err()
-            .0
+            .message
             .starts_with("unknown patch type: merge in map:"));
         let unlisted = json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": {}}}});
-        assert_eq!(
-            apply("Deployment", &orig, &unlisted).unwrap_err().0,
-            "invalid patch format of retainKeys"
-        );
+        let err = apply("Deployment", &orig, &unlisted).unwrap_err();
+        assert_eq!(err.message, "invalid patch format of retainKeys");
+        assert!(err.malformed, "a 400, as upstream answers it");
         let disordered = json!({"spec": {"template": {"spec": {
             "$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
             "containers": [{"name": "b"}, {"name": "a"}]}}}});
         assert!(apply("Deployment", &orig, &disordered)
             .unwrap_err()
-            .0
+            .message
             .contains("doesn't match $setElementOrder list"));
     }
 
@@ -596,9 +615,11 @@ mod tests {
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}});
         let err = apply("Deployment", &orig, &patch).unwrap_err();
         assert!(
-            err.0.contains("does not contain declared merge key: name"),
+            err.message
+                .contains("does not contain declared merge key: name"),
             "{}",
-            err.0
+            err.message
         );
+        assert!(!err.malformed, "a patch that does not apply: 422");
     }
 }
