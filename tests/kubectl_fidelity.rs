@@ -635,3 +635,57 @@ fn diff_shows_only_the_change() {
     assert_eq!(d["spec"]["replicas"], 2);
     assert_eq!(d["metadata"]["generation"], 1);
 }
+
+/// What `kubectl get -o yaml` shows after upstream's defaulting: probe and volume defaults,
+/// requests from limits and the QoS class they make, and every namespace's name label.
+#[test]
+fn defaults_and_qos_as_upstream() {
+    let ks = Kubeshard::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: app
+    image: nginx:1
+    readinessProbe:
+      httpGet: {port: 80}
+    resources:
+      limits: {cpu: 500m, memory: 64Mi}
+    volumeMounts: [{name: conf, mountPath: /etc/conf}]
+  volumes:
+  - name: conf
+    configMap: {name: conf}
+"#,
+    )
+    .unwrap();
+    ok(&ks, &["apply", "-f", file.to_str().unwrap()]);
+    let p = json(&ks, &["get", "pod", "p"]);
+    let c = &p["spec"]["containers"][0];
+    assert_eq!(
+        c["readinessProbe"],
+        serde_json::json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"},
+            "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
+    );
+    assert_eq!(c["resources"]["requests"], c["resources"]["limits"]);
+    assert_eq!(p["spec"]["volumes"][0]["configMap"]["defaultMode"], 420);
+    assert_eq!(p["status"]["qosClass"], "Guaranteed");
+
+    let out = ok(
+        &ks,
+        &[
+            "get",
+            "namespaces",
+            "-l",
+            "kubernetes.io/metadata.name=kube-system",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(out.trim(), "namespace/kube-system");
+}

@@ -584,7 +584,12 @@ fn namespace_finalize_subresource() {
         assert_eq!(r.status(), reqwest::StatusCode::OK);
         let ns: serde_json::Value = r.json().await.unwrap();
         assert_eq!(ns["spec"]["finalizers"], serde_json::json!(["kubernetes", "example.com/hold"]));
-        assert!(ns["metadata"].get("labels").is_none(), "only spec.finalizers changes");
+        // Only spec.finalizers changes: the labels are the ones every namespace gets.
+        assert_eq!(
+            ns["metadata"]["labels"],
+            serde_json::json!({"kubernetes.io/metadata.name": "fin"}),
+            "only spec.finalizers changes"
+        );
         // Other verbs on finalize are not allowed.
         let r = c.get(ks.url("/api/v1/namespaces/fin/finalize")).send().await.unwrap();
         assert_eq!(r.status(), reqwest::StatusCode::METHOD_NOT_ALLOWED);

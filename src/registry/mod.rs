@@ -5,6 +5,8 @@ pub mod conversion;
 pub mod defaults;
 pub mod keys;
 pub mod patch;
+pub mod pod_qos;
+pub mod quantity;
 pub mod resources;
 pub mod service_ips;
 pub mod spec_validation;

@@ -237,6 +237,16 @@ pub fn prepare_create(
         reset_status_on_create(res, &mut obj);
     }
     super::defaults::apply(res, &mut obj);
+    if (res.group.as_str(), res.kind.as_str()) == ("", "Pod") {
+        // After defaulting (requests from limits), as upstream's pod strategy computes it.
+        let class = obj
+            .get("spec")
+            .and_then(Value::as_object)
+            .map_or("BestEffort", super::pod_qos::qos_class);
+        if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
+            status.insert("qosClass".into(), Value::from(class));
+        }
+    }
     validate(res, &obj)?;
     Ok(canonical(obj))
 }
