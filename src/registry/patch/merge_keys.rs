@@ -1,10 +1,10 @@
 //! Which list fields merge in a strategic merge patch, and by what: the `+patchStrategy` and
 //! `+patchMergeKey` markers of upstream's Go types (the same facts the OpenAPI documents
-//! publish as `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key`), found by
-//! walking the kind's schema along the field path. Lists without a merge strategy are
-//! atomic: a patch replaces them.
+//! publish as `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key`), read from the
+//! kind's schema by a [`SchemaCursor`] that steps down with the patch. Lists without a merge
+//! strategy are atomic: a patch replaces them.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::openapi::{extensions, resolve, KindSchema};
 
@@ -17,65 +17,103 @@ pub enum ListStrategy {
     MergePrimitives,
 }
 
-/// Nesting deeper than this has no markers (schemas are finite; paths might not be).
-const MAX_DEPTH: usize = 64;
-
-/// The strategy of the list at `path` (field names from the object's root, list indices left
-/// out, map keys kept) in an object described by `schema`; None: atomic.
-pub fn list_strategy(schema: Option<&KindSchema<'_>>, path: &[String]) -> Option<ListStrategy> {
-    let m = field_markers(schema?, path)?;
-    if !m.has_strategy("merge") {
-        return None;
-    }
-    Some(match m.patch_merge_key {
-        Some(key) => ListStrategy::MergeByKey(key),
-        None => ListStrategy::MergePrimitives,
-    })
+/// A place in a kind's schema as a patch is walked: the schema of the value there, the
+/// definition it belongs to, and the markers of the field that led to it. Stepping is one
+/// lookup per level, so a patch is merged in one walk of the schema. A place the schema does
+/// not describe (or a kind without one) has no markers: its lists are atomic.
+#[derive(Clone, Copy)]
+pub struct SchemaCursor<'a> {
+    defs: Option<&'a Map<String, Value>>,
+    schema: Option<&'a Value>,
+    definition: &'a str,
+    markers: Option<&'static extensions::M>,
 }
 
-/// Whether the map field at `path` is declared `patchStrategy=replace` (a patch replaces it
-/// whole instead of merging into it, e.g. a PodDisruptionBudget's selector).
-pub fn map_replaced(schema: Option<&KindSchema<'_>>, path: &[String]) -> bool {
-    schema
-        .and_then(|s| field_markers(s, path))
-        .is_some_and(|m| m.has_strategy("replace"))
-}
-
-/// The markers of the field `path` ends at, if it is a field of a definition that has any.
-fn field_markers(schema: &KindSchema<'_>, path: &[String]) -> Option<&'static extensions::M> {
-    if path.len() > MAX_DEPTH {
-        return None;
-    }
-    let defs = schema.schemas;
-    let mut current = schema.definition()?;
-    let mut definition = schema.name;
-    let mut field: Option<(&str, &str)> = None;
-    for seg in path {
-        let (name, mut s) = resolve(defs, current);
-        if let Some(n) = name {
-            definition = n;
+impl<'a> SchemaCursor<'a> {
+    /// The root of an object described by `schema` (None: a kind without a known schema).
+    pub fn root(schema: Option<&KindSchema<'a>>) -> Self {
+        Self {
+            defs: schema.map(|s| s.schemas),
+            schema: schema.and_then(KindSchema::definition),
+            definition: schema.map_or("", |s| s.name),
+            markers: None,
         }
-        // A list's elements: the path leaves out their indices.
+    }
+
+    const UNKNOWN: Self = Self {
+        defs: None,
+        schema: None,
+        definition: "",
+        markers: None,
+    };
+
+    /// The place of `key` in the value here: a field of an object, or a map's value (a map
+    /// key has no markers). A list's elements are looked through, as patch paths leave out
+    /// list indices.
+    pub fn field(&self, key: &str) -> Self {
+        let (Some(defs), Some(schema)) = (self.defs, self.schema) else {
+            return Self::UNKNOWN;
+        };
+        let (name, mut s) = resolve(defs, schema);
+        let mut definition = name.unwrap_or(self.definition);
         if s.get("type").and_then(Value::as_str) == Some("array") {
-            let (name, items) = resolve(defs, s.get("items")?);
-            if let Some(n) = name {
-                definition = n;
-            }
+            let Some(items) = s.get("items") else {
+                return Self::UNKNOWN;
+            };
+            let (name, items) = resolve(defs, items);
+            definition = name.unwrap_or(definition);
             s = items;
         }
-        if let Some(p) = s.get("properties").and_then(|p| p.get(seg.as_str())) {
-            field = Some((definition, seg.as_str()));
-            current = p;
-        } else if let Some(values) = s.get("additionalProperties").filter(|a| a.is_object()) {
-            // A map key: the value's schema, not a field.
-            field = None;
-            current = values;
-        } else {
-            return None;
+        if let Some(p) = s.get("properties").and_then(|p| p.get(key)) {
+            return Self {
+                defs: Some(defs),
+                schema: Some(p),
+                definition,
+                markers: extensions::field(definition, key),
+            };
+        }
+        match s.get("additionalProperties").filter(|a| a.is_object()) {
+            Some(values) => Self {
+                defs: Some(defs),
+                schema: Some(values),
+                definition,
+                markers: None,
+            },
+            None => Self::UNKNOWN,
         }
     }
-    let (definition, name) = field?;
-    extensions::field(definition, name)
+
+    /// How the list here merges; None: atomic.
+    pub fn list_strategy(&self) -> Option<ListStrategy> {
+        let m = self.markers.filter(|m| m.has_strategy("merge"))?;
+        Some(match m.patch_merge_key {
+            Some(key) => ListStrategy::MergeByKey(key),
+            None => ListStrategy::MergePrimitives,
+        })
+    }
+
+    /// Whether the map here is declared `patchStrategy=replace` (a patch replaces it whole
+    /// instead of merging into it, e.g. a PodDisruptionBudget's selector).
+    pub fn replaced(&self) -> bool {
+        self.markers.is_some_and(|m| m.has_strategy("replace"))
+    }
+}
+
+/// The cursor at `path` (field names from the object's root, list indices left out, map keys
+/// kept), for one-off lookups.
+fn at<'a>(schema: Option<&KindSchema<'a>>, path: &[String]) -> SchemaCursor<'a> {
+    path.iter()
+        .fold(SchemaCursor::root(schema), |c, seg| c.field(seg))
+}
+
+/// The strategy of the list at `path` in an object described by `schema`; None: atomic.
+pub fn list_strategy(schema: Option<&KindSchema<'_>>, path: &[String]) -> Option<ListStrategy> {
+    at(schema, path).list_strategy()
+}
+
+/// Whether the map field at `path` is declared `patchStrategy=replace`.
+pub fn map_replaced(schema: Option<&KindSchema<'_>>, path: &[String]) -> bool {
+    at(schema, path).replaced()
 }
 
 #[cfg(test)]

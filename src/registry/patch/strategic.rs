@@ -6,11 +6,12 @@
 //! The order of a merged list is upstream's: the patch's elements in the patch's order (or the
 //! `$setElementOrder` list's), the server's other elements in their order, interleaved where
 //! both orders know the elements; an element new to the list comes before the server's.
-//! Which lists merge, and by which key, comes from the kind's schema ([`super::merge_keys`]).
+//! Which lists merge, and by which key, comes from the kind's schema: a
+//! [`SchemaCursor`] steps down it with the patch.
 
 use serde_json::{Map, Value};
 
-use super::merge_keys::{list_strategy, map_replaced, ListStrategy};
+use super::merge_keys::{ListStrategy, SchemaCursor};
 use crate::openapi::KindSchema;
 
 /// Why a strategic merge patch could not be applied.
@@ -54,8 +55,7 @@ pub fn apply(
     let Value::Object(p) = patch else {
         return Err(StrategicError::new("the patch must be a JSON object"));
     };
-    let mut path = Vec::new();
-    match merge_map(schema, &mut path, original.as_object(), p)? {
+    match merge_map(SchemaCursor::root(schema), original.as_object(), p)? {
         Some(m) => Ok(Value::Object(m)),
         None => Ok(Value::Object(Map::new())),
     }
@@ -64,8 +64,7 @@ pub fn apply(
 /// Merges a patch map into an original map; None when the patch deletes a map the original
 /// did not have.
 fn merge_map(
-    schema: Option<&KindSchema<'_>>,
-    path: &mut Vec<String>,
+    at: SchemaCursor<'_>,
     original: Option<&Map<String, Value>>,
     patch: &Map<String, Value>,
 ) -> Result<Option<Map<String, Value>>, StrategicError> {
@@ -82,7 +81,7 @@ fn merge_map(
     }
     let mut out = original.cloned().unwrap_or_default();
     retain_keys(&mut out, patch)?;
-    let ordered = set_element_orders(schema, path, &mut out, patch)?;
+    let ordered = set_element_orders(at, &mut out, patch)?;
     for (k, v) in patch {
         if k == RETAIN_KEYS || k.starts_with(SET_ORDER) || ordered.contains(k) {
             continue;
@@ -93,9 +92,7 @@ fn merge_map(
             }
             continue;
         }
-        path.push(k.clone());
-        let merged = merge_value(schema, path, out.get(k), v)?;
-        path.pop();
+        let merged = merge_value(at.field(k), out.get(k), v)?;
         match merged {
             Some(m) => {
                 out.insert(k.clone(), m);
@@ -110,22 +107,21 @@ fn merge_map(
 
 /// The merge of one field's patch value into its original value; None: the field goes.
 fn merge_value(
-    schema: Option<&KindSchema<'_>>,
-    path: &mut Vec<String>,
+    at: SchemaCursor<'_>,
     original: Option<&Value>,
     patch: &Value,
 ) -> Result<Option<Value>, StrategicError> {
     Ok(match patch {
         Value::Null => None,
         Value::Object(pm) => {
-            if map_replaced(schema, path) {
+            if at.replaced() {
                 Some(Value::Object(strip_directives(pm.clone())))
             } else {
                 let orig = original.and_then(Value::as_object);
-                merge_map(schema, path, orig, pm)?.map(Value::Object)
+                merge_map(at, orig, pm)?.map(Value::Object)
             }
         }
-        Value::Array(pa) => Some(merge_list(schema, path, original, pa)?),
+        Value::Array(pa) => Some(merge_list(at, original, pa)?),
         scalar => Some(scalar.clone()),
     })
 }
@@ -156,8 +152,7 @@ fn retain_keys(
 /// The `$setElementOrder/<list>` directives of `patch`: each list merged with its patch list
 /// and put in the directive's order. Returns the lists done, which the caller then skips.
 fn set_element_orders(
-    schema: Option<&KindSchema<'_>>,
-    path: &mut Vec<String>,
+    at: SchemaCursor<'_>,
     out: &mut Map<String, Value>,
     patch: &Map<String, Value>,
 ) -> Result<Vec<String>, StrategicError> {
@@ -171,8 +166,8 @@ fn set_element_orders(
                 "invalid patch format of setElementOrder list",
             ));
         };
-        path.push(list.to_string());
-        let strategy = list_strategy(schema, path);
+        let list_at = at.field(list);
+        let strategy = list_at.list_strategy();
         let key = match &strategy {
             Some(ListStrategy::MergeByKey(key)) => Some(*key),
             _ => None,
@@ -185,18 +180,14 @@ fn set_element_orders(
         let merged = match patch.get(list) {
             Some(Value::Array(pl)) => {
                 check_order(pl, order, key)?;
-                match merge_list(schema, path, out.get(list), pl)? {
+                match merge_list(list_at, out.get(list), pl)? {
                     Value::Array(m) => m,
                     _ => Vec::new(),
                 }
             }
             _ if out.contains_key(list) => original.clone(),
-            _ => {
-                path.pop();
-                continue;
-            }
+            _ => continue,
         };
-        path.pop();
         out.insert(
             list.to_string(),
             Value::Array(in_order(merged, order, &original, key)),
@@ -235,8 +226,7 @@ fn identity<'a>(v: &'a Value, key: Option<&str>) -> Option<&'a Value> {
 
 /// Merges a patch list into the original value of a list field.
 fn merge_list(
-    schema: Option<&KindSchema<'_>>,
-    path: &mut Vec<String>,
+    at: SchemaCursor<'_>,
     original: Option<&Value>,
     patch: &[Value],
 ) -> Result<Value, StrategicError> {
@@ -244,7 +234,7 @@ fn merge_list(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    match list_strategy(schema, path) {
+    match at.list_strategy() {
         // Atomic: the patch's list, as given.
         None => Ok(Value::Array(
             patch
@@ -304,10 +294,10 @@ fn merge_list(
                 let kv = pm
                     .get(key)
                     .ok_or_else(|| no_merge_key(&Value::Object((*pm).clone()), key))?;
-                let at = merged.iter().position(|o| o.get(key) == Some(kv));
-                let into = at.and_then(|i| merged[i].as_object());
-                let m = merge_map(schema, path, into, pm)?.unwrap_or_default();
-                match at {
+                let pos = merged.iter().position(|o| o.get(key) == Some(kv));
+                let into = pos.and_then(|i| merged[i].as_object());
+                let m = merge_map(at, into, pm)?.unwrap_or_default();
+                match pos {
                     Some(i) => merged[i] = Value::Object(m),
                     None => merged.push(Value::Object(m)),
                 }
