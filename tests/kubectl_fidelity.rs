@@ -170,35 +170,20 @@ fn apply_twice_label_annotate_patch_scale() {
     let (good, _, err) = kubectl(&ks, &["scale", "deployment", "web", "--replicas=-1"]);
     assert!(!good, "{err}");
 
+    // A merge patch of the ConfigMap that kubectl reports refused: its error output.
+    let refused = |patch: &str| {
+        let (good, _, err) = kubectl(
+            &ks,
+            &["patch", "configmap", "conf", "--type=merge", "-p", patch],
+        );
+        assert!(!good, "{patch} was applied: {err}");
+        err
+    };
     // A patch that would rename the object is refused.
-    let (good, _, err) = kubectl(
-        &ks,
-        &[
-            "patch",
-            "configmap",
-            "conf",
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"name":"other"}}"#,
-        ],
-    );
-    assert!(
-        !good && err.contains("does not match the name on the URL"),
-        "{err}"
-    );
+    let err = refused(r#"{"metadata":{"name":"other"}}"#);
+    assert!(err.contains("does not match the name on the URL"), "{err}");
     // Nor may a patch change the uid (422, where a PUT's uid is a 409 precondition).
-    let (good, _, err) = kubectl(
-        &ks,
-        &[
-            "patch",
-            "configmap",
-            "conf",
-            "--type=merge",
-            "-p",
-            r#"{"metadata":{"uid":"abc"}}"#,
-        ],
-    );
-    assert!(!good, "{err}");
+    let err = refused(r#"{"metadata":{"uid":"abc"}}"#);
     assert!(
         err.contains(r#"The ConfigMap "conf" is invalid: metadata.uid: Invalid value: "abc": field is immutable"#),
         "{err}"
