@@ -24,6 +24,14 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-
+# Lints first: the workspace lints in Cargo.toml hold on every landing.
+for tool in fmt clippy; do
+  if ! cargo "$tool" --version >/dev/null 2>&1; then
+    echo "scripts/test.sh: cargo $tool is required (rustup component add ${tool/fmt/rustfmt})" >&2
+    exit 1
+  fi
+done
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked --no-fail-fast "$@"

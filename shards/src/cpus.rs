@@ -131,6 +131,7 @@ impl fmt::Display for CpuList {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
