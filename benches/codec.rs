@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use kubeshard::endpoints::rest::object::with_resource_version;
-use kubeshard::registry::strategy::{decode_object, prepare_create, Resource};
-use kubeshard::registry::validation::NameRule;
+use kubeshard::api::object::with_resource_version;
+use kubeshard::registry::resources::{KindsConfig, Resource, ResourceTable};
+use kubeshard::registry::strategy::{decode_object, prepare_create};
 use serde_json::Value;
 
 fn pod_json() -> Vec<u8> {
@@ -32,20 +32,10 @@ fn pod_json() -> Vec<u8> {
     serde_json::to_vec(&pod).unwrap()
 }
 
-fn pods() -> Resource {
-    Resource {
-        group: String::new(),
-        version: "v1".into(),
-        kind: "Pod".into(),
-        plural: "pods".into(),
-        namespaced: true,
-        key_segment: "pods".into(),
-        name_rule: NameRule::Subdomain,
-        has_generation: false,
-        subresources: vec!["status".into()],
-        verbs: vec![],
-        conversion: None,
-    }
+fn pods() -> std::rc::Rc<Resource> {
+    ResourceTable::builtin(KindsConfig::default())
+        .get("", "v1", "pods")
+        .unwrap()
 }
 
 fn codec(c: &mut Criterion) {

@@ -29,10 +29,10 @@ fn deployment() -> Value {
 
 fn documents(c: &mut Criterion) {
     let resources = all_resources();
-    let api = OpenApi::build(&resources);
+    let api = OpenApi::build(resources);
     let mut g = c.benchmark_group("openapi_build");
     g.bench_function("v3_documents", |b| {
-        b.iter(|| OpenApi::build(black_box(&resources)))
+        b.iter(|| OpenApi::build(black_box(resources)))
     });
     g.bench_function("v2_json_and_protobuf", |b| {
         b.iter(|| Swagger::build(black_box(&api)))

@@ -4,6 +4,8 @@
 //! that tests and benches can reach it. See ARCHITECTURE.md for the map.
 #![forbid(unsafe_code)]
 
+pub mod admission;
+pub mod api;
 pub mod codec;
 pub mod endpoints;
 pub mod filters;

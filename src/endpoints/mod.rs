@@ -1,6 +1,6 @@
-//! REST endpoints and how they answer: `metav1.Status` errors and response helpers.
+//! HTTP endpoints: response builders (every error a `metav1.Status`) and the REST verbs.
+//!
+//! Invariant: no object lifecycle here — routes, bodies, negotiation and rendering only.
 
-pub(crate) mod accept;
 pub mod response;
 pub mod rest;
-pub mod status;

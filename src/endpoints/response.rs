@@ -5,7 +5,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use shards::server::Body;
 
-use super::status::StatusError;
+use crate::api::status::Status;
 
 /// A whole-body response.
 pub fn full(
@@ -36,7 +36,7 @@ pub fn text(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 }
 
 /// A `metav1.Status` error response.
-pub fn status(err: &StatusError) -> Response<Body> {
+pub fn status(err: &Status) -> Response<Body> {
     let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = json(code, err.to_json());
     if let Some(secs) = err.details.retry_after_seconds {
@@ -55,14 +55,4 @@ pub fn with_warnings(mut resp: Response<Body>, warnings: &[String]) -> Response<
         }
     }
     resp
-}
-
-/// The media type of a Content-Type value, lower-cased, without parameters.
-pub fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }

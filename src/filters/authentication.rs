@@ -5,13 +5,14 @@
 use hyper::Response;
 use shards::server::{Body, ConnInfo};
 
-use crate::endpoints::{response, status::StatusError};
+use crate::api::status::Status;
+use crate::endpoints::response;
 use crate::request::RequestInfo;
 
 /// The 401 to answer instead of serving, if any.
 pub fn check(info: &RequestInfo, conn: &ConnInfo) -> Option<Response<Body>> {
     if info.is_resource_request && conn.peer_certificates.is_empty() {
-        return Some(response::status(&StatusError::unauthorized()));
+        return Some(response::status(&Status::unauthorized()));
     }
     None
 }

@@ -75,6 +75,7 @@ async fn handle(
             conn,
             deadline: Instant::now() + state.request_timeout,
             audit_id: ctx_audit_id,
+            user: Rc::default(),
         };
         state.server.serve(req, ctx).await
     })

@@ -8,7 +8,8 @@ use futures_util::FutureExt;
 use hyper::Response;
 use shards::server::Body;
 
-use crate::endpoints::{response, status::StatusError};
+use crate::api::status::Status;
+use crate::endpoints::response;
 
 /// Runs `fut`; a panic inside it is logged and answered with upstream's 500.
 pub async fn recover(path: &str, fut: impl Future<Output = Response<Body>>) -> Response<Body> {
@@ -21,7 +22,7 @@ pub async fn recover(path: &str, fut: impl Future<Output = Response<Body>>) -> R
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             log::error!("panic while serving {path}: {what}");
-            response::status(&StatusError::panicked())
+            response::status(&Status::panicked())
         }
     }
 }

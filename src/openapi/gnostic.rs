@@ -5,6 +5,7 @@
 //! A `oneof` is declared as its optional fields (the wire form is the same). Vendor extensions
 //! travel as YAML text in `Any.yaml`, as gnostic writes them; clients parse that YAML.
 
+use crate::api::meta::string_list;
 use prost::Message;
 use serde_json::{Map, Value};
 
@@ -413,7 +414,7 @@ fn document(doc: &Value) -> Document {
                         .map(|(name, scopes)| NamedStringArray {
                             name: name.clone(),
                             value: Some(StringArray {
-                                value: strings(Some(scopes)),
+                                value: string_list(Some(scopes)),
                             }),
                         })
                         .collect(),
@@ -437,17 +438,6 @@ fn string(v: &Value, key: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn flag(v: &Value, key: &str) -> bool {
@@ -504,14 +494,14 @@ fn operation(op: &Value) -> Operation {
                 .collect(),
         });
     Operation {
-        tags: strings(op.get("tags")),
+        tags: string_list(op.get("tags")),
         description: string(op, "description"),
         operation_id: string(op, "operationId"),
-        produces: strings(op.get("produces")),
-        consumes: strings(op.get("consumes")),
+        produces: string_list(op.get("produces")),
+        consumes: string_list(op.get("consumes")),
         parameters: parameters(op.get("parameters")),
         responses,
-        schemes: strings(op.get("schemes")),
+        schemes: string_list(op.get("schemes")),
         vendor_extension: op.as_object().map(vendor_extensions).unwrap_or_default(),
     }
 }
@@ -590,7 +580,7 @@ fn schema(s: &Value) -> Schema {
             value: vec![t.clone()],
         }),
         Some(Value::Array(_)) => Some(TypeItem {
-            value: strings(s.get("type")),
+            value: string_list(s.get("type")),
         }),
         _ => None,
     };
@@ -628,7 +618,7 @@ fn schema(s: &Value) -> Schema {
         max_items: int("maxItems"),
         min_items: int("minItems"),
         unique_items: flag(s, "uniqueItems"),
-        required: strings(s.get("required")),
+        required: string_list(s.get("required")),
         r#enum: s
             .get("enum")
             .and_then(Value::as_array)

@@ -11,7 +11,6 @@
 pub mod duplicates;
 pub mod extensions;
 mod gnostic;
-pub mod handler;
 mod kinds;
 mod markers;
 mod paths;
@@ -26,8 +25,7 @@ use bytes::Bytes;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
-use crate::registry::resources::all_resources;
-use crate::registry::strategy::Resource;
+use crate::api::resources::{all_resources, ApiResource};
 
 /// One group-version's document.
 #[derive(Debug)]
@@ -57,7 +55,7 @@ static OPENAPI: OnceLock<OpenApi> = OnceLock::new();
 
 /// The documents for the built-in resource table, built on first use.
 pub fn get() -> &'static OpenApi {
-    OPENAPI.get_or_init(|| OpenApi::build(&all_resources()))
+    OPENAPI.get_or_init(|| OpenApi::build(all_resources()))
 }
 
 /// The Swagger 2.0 document in both encodings kube-apiserver serves it in.
@@ -93,7 +91,7 @@ pub fn swagger() -> &'static Swagger {
 
 /// `info.version` of every document: the Kubernetes release kubeshard serves the API of.
 fn info_version() -> String {
-    format!("v1.{}.0", crate::server::version::KUBE_MINOR)
+    format!("v1.{}.0", crate::api::resources::KUBE_MINOR)
 }
 
 /// A kind's schema: its definition among the schemas of the group-version document it is
@@ -175,18 +173,15 @@ fn sha512_hex(b: &[u8]) -> String {
 
 impl OpenApi {
     /// Builds every group-version's document.
-    pub fn build(resources: &[Resource]) -> Self {
-        let mut by_gv: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
+    pub fn build(resources: &[ApiResource]) -> Self {
+        let mut by_gv: BTreeMap<(&str, &str), Vec<&ApiResource>> = BTreeMap::new();
         for r in resources {
-            by_gv
-                .entry((r.group.clone(), r.version.clone()))
-                .or_default()
-                .push(r);
+            by_gv.entry((r.group, r.version)).or_default().push(r);
         }
         let mut docs = BTreeMap::new();
         for ((group, version), rs) in by_gv {
             let doc = build_gv(&rs);
-            docs.insert(gv_path(&group, &version), doc);
+            docs.insert(gv_path(group, version), doc);
         }
         let paths: Map<String, Value> = docs
             .iter()
@@ -206,7 +201,7 @@ impl OpenApi {
     }
 }
 
-fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
+fn build_gv(resources: &[&ApiResource]) -> GroupVersionDoc {
     let mut gen = SchemaSettings::openapi3().into_generator();
     let mut kinds = BTreeMap::new();
     let mut paths = Map::new();
@@ -215,10 +210,10 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
         gen.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions>();
     let scale = kinds::schema(&mut gen, "autoscaling", "v1", "Scale");
     for r in resources {
-        let Some(k) = kinds::schema(&mut gen, &r.group, &r.version, &r.kind) else {
+        let Some(k) = kinds::schema(&mut gen, r.group, r.version, r.kind) else {
             continue;
         };
-        kinds.insert(r.kind.clone(), k.name.clone());
+        kinds.insert(r.kind.to_string(), k.name.clone());
         let refs = paths::Refs {
             object: k.reference.as_value().clone(),
             status: status.as_value().clone(),
@@ -232,7 +227,7 @@ fn build_gv(resources: &[&Resource]) -> GroupVersionDoc {
     as_upstream_types(&mut schemas);
     for r in resources {
         if let Some(def) = kinds
-            .get(&r.kind)
+            .get(r.kind)
             .and_then(|n| schemas.get_mut(n))
             .and_then(Value::as_object_mut)
         {
@@ -354,19 +349,16 @@ mod tests {
         let doc: Value = serde_json::from_slice(&s.json).unwrap();
         let defs = doc["definitions"].as_object().unwrap();
         for r in all_resources() {
-            let Some(name) = get().docs[&gv_path(&r.group, &r.version)]
-                .kinds
-                .get(&r.kind)
-            else {
+            let Some(name) = get().docs[&gv_path(r.group, r.version)].kinds.get(r.kind) else {
                 continue;
             };
             let gvks = defs[name]["x-kubernetes-group-version-kind"]
                 .as_array()
                 .unwrap();
             assert!(
-                gvks.iter().any(|g| g["kind"] == r.kind.as_str()
-                    && g["version"] == r.version.as_str()
-                    && g["group"] == r.group.as_str()),
+                gvks.iter().any(|g| g["kind"] == r.kind
+                    && g["version"] == r.version
+                    && g["group"] == r.group),
                 "{name}"
             );
         }

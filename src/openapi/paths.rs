@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::registry::strategy::Resource;
+use crate::api::resources::{ApiResource, Subresource};
 
 /// Schemas the operations refer to.
 pub(super) struct Refs {
@@ -94,7 +94,7 @@ fn response(schema: &Value, list: bool) -> Value {
 }
 
 struct Op<'a> {
-    r: &'a Resource,
+    r: &'a ApiResource,
     gvk: Value,
     id_base: String,
 }
@@ -150,7 +150,7 @@ fn patch_body() -> Value {
 }
 
 /// Adds the resource's paths (collection, item, subresources) to `paths`.
-pub(super) fn add(paths: &mut Map<String, Value>, r: &Resource, refs: &Refs) {
+pub(super) fn add(paths: &mut Map<String, Value>, r: &ApiResource, refs: &Refs) {
     let prefix = if r.group.is_empty() {
         format!("/api/{}", r.version)
     } else {
@@ -285,9 +285,9 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &Resource, refs: &Refs) {
     }
     paths.insert(item.clone(), Value::Object(it));
 
-    for sub in &r.subresources {
-        let (schema, sub_op) = match sub.as_str() {
-            "scale" => match &refs.scale {
+    for sub in r.subresources {
+        let (schema, sub_op) = match sub {
+            Subresource::Scale => match &refs.scale {
                 Some(s) => (
                     s.clone(),
                     Op {
@@ -298,7 +298,7 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &Resource, refs: &Refs) {
                 ),
                 None => continue,
             },
-            "status" => (
+            Subresource::Status => (
                 refs.object.clone(),
                 Op {
                     r,
@@ -306,7 +306,7 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &Resource, refs: &Refs) {
                     id_base: format!("{}Status", op.id_base),
                 },
             ),
-            _ => continue,
+            Subresource::Finalize => continue,
         };
         let mut s = Map::new();
         s.insert("parameters".into(), Value::Array(item_params.clone()));
@@ -334,6 +334,6 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &Resource, refs: &Refs) {
                 &schema,
             ),
         );
-        paths.insert(format!("{item}/{sub}"), Value::Object(s));
+        paths.insert(format!("{item}/{}", sub.name()), Value::Object(s));
     }
 }

@@ -6,8 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::kind_schema;
-use crate::endpoints::status::StatusError;
-use crate::registry::strategy::Resource;
+use crate::api::status::Status;
 
 /// The `fieldValidation` directive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,39 +21,39 @@ pub enum Directive {
 
 impl Directive {
     /// Parses the query parameter (absent: Warn); anything else is upstream's 400.
-    pub fn parse(v: Option<&str>) -> Result<Self, StatusError> {
+    pub fn parse(v: Option<&str>) -> Result<Self, Status> {
         match v {
             None | Some("") | Some("Warn") => Ok(Self::Warn),
             Some("Ignore") => Ok(Self::Ignore),
             Some("Strict") => Ok(Self::Strict),
-            Some(other) => Err(StatusError::bad_request(format!(
+            Some(other) => Err(Status::bad_request(format!(
                 "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
             ))),
         }
     }
 }
 
-/// Checks `obj` (an object of `res`) against its schema, removing unknown fields. Returns
-/// the warnings to send (Warn), or the Strict error.
+/// Checks `obj` (an object of `kind` in `group`/`version`) against its schema, removing
+/// unknown fields. Returns the warnings to send (Warn), or the Strict error.
 pub fn check_fields(
-    res: &Resource,
+    (group, version): (&str, &str),
     kind: &str,
     obj: &mut Map<String, Value>,
     directive: Directive,
-) -> Result<Vec<String>, StatusError> {
-    check_body(res, kind, obj, directive, &[])
+) -> Result<Vec<String>, Status> {
+    check_body((group, version), kind, obj, directive, &[])
 }
 
 /// [`check_fields`], also reporting the fields the body gave more than once (found in its
 /// bytes by [`super::duplicates::duplicate_fields`]; the decoded object kept the last).
 pub fn check_body(
-    res: &Resource,
+    (group, version): (&str, &str),
     kind: &str,
     obj: &mut Map<String, Value>,
     directive: Directive,
     duplicates: &[String],
-) -> Result<Vec<String>, StatusError> {
-    let unknown = unknown_fields(res, kind, obj);
+) -> Result<Vec<String>, Status> {
+    let unknown = unknown_fields(group, version, kind, obj);
     if directive == Directive::Ignore || (unknown.is_empty() && duplicates.is_empty()) {
         return Ok(Vec::new());
     }
@@ -68,7 +67,7 @@ pub fn check_body(
             .map(|p| format!("duplicate field \"{p}\"")),
     );
     match directive {
-        Directive::Strict => Err(StatusError::bad_request(format!(
+        Directive::Strict => Err(Status::bad_request(format!(
             "strict decoding error: {}",
             listed.join(", ")
         ))),
@@ -77,8 +76,13 @@ pub fn check_body(
 }
 
 /// The unknown fields of `obj`, removed from it.
-fn unknown_fields(res: &Resource, kind: &str, obj: &mut Map<String, Value>) -> Vec<String> {
-    let Some(schema) = kind_schema(&res.group, &res.version, kind) else {
+fn unknown_fields(
+    group: &str,
+    version: &str,
+    kind: &str,
+    obj: &mut Map<String, Value>,
+) -> Vec<String> {
+    let Some(schema) = kind_schema(group, version, kind) else {
         return Vec::new();
     };
     let Some(definition) = schema.definition() else {
@@ -169,14 +173,10 @@ fn walk_value(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::registry::resources::all_resources;
     use serde_json::json;
 
-    fn deployments() -> Resource {
-        all_resources()
-            .into_iter()
-            .find(|r| r.plural == "deployments")
-            .unwrap()
+    fn deployments() -> (&'static str, &'static str) {
+        ("apps", "v1")
     }
 
     #[test]
@@ -191,7 +191,7 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap();
-        let warnings = check_fields(&res, "Deployment", &mut obj.clone(), Directive::Warn).unwrap();
+        let warnings = check_fields(res, "Deployment", &mut obj.clone(), Directive::Warn).unwrap();
         assert_eq!(
             warnings,
             vec![
@@ -199,18 +199,15 @@ mod tests {
                 "unknown field \"spec.template.spec.containers[0].imagePullPolicyy\"",
             ]
         );
-        let err =
-            check_fields(&res, "Deployment", &mut obj.clone(), Directive::Strict).unwrap_err();
+        let err = check_fields(res, "Deployment", &mut obj.clone(), Directive::Strict).unwrap_err();
         assert_eq!(err.code, 400);
         assert_eq!(
             err.message,
             "strict decoding error: unknown field \"metadata.bogus\", unknown field \"spec.template.spec.containers[0].imagePullPolicyy\""
         );
-        assert!(
-            check_fields(&res, "Deployment", &mut obj, Directive::Ignore)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(check_fields(res, "Deployment", &mut obj, Directive::Ignore)
+            .unwrap()
+            .is_empty());
         assert!(obj["metadata"].get("bogus").is_none(), "dropped");
         assert_eq!(
             obj["metadata"]["labels"],

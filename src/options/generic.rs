@@ -48,13 +48,14 @@ impl GenericOptions {
         if self.request_timeout.is_zero() {
             errs.push("--request-timeout must be greater than 0".to_string());
         }
-        if let Err(e) = crate::registry::service_ips::IpRange::parse(&self.service_cluster_ip_range)
-        {
+        if let Err(e) = crate::registry::kinds::service::allocator::IpRange::parse(
+            &self.service_cluster_ip_range,
+        ) {
             errs.push(format!("--service-cluster-ip-range: {e}"));
         }
-        if let Err(e) =
-            crate::registry::service_ips::PortRange::parse(&self.service_node_port_range)
-        {
+        if let Err(e) = crate::registry::kinds::service::allocator::PortRange::parse(
+            &self.service_node_port_range,
+        ) {
             errs.push(format!("--service-node-port-range: {e}"));
         }
         errs

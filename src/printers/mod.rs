@@ -9,7 +9,7 @@ mod columns;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Map, Value};
 
-use crate::endpoints::status::StatusError;
+use crate::api::status::{Reason, Status};
 
 /// What a read returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,16 +42,13 @@ pub enum Include {
 }
 
 /// Picks the output from the Accept header (first acceptable entry wins) and `includeObject`.
-pub fn negotiate(
-    accept: Option<&str>,
-    include_object: Option<&str>,
-) -> Result<Output, StatusError> {
+pub fn negotiate(accept: Option<&str>, include_object: Option<&str>) -> Result<Output, Status> {
     let include = match include_object {
         None | Some("") | Some("Metadata") => Include::Metadata,
         Some("None") => Include::None,
         Some("Object") => Include::Object,
         Some(other) => {
-            return Err(StatusError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "includeObject: Unsupported value: \"{other}\": supported values: \"Metadata\", \"None\", \"Object\""
             )))
         }
@@ -92,9 +89,8 @@ pub fn negotiate(
             _ => {}
         }
     }
-    Err(StatusError::new(
-        406,
-        "NotAcceptable",
+    Err(Status::new(
+        Reason::NotAcceptable,
         "only the following media types are accepted: application/json, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io",
     ))
 }
@@ -107,9 +103,36 @@ fn partial(version: &str, obj: &Value) -> Value {
     })
 }
 
-/// The column definitions of a kind.
-pub fn column_definitions(group: &str, kind: &str) -> Value {
-    let (cols, _) = columns::for_kind(group, kind);
+/// How one kind's Table rows are printed: its columns and the function that computes a row's
+/// cells. Resolved once per resource (a row of the resource table holds its printer).
+#[derive(Clone, Copy)]
+pub struct Printer {
+    columns: &'static [columns::Col],
+    cells: columns::Cells,
+}
+
+impl std::fmt::Debug for Printer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
+        f.debug_struct("Printer").field("columns", &names).finish()
+    }
+}
+
+impl Printer {
+    /// upstream's printer for `kind` of `group` (the stored kind's: every version of a kind
+    /// prints alike); kinds without one get Name and Created At.
+    pub fn for_kind(group: &str, kind: &str) -> Self {
+        let (columns, cells) = columns::for_kind(group, kind);
+        Self { columns, cells }
+    }
+
+    /// The column definitions.
+    pub fn column_definitions(&self) -> Value {
+        column_definitions(self.columns)
+    }
+}
+
+fn column_definitions(cols: &[columns::Col]) -> Value {
     Value::Array(
         cols.iter()
             .map(|(name, ty, priority)| {
@@ -124,9 +147,8 @@ pub fn column_definitions(group: &str, kind: &str) -> Value {
 }
 
 /// One Table row for an object.
-fn row(group: &str, kind: &str, version: &str, include: Include, obj: &Value) -> Value {
-    let (_, cells) = columns::for_kind(group, kind);
-    let mut r = json!({"cells": cells(obj)});
+fn row(p: &Printer, version: &str, include: Include, obj: &Value) -> Value {
+    let mut r = json!({"cells": (p.cells)(obj)});
     match include {
         Include::None => {}
         Include::Metadata => r["object"] = partial(version, obj),
@@ -138,8 +160,7 @@ fn row(group: &str, kind: &str, version: &str, include: Include, obj: &Value) ->
 /// Renders a list of objects (JSON bytes) as the negotiated output.
 pub fn render_list(
     out: Output,
-    group: &str,
-    kind: &str,
+    p: &Printer,
     list_meta: Map<String, Value>,
     items: impl Iterator<Item = Bytes>,
 ) -> Bytes {
@@ -151,8 +172,8 @@ pub fn render_list(
             "kind": "Table",
             "apiVersion": format!("meta.k8s.io/{version}"),
             "metadata": list_meta,
-            "columnDefinitions": column_definitions(group, kind),
-            "rows": parsed.iter().map(|o| row(group, kind, version, include, o)).collect::<Vec<_>>(),
+            "columnDefinitions": p.column_definitions(),
+            "rows": parsed.iter().map(|o| row(p, version, include, o)).collect::<Vec<_>>(),
         }),
         Output::Metadata { version } => json!({
             "kind": "PartialObjectMetadataList",
@@ -166,24 +187,24 @@ pub fn render_list(
 }
 
 /// Renders one object (JSON bytes) as the negotiated output.
-pub fn render_one(out: Output, group: &str, kind: &str, obj: &[u8]) -> Bytes {
-    render_object(out, group, kind, obj, true)
+pub fn render_one(out: Output, p: &Printer, obj: &[u8]) -> Bytes {
+    render_object(out, p, obj, true)
 }
 
 /// [`render_one`], with the Table's `columnDefinitions` only when `headers` (upstream sends
 /// them on a watch's first event only, `null` after).
-fn render_object(out: Output, group: &str, kind: &str, obj: &[u8], headers: bool) -> Bytes {
+fn render_object(out: Output, p: &Printer, obj: &[u8], headers: bool) -> Bytes {
     if out == Output::Json {
         return Bytes::copy_from_slice(obj);
     }
     let Ok(v) = serde_json::from_slice::<Value>(obj) else {
         return Bytes::copy_from_slice(obj);
     };
-    Bytes::from(serde_json::to_vec(&rendered(out, group, kind, &v, headers)).unwrap_or_default())
+    Bytes::from(serde_json::to_vec(&rendered(out, p, &v, headers)).unwrap_or_default())
 }
 
 /// The rendered form of a parsed object (`out` is not JSON).
-fn rendered(out: Output, group: &str, kind: &str, v: &Value, headers: bool) -> Value {
+fn rendered(out: Output, p: &Printer, v: &Value, headers: bool) -> Value {
     match out {
         Output::Table { version, include } => {
             let rv = v
@@ -195,8 +216,8 @@ fn rendered(out: Output, group: &str, kind: &str, v: &Value, headers: bool) -> V
                 "kind": "Table",
                 "apiVersion": format!("meta.k8s.io/{version}"),
                 "metadata": {"resourceVersion": rv},
-                "columnDefinitions": if headers { column_definitions(group, kind) } else { Value::Null },
-                "rows": [row(group, kind, version, include, v)],
+                "columnDefinitions": if headers { p.column_definitions() } else { Value::Null },
+                "rows": [row(p, version, include, v)],
             })
         }
         Output::Metadata { version } => partial(version, v),
@@ -207,7 +228,7 @@ fn rendered(out: Output, group: &str, kind: &str, v: &Value, headers: bool) -> V
 /// A watch line whose object is rendered as the negotiated output; `first` is true for the
 /// stream's first event, the only one whose Table carries `columnDefinitions`. The line is
 /// parsed once and encoded once.
-pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8], first: bool) -> Bytes {
+pub fn render_watch_line(out: Output, p: &Printer, line: &[u8], first: bool) -> Bytes {
     let Ok(mut ev) = serde_json::from_slice::<Value>(line) else {
         return Bytes::copy_from_slice(line);
     };
@@ -217,7 +238,7 @@ pub fn render_watch_line(out: Output, group: &str, kind: &str, line: &[u8], firs
     );
     if is_object {
         if let Some(obj) = ev.get("object") {
-            let r = rendered(out, group, kind, obj, first);
+            let r = rendered(out, p, obj, first);
             ev["object"] = r;
         }
     }
@@ -236,11 +257,12 @@ mod tests {
     #[test]
     fn watch_tables_carry_columns_on_the_first_event_only() {
         let out = negotiate(Some(KUBECTL), None).unwrap();
+        let cm = Printer::for_kind("", "ConfigMap");
         let line = br#"{"type":"ADDED","object":{"kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"5"},"data":{"k":"v"}}}"#;
         let first: Value =
-            serde_json::from_slice(&render_watch_line(out, "", "ConfigMap", line, true)).unwrap();
+            serde_json::from_slice(&render_watch_line(out, &cm, line, true)).unwrap();
         let later: Value =
-            serde_json::from_slice(&render_watch_line(out, "", "ConfigMap", line, false)).unwrap();
+            serde_json::from_slice(&render_watch_line(out, &cm, line, false)).unwrap();
         assert_eq!(first["object"]["kind"], "Table");
         assert_eq!(first["object"]["columnDefinitions"][1]["name"], "Data");
         assert!(later["object"]

@@ -1,14 +1,16 @@
-//! What each resource is and how it behaves: the resource table (data), storage keys, and the
-//! create/update strategies with upstream's validation.
+//! The object lifecycle, never touching HTTP: the resource table (what each resource is and
+//! how its kind behaves), the generic [`store::Store`] that runs every verb for every row,
+//! the per-kind hooks (`kinds/`), the shared strategies, patches and version conversions.
+//!
+//! Invariants: nothing here knows the HTTP types (requests arrive as typed facts, answers
+//! leave as bytes plus a code); per-kind behaviour is chosen once, when a row is built, never
+//! by matching kind names on the request path.
 
 pub mod conversion;
-pub mod defaults;
 pub mod keys;
+pub mod kinds;
 pub mod patch;
-pub mod pod_qos;
 pub mod quantity;
 pub mod resources;
-pub mod service_ips;
-pub mod spec_validation;
+pub mod store;
 pub mod strategy;
-pub mod validation;

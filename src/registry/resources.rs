@@ -1,428 +1,164 @@
-//! The resource table: every built-in resource kubeshard serves, as data. Routes, discovery
-//! and the namespace finalizer are all generated from it; nothing is written per resource.
-//!
-//! Each row was checked against upstream (kubernetes/kubernetes v1.31): `pkg/registry/*/*/storage`
-//! (verbs, subresources, short names, categories, singular names), the storage factory's
-//! `SpecialDefaultResourcePrefixes` (etcd key segments: `minions`, `services/specs`,
-//! `services/endpoints`, `controllers`, `ingress`; every other resource is stored under its
-//! plural with no group), the strategies' `PrepareForCreate` (`Generation = 1`: the rows with
-//! `generation`), the `Validate*Name` functions (name rules) and the storage versions behind
-//! `storageVersionHash`. Groups and their versions are in [`GROUPS`], in kube-apiserver's
-//! discovery order.
+//! The resource table a shard serves: each row is what a resource is (its [`ApiResource`])
+//! and how it behaves (its kind's hooks, its conversion to the stored version, its printer).
+//! Built-in rows come from `api::resources`; the table gains and loses rows while the server
+//! runs (custom resources), on every shard alike.
 
-use super::strategy::Resource;
-use super::validation::NameRule;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
-/// A group, version and kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Gvk {
-    /// API group ("" for core).
-    pub group: &'static str,
-    /// API version.
-    pub version: &'static str,
-    /// Kind.
-    pub kind: &'static str,
+pub use crate::api::resources::*;
+
+use super::conversion::Conversion;
+use super::kinds::config::{ConfigMapHooks, SecretHooks};
+use super::kinds::endpoints::EndpointsHooks;
+use super::kinds::namespace::NamespaceHooks;
+use super::kinds::pod::PodHooks;
+use super::kinds::service::allocator::ServiceIps;
+use super::kinds::service::ServiceHooks;
+use super::kinds::volumes::{ClaimHooks, VolumeHooks};
+use super::kinds::workloads::{Workload, WorkloadHooks};
+use super::kinds::{KindHooks, Plain, Selectable, EVENT_FIELDS, NODE_FIELDS};
+use crate::printers::Printer;
+
+/// One row: a served resource and its behaviour.
+pub struct Resource {
+    /// What it is.
+    pub api: ApiResource,
+    /// What its kind does in the lifecycle (the stored kind's hooks).
+    pub hooks: Rc<dyn KindHooks>,
+    /// How this version converts to the stored one (None: stored as served).
+    pub conversion: Option<Conversion>,
+    /// Its Table columns.
+    pub printer: Printer,
 }
 
-/// A subresource a resource serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Subresource {
-    /// `/status`: reads and writes only the status (the main resource ignores status writes).
-    Status,
-    /// `/scale`: an `autoscaling/v1` `Scale` view of the replica count.
-    Scale,
-    /// `/finalize` (namespaces): writes `spec.finalizers`.
-    Finalize,
-}
-
-/// The kind a `/scale` subresource answers with, whatever the parent.
-pub const SCALE_KIND: Gvk = Gvk {
-    group: "autoscaling",
-    version: "v1",
-    kind: "Scale",
-};
-
-impl Subresource {
-    /// The URL segment.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Status => "status",
-            Self::Scale => "scale",
-            Self::Finalize => "finalize",
-        }
-    }
-
-    /// Verbs, sorted as upstream's discovery lists them.
-    pub fn verbs(self) -> &'static [&'static str] {
-        match self {
-            Self::Status | Self::Scale => &["get", "patch", "update"],
-            Self::Finalize => &["update"],
-        }
-    }
-
-    /// The kind the subresource answers with for `parent`.
-    pub fn response_kind(self, parent: &ResourceDef) -> Gvk {
-        match self {
-            Self::Scale => SCALE_KIND,
-            Self::Status | Self::Finalize => parent.gvk(),
-        }
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("api", &self.api)
+            .field("conversion", &self.conversion)
+            .finish_non_exhaustive()
     }
 }
 
-/// One row of the table.
-#[derive(Clone, Copy, Debug)]
-pub struct ResourceDef {
-    /// API group ("" for core).
-    pub group: &'static str,
-    /// API version.
-    pub version: &'static str,
-    /// Kind.
-    pub kind: &'static str,
-    /// Plural (URL segment).
-    pub plural: &'static str,
-    /// Singular name.
-    pub singular: &'static str,
-    /// kubectl short names.
-    pub short_names: &'static [&'static str],
-    /// Categories (`all`).
-    pub categories: &'static [&'static str],
-    /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
-    /// Verbs on the main resource, sorted as upstream's discovery lists them.
-    pub verbs: &'static [&'static str],
-    /// Subresources, sorted by name.
-    pub subresources: &'static [Subresource],
-    /// The etcd key segment kube-apiserver uses (`/registry/<segment>/<namespace>/<name>`).
-    pub key_segment: &'static str,
-    /// Name validation.
-    pub name_rule: NameRule,
-    /// Whether `metadata.generation` is set to 1 on create and bumped on spec changes.
-    pub generation: bool,
-    /// The kind objects are stored as (other versions are converted to it); its hash is
-    /// discovery's `storageVersionHash`.
-    pub storage: Gvk,
-}
-
-impl ResourceDef {
-    /// This row's group, version and kind.
-    pub fn gvk(&self) -> Gvk {
-        Gvk {
-            group: self.group,
-            version: self.version,
-            kind: self.kind,
-        }
-    }
-
-    /// `v1` or `group/version`.
-    pub fn api_version(&self) -> String {
-        group_version(self.group, self.version)
-    }
-
-    /// Whether the object has a spec/status split: the main resource ignores changes to
-    /// `status` and the `/status` subresource ignores everything but `status`.
-    pub fn has_status_subresource(&self) -> bool {
-        self.subresources.contains(&Subresource::Status)
-    }
-
-    /// Whether `/scale` is served.
-    pub fn has_scale_subresource(&self) -> bool {
-        self.subresources.contains(&Subresource::Scale)
-    }
-
-    /// Whether objects of this version are stored as another version or kind.
-    pub fn needs_conversion(&self) -> bool {
-        self.storage != self.gvk()
-    }
-
-    /// What the REST layer needs of this row.
-    pub fn to_resource(&self) -> Resource {
-        Resource {
-            group: self.group.into(),
-            version: self.version.into(),
-            kind: self.kind.into(),
-            plural: self.plural.into(),
-            namespaced: self.namespaced,
-            key_segment: self.key_segment.into(),
-            name_rule: self.name_rule,
-            has_generation: self.generation,
-            subresources: self
-                .subresources
-                .iter()
-                .map(|s| s.name().to_string())
-                .collect(),
-            verbs: self.verbs.iter().map(|s| s.to_string()).collect(),
-            conversion: super::conversion::Conversion::between(
-                (self.group, self.version, self.kind),
-                (self.storage.group, self.storage.version, self.storage.kind),
+impl Resource {
+    /// A row of `api` behaving as `hooks` say.
+    pub fn new(api: ApiResource, hooks: Rc<dyn KindHooks>) -> Self {
+        let (group, kind) = api.printed_as();
+        Self {
+            conversion: Conversion::between(
+                (api.group, api.version, api.kind),
+                (api.storage.group, api.storage.version, api.storage.kind),
             ),
+            printer: Printer::for_kind(group, kind),
+            api,
+            hooks,
         }
     }
 }
 
-/// One API group as discovery lists it.
-#[derive(Clone, Copy, Debug)]
-pub struct GroupDef {
-    /// Group name ("" for core).
-    pub name: &'static str,
-    /// Versions served, preferred first.
-    pub versions: &'static [&'static str],
+/// What the built-in kinds' hooks need from the shard they run on.
+#[derive(Debug, Default)]
+pub struct KindsConfig {
+    /// This shard's Service cluster IP and node port allocator (None: Services get none).
+    pub service_ips: Option<ServiceIps>,
 }
 
-impl GroupDef {
-    /// The preferred version.
-    pub fn preferred(&self) -> &'static str {
-        self.versions.first().copied().unwrap_or("v1")
+/// The hooks of a stored kind (built-in kinds).
+fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
+    use Workload as W;
+    let workload = |w| Rc::new(WorkloadHooks(w)) as Rc<dyn KindHooks>;
+    match (storage.group, storage.kind) {
+        ("", "Pod") => Rc::new(PodHooks),
+        ("", "Service") => Rc::new(ServiceHooks::new(cfg.service_ips.take())),
+        ("", "Namespace") => Rc::new(NamespaceHooks),
+        ("", "ConfigMap") => Rc::new(ConfigMapHooks),
+        ("", "Secret") => Rc::new(SecretHooks),
+        ("", "Endpoints") => Rc::new(EndpointsHooks),
+        ("", "PersistentVolume") => Rc::new(VolumeHooks),
+        ("", "PersistentVolumeClaim") => Rc::new(ClaimHooks),
+        ("", "Event") => Rc::new(Selectable(EVENT_FIELDS)),
+        ("", "Node") => Rc::new(Selectable(NODE_FIELDS)),
+        ("", "PodTemplate") => workload(W::PodTemplate),
+        ("", "ReplicationController") => workload(W::ReplicationController),
+        ("apps", "Deployment") => workload(W::Deployment),
+        ("apps", "ReplicaSet") => workload(W::ReplicaSet),
+        ("apps", "StatefulSet") => workload(W::StatefulSet),
+        ("apps", "DaemonSet") => workload(W::DaemonSet),
+        ("batch", "Job") => workload(W::Job),
+        ("batch", "CronJob") => workload(W::CronJob),
+        _ => Rc::new(Plain),
     }
 }
 
-/// `v1` or `group/version`.
-pub fn group_version(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
+/// The rows a shard serves, found by group, version and plural. Shard-local: each shard has
+/// its own table and changes it from its own events.
+#[derive(Debug, Default)]
+pub struct ResourceTable {
+    /// Rows by plural (a plural is served by a few group-versions at most).
+    by_plural: RefCell<HashMap<&'static str, Vec<Rc<Resource>>>>,
+    /// Every row, in the order added (built-ins in discovery order).
+    order: RefCell<Vec<Rc<Resource>>>,
+}
+
+impl ResourceTable {
+    /// The built-in rows, their hooks built for one shard; the kinds of one storage kind
+    /// share their hooks (and so their allocators).
+    pub fn builtin(mut cfg: KindsConfig) -> Self {
+        let table = Self::default();
+        let mut by_storage: HashMap<(&str, &str), Rc<dyn KindHooks>> = HashMap::new();
+        for api in all_resources() {
+            let hooks = by_storage
+                .entry((api.storage.group, api.storage.kind))
+                .or_insert_with(|| builtin_hooks(api.storage, &mut cfg));
+            table.insert(Resource::new(*api, Rc::clone(hooks)));
+        }
+        table
     }
-}
 
-/// Every verb, sorted, as upstream lists them for most resources.
-pub const ALL_VERBS: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-/// Namespaces have no deletecollection.
-const NS_VERBS: &[&str] = &[
-    "create", "delete", "get", "list", "patch", "update", "watch",
-];
-
-/// The API groups in kube-apiserver's discovery order (core first, then by the aggregator's
-/// group priority: apps 17800, events.k8s.io 17750, autoscaling 17500, batch 17400,
-/// networking.k8s.io 17200, policy 17100, rbac 17000, storage 16800, scheduling 16600,
-/// coordination 16500, node 16300, discovery 16200), versions by version priority.
-pub static GROUPS: &[GroupDef] = &[
-    GroupDef {
-        name: "",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "apps",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "events.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "autoscaling",
-        versions: &["v2", "v1"],
-    },
-    GroupDef {
-        name: "batch",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "networking.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "policy",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "rbac.authorization.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "storage.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "scheduling.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "coordination.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "node.k8s.io",
-        versions: &["v1"],
-    },
-    GroupDef {
-        name: "discovery.k8s.io",
-        versions: &["v1"],
-    },
-];
-
-// A table row is a row: its columns read better positionally than as a builder.
-#[allow(clippy::too_many_arguments)]
-const fn def(
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
-    plural: &'static str,
-    singular: &'static str,
-    short_names: &'static [&'static str],
-    categories: &'static [&'static str],
-    namespaced: bool,
-    subresources: &'static [Subresource],
-    key_segment: &'static str,
-    name_rule: NameRule,
-    generation: bool,
-) -> ResourceDef {
-    ResourceDef {
-        group,
-        version,
-        kind,
-        plural,
-        singular,
-        short_names,
-        categories,
-        namespaced,
-        verbs: ALL_VERBS,
-        subresources,
-        key_segment,
-        name_rule,
-        generation,
-        storage: Gvk {
-            group,
-            version,
-            kind,
-        },
+    /// Adds (or replaces) a row.
+    pub fn insert(&self, row: Resource) {
+        let row = Rc::new(row);
+        let mut by_plural = self.by_plural.borrow_mut();
+        let rows = by_plural.entry(row.api.plural).or_default();
+        rows.retain(|r| !(r.api.group == row.api.group && r.api.version == row.api.version));
+        rows.push(Rc::clone(&row));
+        let mut order = self.order.borrow_mut();
+        order.retain(|r| {
+            !(r.api.group == row.api.group
+                && r.api.version == row.api.version
+                && r.api.plural == row.api.plural)
+        });
+        order.push(row);
     }
-}
 
-use NameRule::{Dns1035Label, Label, PathSegment, Subdomain};
-use Subresource::{Finalize, Scale, Status};
+    /// Removes a row; the requests holding it finish with it.
+    pub fn remove(&self, group: &str, version: &str, plural: &str) -> Option<Rc<Resource>> {
+        let mut by_plural = self.by_plural.borrow_mut();
+        let rows = by_plural.get_mut(plural)?;
+        let at = rows
+            .iter()
+            .position(|r| r.api.group == group && r.api.version == version)?;
+        let row = rows.remove(at);
+        self.order.borrow_mut().retain(|r| !Rc::ptr_eq(r, &row));
+        Some(row)
+    }
 
-const ALL: &[&str] = &["all"];
-const NONE: &[&str] = &[];
-const NO_SUB: &[Subresource] = &[];
-const STATUS: &[Subresource] = &[Status];
-const SCALE_STATUS: &[Subresource] = &[Scale, Status];
-/// Core events are the storage form of events.k8s.io events (upstream cohabitation).
-const CORE_EVENT: Gvk = Gvk {
-    group: "",
-    version: "v1",
-    kind: "Event",
-};
+    /// The row serving `/apis/<group>/<version>/<plural>` (or `/api/v1/<plural>`).
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Rc<Resource>> {
+        self.by_plural
+            .borrow()
+            .get(plural)?
+            .iter()
+            .find(|r| r.api.group == group && r.api.version == version)
+            .cloned()
+    }
 
-/// autoscaling/v2 HPAs are the storage form of autoscaling/v1 ones.
-const HPA_V2: Gvk = Gvk {
-    group: "autoscaling",
-    version: "v2",
-    kind: "HorizontalPodAutoscaler",
-};
-
-/// The table: rows of a group/version in upstream's discovery order (by plural), groups as
-/// in [`GROUPS`].
-#[rustfmt::skip]
-pub static RESOURCES: &[ResourceDef] = &[
-    // core/v1
-    def("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], NONE, true, NO_SUB, "configmaps", Subdomain, false),
-    def("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], NONE, true, NO_SUB, "services/endpoints", Subdomain, false),
-    def("", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false),
-    def("", "v1", "LimitRange", "limitranges", "limitrange", &["limits"], NONE, true, NO_SUB, "limitranges", Subdomain, false),
-    ResourceDef { verbs: NS_VERBS, ..def("", "v1", "Namespace", "namespaces", "namespace", &["ns"], NONE, false, &[Finalize, Status], "namespaces", Label, false) },
-    def("", "v1", "Node", "nodes", "node", &["no"], NONE, false, STATUS, "minions", Subdomain, false),
-    def("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", &["pvc"], NONE, true, STATUS, "persistentvolumeclaims", Subdomain, false),
-    def("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", &["pv"], NONE, false, STATUS, "persistentvolumes", Subdomain, false),
-    def("", "v1", "Pod", "pods", "pod", &["po"], ALL, true, STATUS, "pods", Subdomain, false),
-    def("", "v1", "PodTemplate", "podtemplates", "podtemplate", NONE, NONE, true, NO_SUB, "podtemplates", Subdomain, true),
-    def("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], ALL, true, SCALE_STATUS, "controllers", Subdomain, true),
-    def("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", &["quota"], NONE, true, STATUS, "resourcequotas", Subdomain, false),
-    def("", "v1", "Secret", "secrets", "secret", NONE, NONE, true, NO_SUB, "secrets", Subdomain, false),
-    def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, NO_SUB, "serviceaccounts", Subdomain, false),
-    def("", "v1", "Service", "services", "service", &["svc"], ALL, true, STATUS, "services/specs", Dns1035Label, false),
-    // apps/v1
-    def("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NONE, NONE, true, NO_SUB, "controllerrevisions", Subdomain, false),
-    def("apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], ALL, true, STATUS, "daemonsets", Subdomain, true),
-    def("apps", "v1", "Deployment", "deployments", "deployment", &["deploy"], ALL, true, SCALE_STATUS, "deployments", Subdomain, true),
-    def("apps", "v1", "ReplicaSet", "replicasets", "replicaset", &["rs"], ALL, true, SCALE_STATUS, "replicasets", Subdomain, true),
-    def("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], ALL, true, SCALE_STATUS, "statefulsets", Subdomain, true),
-    // events.k8s.io/v1
-    ResourceDef { storage: CORE_EVENT, ..def("events.k8s.io", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false) },
-    // autoscaling/v2, then autoscaling/v1 (stored as v2, converted by `conversion::hpa`)
-    def("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true),
-    ResourceDef { storage: HPA_V2, ..def("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true) },
-    // batch/v1
-    def("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], ALL, true, STATUS, "cronjobs", Subdomain, true),
-    def("batch", "v1", "Job", "jobs", "job", NONE, ALL, true, STATUS, "jobs", Subdomain, true),
-    // networking.k8s.io/v1
-    def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NO_SUB, "ingressclasses", Subdomain, true),
-    def("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", &["ing"], NONE, true, STATUS, "ingress", Subdomain, true),
-    def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NO_SUB, "networkpolicies", Subdomain, true),
-    // policy/v1
-    def("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], NONE, true, STATUS, "poddisruptionbudgets", Subdomain, true),
-    // rbac.authorization.k8s.io/v1
-    def("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", NONE, NONE, false, NO_SUB, "clusterrolebindings", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", NONE, NONE, false, NO_SUB, "clusterroles", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NONE, NONE, true, NO_SUB, "rolebindings", PathSegment, false),
-    def("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NONE, NONE, true, NO_SUB, "roles", PathSegment, false),
-    // storage.k8s.io/v1
-    def("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", &["sc"], NONE, false, NO_SUB, "storageclasses", Subdomain, false),
-    // scheduling.k8s.io/v1
-    def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", &["pc"], NONE, false, NO_SUB, "priorityclasses", Subdomain, false),
-    // coordination.k8s.io/v1
-    def("coordination.k8s.io", "v1", "Lease", "leases", "lease", NONE, NONE, true, NO_SUB, "leases", Subdomain, false),
-    // node.k8s.io/v1
-    def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NONE, NONE, false, NO_SUB, "runtimeclasses", Subdomain, false),
-    // discovery.k8s.io/v1
-    def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NONE, NONE, true, NO_SUB, "endpointslices", Subdomain, true),
-];
-
-/// The API groups in discovery order (core "" first).
-pub fn groups() -> &'static [GroupDef] {
-    GROUPS
-}
-
-/// One group by name.
-pub fn group(name: &str) -> Option<&'static GroupDef> {
-    GROUPS.iter().find(|g| g.name == name)
-}
-
-/// The preferred version of a group.
-pub fn preferred_version(group_name: &str) -> Option<&'static str> {
-    group(group_name).map(GroupDef::preferred)
-}
-
-/// The rows of one group/version, in discovery order.
-pub fn in_group_version<'a>(
-    group: &'a str,
-    version: &'a str,
-) -> impl Iterator<Item = &'static ResourceDef> + 'a {
-    RESOURCES
-        .iter()
-        .filter(move |r| r.group == group && r.version == version)
-}
-
-/// The row for `/apis/<group>/<version>/<plural>` (or `/api/v1/<plural>`).
-pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
-}
-
-/// The row serving `kind` in `group`/`version`.
-pub fn by_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.kind == kind)
-}
-
-/// The row of `kind` in `group` at the group's preferred version.
-pub fn by_group_kind(group: &str, kind: &str) -> Option<&'static ResourceDef> {
-    by_kind(group, preferred_version(group)?, kind)
-}
-
-/// Every resource the REST API serves.
-pub fn all_resources() -> Vec<Resource> {
-    RESOURCES.iter().map(ResourceDef::to_resource).collect()
+    /// Every row, in table order.
+    pub fn rows(&self) -> Vec<Rc<Resource>> {
+        self.order.borrow().clone()
+    }
 }
 
 #[cfg(test)]
@@ -431,152 +167,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_duplicates_and_sane_rows() {
-        let mut seen = std::collections::HashSet::new();
-        for r in RESOURCES {
-            assert!(
-                seen.insert((r.group, r.version, r.plural)),
-                "duplicate {}/{}",
-                r.group,
-                r.plural
-            );
-            assert!(
-                r.kind.chars().next().is_some_and(char::is_uppercase),
-                "{}",
-                r.kind
-            );
-            assert!(
-                r.kind.chars().all(|c| c.is_ascii_alphanumeric()),
-                "{}",
-                r.kind
-            );
-            assert_eq!(r.plural, r.plural.to_lowercase());
-            assert_eq!(r.singular, r.kind.to_lowercase(), "{}", r.plural);
-            assert!(
-                r.plural.starts_with(r.singular.trim_end_matches('y')),
-                "{} / {}",
-                r.plural,
-                r.singular
-            );
-            assert!(!r.key_segment.is_empty());
-            assert!(r.verbs.windows(2).all(|w| w[0] < w[1]), "{}", r.plural);
-            assert!(
-                r.subresources.windows(2).all(|w| w[0].name() < w[1].name()),
-                "{}",
-                r.plural
-            );
-            // Every row's version is one its group serves, and its storage kind is a row.
-            assert!(
-                group(r.group).is_some_and(|g| g.versions.contains(&r.version)),
-                "{}/{}",
-                r.group,
-                r.version
-            );
-            assert!(
-                by_kind(r.storage.group, r.storage.version, r.storage.kind).is_some(),
-                "{}",
-                r.plural
-            );
-        }
-    }
-
-    #[test]
-    fn every_group_version_has_rows_and_rows_are_in_discovery_order() {
-        for g in GROUPS {
-            for v in g.versions {
-                let plurals: Vec<&str> = in_group_version(g.name, v).map(|r| r.plural).collect();
-                assert!(!plurals.is_empty(), "{}/{v}", g.name);
-                let mut sorted = plurals.clone();
-                sorted.sort_unstable();
-                assert_eq!(plurals, sorted, "{}/{v}", g.name);
-            }
-        }
-        assert_eq!(GROUPS[0].name, "");
-        assert_eq!(GROUPS[1].name, "apps");
-        // Rows are grouped as GROUPS lists them.
-        let order: Vec<usize> = RESOURCES
-            .iter()
-            .map(|r| {
-                GROUPS
-                    .iter()
-                    .position(|g| g.name == r.group)
-                    .unwrap_or(usize::MAX)
-            })
-            .collect();
-        assert!(order.windows(2).all(|w| w[0] <= w[1]));
-    }
-
-    #[test]
-    fn lookups() {
-        let d = lookup("apps", "v1", "deployments").expect("deployments");
-        assert_eq!(d.kind, "Deployment");
-        assert_eq!(d.short_names, &["deploy"]);
-        assert!(d.has_scale_subresource() && d.has_status_subresource() && d.generation);
-        assert!(lookup("apps", "v2", "deployments").is_none());
-        assert!(lookup("", "v1", "deployments").is_none());
-        assert_eq!(
-            by_kind("", "v1", "Node").map(|r| r.key_segment),
-            Some("minions")
+    fn builtin_rows_have_their_hooks_and_conversions() {
+        let t = ResourceTable::builtin(KindsConfig::default());
+        assert_eq!(t.rows().len(), all_resources().len());
+        let pods = t.get("", "v1", "pods").unwrap();
+        assert!(pods.hooks.selectable_fields().contains(&"spec.nodeName"));
+        let events = t.get("events.k8s.io", "v1", "events").unwrap();
+        let core = t.get("", "v1", "events").unwrap();
+        assert!(
+            Rc::ptr_eq(&events.hooks, &core.hooks),
+            "one storage kind, one hooks"
         );
-        assert_eq!(
-            by_group_kind("", "Service").map(|r| r.key_segment),
-            Some("services/specs")
-        );
-        assert_eq!(
-            lookup("", "v1", "endpoints").map(|r| r.key_segment),
-            Some("services/endpoints")
-        );
-        assert_eq!(
-            lookup("", "v1", "replicationcontrollers").map(|r| r.key_segment),
-            Some("controllers")
-        );
-        assert_eq!(
-            lookup("networking.k8s.io", "v1", "ingresses").map(|r| r.key_segment),
-            Some("ingress")
-        );
-        assert_eq!(preferred_version("autoscaling"), Some("v2"));
-        assert_eq!(preferred_version(""), Some("v1"));
-        assert_eq!(preferred_version("extensions"), None);
-        let v1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").expect("hpa v1");
-        assert_eq!(
-            (v1.storage, v1.key_segment),
-            (HPA_V2, "horizontalpodautoscalers")
-        );
-        for row in RESOURCES.iter().filter(|r| r.needs_conversion()) {
+        assert!(events.conversion.is_some() && core.conversion.is_none());
+        for row in t.rows().iter().filter(|r| r.api.needs_conversion()) {
             assert!(
-                row.to_resource().conversion.is_some(),
+                row.conversion.is_some(),
                 "{}/{} {} is stored as another kind but has no conversion",
-                row.group,
-                row.version,
-                row.kind
+                row.api.group,
+                row.api.version,
+                row.api.kind
             );
         }
-        let ev = by_group_kind("events.k8s.io", "Event").expect("events.k8s.io");
-        assert_eq!((ev.storage, ev.key_segment), (CORE_EVENT, "events"));
+        assert!(t.get("apps", "v2", "deployments").is_none());
+    }
+
+    #[test]
+    fn rows_come_and_go_at_run_time() {
+        let t = ResourceTable::builtin(KindsConfig::default());
+        let widgets = ApiResource {
+            group: "example.com",
+            version: "v1",
+            kind: "Widget",
+            plural: "widgets",
+            singular: "widget",
+            key_segment: "example.com/widgets",
+            storage: Gvk {
+                group: "example.com",
+                version: "v1",
+                kind: "Widget",
+            },
+            ..*lookup("", "v1", "configmaps").unwrap()
+        };
+        t.insert(Resource::new(widgets, Rc::new(Plain)));
+        let held = t.get("example.com", "v1", "widgets").unwrap();
+        assert_eq!(held.api.kind, "Widget");
+        assert!(t.remove("example.com", "v1", "widgets").is_some());
+        assert!(t.get("example.com", "v1", "widgets").is_none());
         assert_eq!(
-            lookup("", "v1", "services").map(|r| r.name_rule),
-            Some(Dns1035Label)
+            held.api.plural, "widgets",
+            "a request holding the row keeps it"
         );
-        assert_eq!(
-            lookup("", "v1", "namespaces").map(|r| r.name_rule),
-            Some(Label)
-        );
-        assert_eq!(
-            lookup("rbac.authorization.k8s.io", "v1", "roles").map(|r| r.name_rule),
-            Some(PathSegment)
-        );
-        let ns = lookup("", "v1", "namespaces").expect("namespaces");
-        assert!(!ns.verbs.contains(&"deletecollection"));
-        assert_eq!(
-            ns.to_resource().subresources,
-            vec!["finalize".to_string(), "status".to_string()],
-            "namespaces/finalize is served (PUT only)"
-        );
-        assert_eq!(Scale.response_kind(d), SCALE_KIND);
-        // Services: DNS-1035 (must start with a letter), upstream's message.
-        let v = |n| super::super::validation::name(Dns1035Label, n);
-        assert!(v("web-1").is_empty());
-        assert_eq!(v("1web"), vec!["a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string()]);
-        assert_eq!(Status.response_kind(d), d.gvk());
+        assert_eq!(t.rows().len(), all_resources().len());
     }
 }

@@ -1,88 +1,18 @@
-//! Per-resource behaviour, data-driven: what a resource is ([`Resource`]) and the create and
-//! update strategies, each in upstream's order: prepare (may change the object) -> validate
-//! (never changes it) -> canonicalize (key order as upstream writes it).
+//! The create and update strategies every kind shares, each in upstream's order: prepare (may
+//! change the object: server-owned metadata, the kind's defaults and its create-time fields) ->
+//! validate (never changes it: metadata, then the kind's own rules) -> canonicalize (key
+//! order as upstream writes it). What a kind adds comes from its hooks (`registry::kinds`).
 
 use serde_json::{Map, Value};
 
-use super::validation::{self, FieldError, NameRule};
-use crate::endpoints::status::{StatusCause, StatusError};
+use super::resources::{Resource, Subresource};
+use crate::api::meta::{Meta, MetaMut};
+use crate::api::status::{Status, StatusCause};
+use crate::api::validation::{self, FieldError};
 
-/// What the REST layer needs to know about one resource (built from the resource table).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Resource {
-    /// API group ("" for core).
-    pub group: String,
-    /// API version.
-    pub version: String,
-    /// Kind of one object.
-    pub kind: String,
-    /// Plural resource name (the URL segment).
-    pub plural: String,
-    /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
-    /// The etcd key segment (`minions` for nodes, `services/specs`, ...).
-    pub key_segment: String,
-    /// How `metadata.name` is validated.
-    pub name_rule: NameRule,
-    /// Whether `metadata.generation` counts spec changes.
-    pub has_generation: bool,
-    /// Subresources served (`status`, `scale`).
-    pub subresources: Vec<String>,
-    /// Verbs served on the main resource.
-    pub verbs: Vec<String>,
-    /// How this version converts to the kind it is stored as (None: stored as served).
-    pub conversion: Option<super::conversion::Conversion>,
-}
-
-impl Resource {
-    /// `v1` or `group/version`.
-    pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
-    }
-
-    /// `apiVersion` and `kind` of the objects the strategy sees: the stored form.
-    pub fn stored_type(&self) -> (String, String) {
-        match self.conversion {
-            Some(c) => {
-                let (v, k) = c.stored();
-                (v.to_string(), k.to_string())
-            }
-            None => (self.api_version(), self.kind.clone()),
-        }
-    }
-
-    /// The group and kind whose printer columns a Table of this resource uses: the stored
-    /// form's, which is what the printers read (upstream prints from internal objects, so
-    /// every version of a kind has the same columns).
-    pub fn printed_as(&self) -> (&str, &str) {
-        match self.conversion {
-            Some(c) => {
-                let (api_version, kind) = c.stored();
-                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                (group, kind)
-            }
-            None => (&self.group, &self.kind),
-        }
-    }
-
-    /// Whether the main resource leaves `status` to the status subresource.
-    pub fn has_status(&self) -> bool {
-        self.subresources.iter().any(|s| s == "status")
-    }
-
-    /// Whether `verb` is served on the main resource.
-    pub fn allows(&self, verb: &str) -> bool {
-        self.verbs.iter().any(|v| v == verb)
-    }
-
-    fn invalid(&self, name: &str, errs: Vec<FieldError>) -> StatusError {
-        let causes: Vec<StatusCause> = errs.iter().map(FieldError::cause).collect();
-        StatusError::invalid(&self.group, &self.kind, name, causes)
-    }
+fn invalid(res: &Resource, name: &str, errs: Vec<FieldError>) -> Status {
+    let causes: Vec<StatusCause> = errs.iter().map(FieldError::cause).collect();
+    Status::invalid(res.api.group, res.api.kind, name, causes)
 }
 
 /// The current time as upstream writes timestamps (RFC 3339, seconds, UTC).
@@ -116,12 +46,12 @@ pub fn check_type(
     api_version: String,
     obj: &mut Map<String, Value>,
     body_kind: &str,
-) -> Result<(), StatusError> {
+) -> Result<(), Status> {
     match obj.get("apiVersion").and_then(Value::as_str) {
         None | Some("") => {}
         Some(v) if v == api_version => {}
         Some(v) => {
-            return Err(StatusError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "the API version in the data ({v}) does not match the expected API version ({api_version})"
             )))
         }
@@ -130,7 +60,7 @@ pub fn check_type(
         None | Some("") => {}
         Some(k) if k == body_kind => {}
         Some(k) => {
-            return Err(StatusError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({body_kind})"
             )))
         }
@@ -141,18 +71,17 @@ pub fn check_type(
 }
 
 /// The body as a JSON object, or upstream's 400.
-pub fn decode_object(res: &Resource, body: &mut [u8]) -> Result<Map<String, Value>, StatusError> {
+pub fn decode_object(res: &Resource, body: &mut [u8]) -> Result<Map<String, Value>, Status> {
+    let kind = res.api.kind;
     let value: Value = simd_json::serde::from_slice(body).map_err(|e| {
-        StatusError::bad_request(format!(
-            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {e}",
-            res.kind
+        Status::bad_request(format!(
+            "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {e}"
         ))
     })?;
     match value {
         Value::Object(m) => Ok(m),
-        other => Err(StatusError::bad_request(format!(
-            "the object provided is unrecognized (must be of type {}): expected an object, got {}",
-            res.kind,
+        other => Err(Status::bad_request(format!(
+            "the object provided is unrecognized (must be of type {kind}): expected an object, got {}",
             json_type(&other)
         ))),
     }
@@ -169,15 +98,8 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn metadata_mut(obj: &mut Map<String, Value>) -> Result<&mut Map<String, Value>, StatusError> {
-    let meta = obj
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if meta.is_null() {
-        *meta = Value::Object(Map::new());
-    }
-    meta.as_object_mut()
-        .ok_or_else(|| StatusError::bad_request("metadata must be an object"))
+fn metadata_mut(obj: &mut Map<String, Value>) -> Result<MetaMut<'_>, Status> {
+    MetaMut::of(obj).ok_or_else(|| Status::bad_request("metadata must be an object"))
 }
 
 /// Fields of `metadata` a client may not set: the server owns them.
@@ -190,26 +112,24 @@ const SERVER_OWNED: [&str; 6] = [
     "generation",
 ];
 
-/// Create: fills in server-owned metadata and validates. `namespace` is the URL's.
+/// Create: fills in server-owned metadata, the kind's defaults and create-time fields, and
+/// validates. `namespace` is the URL's.
 pub fn prepare_create(
     res: &Resource,
     mut obj: Map<String, Value>,
     namespace: Option<&str>,
-) -> Result<Map<String, Value>, StatusError> {
-    let (api_version, kind) = res.stored_type();
-    check_type(api_version, &mut obj, &kind)?;
-    let meta = metadata_mut(&mut obj)?;
-    reconcile_namespace(res, meta, namespace)?;
-    let name = meta
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let name = if name.is_empty() {
-        match meta.get("generateName").and_then(Value::as_str) {
-            Some(g) if !g.is_empty() => format!("{g}{}", generated_suffix()),
-            _ => {
-                return Err(res.invalid(
+) -> Result<Map<String, Value>, Status> {
+    let (api_version, kind) = res.api.stored_type();
+    check_type(api_version, &mut obj, kind)?;
+    let mut meta = metadata_mut(&mut obj)?;
+    reconcile_namespace(res, &mut meta, namespace)?;
+    let name = match meta.view().name().filter(|n| !n.is_empty()) {
+        Some(n) => n.to_string(),
+        None => match meta.view().generate_name().filter(|g| !g.is_empty()) {
+            Some(g) => format!("{g}{}", generated_suffix()),
+            None => {
+                return Err(invalid(
+                    res,
                     "",
                     vec![FieldError::required(
                         "metadata.name",
@@ -217,36 +137,22 @@ pub fn prepare_create(
                     )],
                 ))
             }
-        }
-    } else {
-        name
+        },
     };
-    meta.insert("name".into(), Value::String(name));
+    meta.set("name", name);
     for f in SERVER_OWNED {
         meta.remove(f);
     }
-    meta.insert(
-        "uid".into(),
-        Value::String(uuid::Uuid::new_v4().to_string()),
-    );
-    meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
-    if res.has_generation {
-        meta.insert("generation".into(), Value::from(1));
+    meta.set("uid", uuid::Uuid::new_v4().to_string());
+    meta.set("creationTimestamp", now_rfc3339());
+    if res.api.generation {
+        meta.set("generation", 1);
     }
-    if res.has_status() {
-        reset_status_on_create(res, &mut obj);
+    if res.api.has_status_subresource() {
+        obj.insert("status".into(), res.hooks.initial_status());
     }
-    super::defaults::apply(res, &mut obj);
-    if (res.group.as_str(), res.kind.as_str()) == ("", "Pod") {
-        // After defaulting (requests from limits), as upstream's pod strategy computes it.
-        let class = obj
-            .get("spec")
-            .and_then(Value::as_object)
-            .map_or("BestEffort", super::pod_qos::qos_class);
-        if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
-            status.insert("qosClass".into(), Value::from(class));
-        }
-    }
+    res.hooks.defaults(&mut obj);
+    res.hooks.prepare_create(&mut obj);
     validate(res, &obj)?;
     Ok(canonical(obj))
 }
@@ -258,38 +164,32 @@ pub fn prepare_update(
     old: &Map<String, Value>,
     namespace: Option<&str>,
     url_name: &str,
-    subresource: &str,
-) -> Result<Map<String, Value>, StatusError> {
-    let (api_version, kind) = res.stored_type();
-    check_type(api_version, &mut obj, &kind)?;
+    subresource: Option<Subresource>,
+) -> Result<Map<String, Value>, Status> {
+    let (api_version, kind) = res.api.stored_type();
+    check_type(api_version, &mut obj, kind)?;
     // Before comparing with the stored object, which has its defaults.
-    super::defaults::apply(res, &mut obj);
-    let meta = metadata_mut(&mut obj)?;
-    reconcile_namespace(res, meta, namespace)?;
-    match meta.get("name").and_then(Value::as_str) {
+    res.hooks.defaults(&mut obj);
+    let mut meta = metadata_mut(&mut obj)?;
+    reconcile_namespace(res, &mut meta, namespace)?;
+    match meta.view().name() {
         Some(n) if n == url_name => {}
         Some(n) => {
-            return Err(StatusError::bad_request(format!(
+            return Err(Status::bad_request(format!(
                 "the name of the object ({n}) does not match the name on the URL ({url_name})"
             )))
         }
-        None => {
-            meta.insert("name".into(), Value::String(url_name.to_string()));
-        }
+        None => meta.set("name", url_name),
     }
-    let old_meta = old
-        .get("metadata")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let old_meta = Meta::of(old).map().cloned().unwrap_or_default();
     if let (Some(new_uid), Some(old_uid)) = (
-        meta.get("uid").and_then(Value::as_str),
+        meta.view().uid(),
         old_meta.get("uid").and_then(Value::as_str),
     ) {
         if !new_uid.is_empty() && new_uid != old_uid {
-            return Err(StatusError::conflict(
-                &res.group,
-                &res.plural,
+            return Err(Status::conflict(
+                res.api.group,
+                res.api.plural,
                 url_name,
                 &format!("Precondition failed: UID in precondition: {new_uid}, UID in object meta: {old_uid}"),
             ));
@@ -306,16 +206,14 @@ pub fn prepare_update(
         "managedFields",
     ] {
         match old_meta.get(f) {
-            Some(v) => {
-                meta.insert(f.into(), v.clone());
-            }
+            Some(v) => meta.set(f, v.clone()),
             None => {
                 meta.remove(f);
             }
         }
     }
     meta.remove("resourceVersion");
-    let mut obj = if subresource == "status" {
+    let mut obj = if subresource == Some(Subresource::Status) {
         // The status subresource changes status (and metadata labels/annotations) only.
         let mut merged = old.clone();
         if let Some(s) = obj.get("status") {
@@ -323,7 +221,7 @@ pub fn prepare_update(
         }
         merged
     } else {
-        if res.has_status() {
+        if res.api.has_status_subresource() {
             match old.get("status") {
                 Some(s) => obj.insert("status".into(), s.clone()),
                 None => obj.remove("status"),
@@ -331,7 +229,9 @@ pub fn prepare_update(
         }
         obj
     };
-    if res.has_generation && subresource.is_empty() && obj.get("spec") != old.get("spec") {
+    // The object itself and its Scale change the spec; status never does.
+    let spec_writer = subresource != Some(Subresource::Status);
+    if res.api.generation && spec_writer && obj.get("spec") != old.get("spec") {
         let g = old_meta
             .get("generation")
             .and_then(Value::as_i64)
@@ -343,10 +243,11 @@ pub fn prepare_update(
     }
     // A deleting object may lose finalizers but gain none.
     if old_meta.contains_key("deletionTimestamp") {
-        let old_f = finalizers(&Value::Object(old_meta.clone()));
-        let new_f = obj.get("metadata").map(finalizers).unwrap_or_default();
+        let old_f = Meta::of(old).finalizers();
+        let new_f = Meta::of(&obj).finalizers();
         if let Some(added) = new_f.iter().find(|f| !old_f.contains(f)) {
-            return Err(res.invalid(
+            return Err(invalid(
+                res,
                 url_name,
                 vec![FieldError::forbidden("metadata.finalizers", &format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{added:?}}}"))],
             ));
@@ -356,73 +257,37 @@ pub fn prepare_update(
     Ok(canonical(obj))
 }
 
-/// The `finalizers` listed in an object's `metadata` (or a namespace's `spec`).
-pub fn finalizers(meta: &Value) -> Vec<String> {
-    meta.get("finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn reconcile_namespace(
     res: &Resource,
-    meta: &mut Map<String, Value>,
+    meta: &mut MetaMut<'_>,
     namespace: Option<&str>,
-) -> Result<(), StatusError> {
-    if !res.namespaced {
+) -> Result<(), Status> {
+    if !res.api.namespaced {
         meta.remove("namespace");
         return Ok(());
     }
-    let url_ns = namespace.unwrap_or("");
-    match meta.get("namespace").and_then(Value::as_str) {
-        Some(ns) if !ns.is_empty() && ns != url_ns => Err(StatusError::bad_request(
+    let url_ns = namespace.unwrap_or_default();
+    match meta.view().namespace() {
+        Some(ns) if !ns.is_empty() && ns != url_ns => Err(Status::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
         )),
         _ => {
-            meta.insert("namespace".into(), Value::String(url_ns.to_string()));
+            meta.set("namespace", url_ns);
             Ok(())
         }
     }
 }
 
-fn reset_status_on_create(res: &Resource, obj: &mut Map<String, Value>) {
-    match (res.group.as_str(), res.kind.as_str()) {
-        ("", "Pod") => {
-            obj.insert(
-                "status".into(),
-                serde_json::json!({"phase": "Pending", "qosClass": "BestEffort"}),
-            );
-        }
-        ("", "Namespace") => {
-            obj.insert("status".into(), serde_json::json!({"phase": "Active"}));
-        }
-        _ => {
-            obj.insert("status".into(), Value::Object(Map::new()));
-        }
-    }
-}
-
 /// Validation of metadata every kind shares (name, labels, annotations).
-fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), StatusError> {
-    let meta = obj.get("metadata");
-    let name = meta
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut errs: Vec<FieldError> = validation::name(res.name_rule, name)
+fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), Status> {
+    let meta = Meta::of(obj);
+    let name = meta.name().unwrap_or_default();
+    let mut errs: Vec<FieldError> = validation::name(res.api.name_rule, name)
         .into_iter()
         .map(|m| FieldError::invalid("metadata.name", name, m))
         .collect();
-    if let Some(ns) = meta
-        .and_then(|m| m.get("namespace"))
-        .and_then(Value::as_str)
-    {
-        if res.namespaced {
+    if let Some(ns) = meta.namespace() {
+        if res.api.namespaced {
             errs.extend(
                 validation::dns1123_label(ns)
                     .into_iter()
@@ -430,19 +295,16 @@ fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), StatusError>
             );
         }
     }
-    errs.extend(validation::labels(
-        meta.and_then(|m| m.get("labels")),
-        "metadata.labels",
-    ));
+    errs.extend(validation::labels(meta.get("labels"), "metadata.labels"));
     errs.extend(validation::annotations(
-        meta.and_then(|m| m.get("annotations")),
+        meta.get("annotations"),
         "metadata.annotations",
     ));
-    errs.extend(super::spec_validation::spec_errors(res, obj));
+    errs.extend(res.hooks.validate(obj));
     if errs.is_empty() {
         Ok(())
     } else {
-        Err(res.invalid(name, errs))
+        Err(invalid(res, name, errs))
     }
 }
 
@@ -489,20 +351,12 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    use crate::registry::kinds::Plain;
+    use crate::registry::resources::lookup;
+
     fn cm() -> Resource {
-        Resource {
-            group: String::new(),
-            version: "v1".into(),
-            kind: "ConfigMap".into(),
-            plural: "configmaps".into(),
-            namespaced: true,
-            key_segment: "configmaps".into(),
-            name_rule: NameRule::Subdomain,
-            has_generation: false,
-            subresources: vec![],
-            verbs: vec![],
-            conversion: None,
-        }
+        let api = lookup("", "v1", "configmaps").unwrap();
+        Resource::new(*api, std::rc::Rc::new(Plain))
     }
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -569,7 +423,7 @@ mod tests {
             &old,
             Some("default"),
             "c1",
-            "",
+            None,
         )
         .unwrap();
         assert_eq!(new["metadata"]["uid"], old["metadata"]["uid"]);
@@ -583,7 +437,7 @@ mod tests {
             &old,
             Some("default"),
             "c1",
-            "",
+            None,
         )
         .unwrap_err();
         assert_eq!(

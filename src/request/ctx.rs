@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use shards::server::ConnInfo;
 
-use super::RequestInfo;
+use super::{RequestInfo, UserInfo};
 
 /// Request facts, typed, set once by the filters that learn them (no lookups that can fail).
 #[derive(Clone, Debug)]
@@ -18,4 +18,6 @@ pub struct RequestCtx {
     pub deadline: Instant,
     /// The audit id, echoed in the `Audit-Id` response header as upstream does.
     pub audit_id: String,
+    /// Who asks (empty until authentication sets users).
+    pub user: Rc<UserInfo>,
 }

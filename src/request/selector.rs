@@ -91,7 +91,7 @@ impl LabelSelector {
                 | LabelReq::NotIn(k, _) => k,
                 LabelReq::Exists(k) | LabelReq::NotExists(k) => k,
             };
-            let problems = crate::registry::validation::qualified_name(key);
+            let problems = crate::api::validation::qualified_name(key);
             if let Some(p) = problems.first() {
                 return Err(format!(
                     "unable to parse requirement: invalid label key \"{key}\": {p}"

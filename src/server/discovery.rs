@@ -15,10 +15,10 @@ use hyper::{Request, Response};
 use serde::Serialize;
 use shards::server::Body;
 
-use crate::endpoints::accept::{parse_accept, Clause};
+use crate::api::media::{parse_accept, Clause};
+use crate::api::resources::{self, group_version, Gvk};
+use crate::api::status::Status;
 use crate::endpoints::response;
-use crate::endpoints::status::StatusError;
-use crate::registry::resources::{self, group_version, Gvk, ResourceDef};
 
 /// Media types upstream's discovery endpoints can encode (for the 406 message).
 const SUPPORTED: &[&str] = &[
@@ -316,7 +316,7 @@ fn api_resources(group: &str, version: &str) -> Vec<ApiResource> {
     items
 }
 
-fn resource_discovery(r: &ResourceDef) -> ResourceDiscovery {
+fn resource_discovery(r: &resources::ApiResource) -> ResourceDiscovery {
     ResourceDiscovery {
         resource: r.plural,
         response_kind: r.gvk().into(),
@@ -344,7 +344,8 @@ fn resource_discovery(r: &ResourceDef) -> ResourceDiscovery {
 fn group_discovery(g: &resources::GroupDef) -> GroupDiscovery {
     let mut versions = Vec::new();
     for v in g.versions {
-        let mut rows: Vec<&ResourceDef> = resources::in_group_version(g.name, v).collect();
+        let mut rows: Vec<&resources::ApiResource> =
+            resources::in_group_version(g.name, v).collect();
         rows.sort_by_key(|r| r.plural);
         versions.push(VersionDiscovery {
             version: v,
@@ -495,12 +496,12 @@ impl Discovery {
         let doc = match (root, negotiated) {
             (Some(root), Negotiated::Aggregated(a)) => self.aggregated.get(&(root, a)),
             (_, Negotiated::NotAcceptable) => {
-                return Some(response::status(&StatusError::not_acceptable(SUPPORTED)))
+                return Some(response::status(&Status::not_acceptable(SUPPORTED)))
             }
             _ => self.legacy.get(trimmed),
         };
         let Some(doc) = doc else {
-            return Some(response::status(&StatusError::path_not_found()));
+            return Some(response::status(&Status::path_not_found()));
         };
         let aggregated = root.is_some() && matches!(negotiated, Negotiated::Aggregated(_));
         let not_modified = req

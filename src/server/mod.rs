@@ -5,6 +5,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod metrics;
 pub mod namespaces;
+pub mod openapi;
 pub mod routes;
 pub mod tls;
 pub mod version;
@@ -29,8 +30,9 @@ use crate::endpoints::rest::RestApi;
 use crate::filters::{ChainState, HandlerChain};
 use crate::options::CompletedOptions;
 use crate::pki;
-use crate::registry::resources::all_resources;
-use crate::registry::strategy::Resource;
+use crate::registry::kinds::service::allocator::{IpRange, PortRange, ServiceIps};
+use crate::registry::resources::{all_resources, KindsConfig, ResourceTable};
+use crate::registry::store::Store;
 use crate::storage::cache::{run_feed, CacheConfig, WatchCache};
 use crate::storage::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::storage::etcd::{EtcdConfig, EtcdStore};
@@ -46,14 +48,13 @@ struct ShardBoot {
     request_timeout: Duration,
     send_retry_after: bool,
     storage: StorageClient,
-    resources: Vec<Resource>,
     storage_prefix: String,
     namespaces_ready: Arc<std::sync::atomic::AtomicBool>,
     max_body: usize,
     /// `--service-cluster-ip-range`.
-    service_ip_range: crate::registry::service_ips::IpRange,
+    service_ip_range: IpRange,
     /// `--service-node-port-range`.
-    node_port_range: crate::registry::service_ips::PortRange,
+    node_port_range: PortRange,
     /// The watch cache's settings; None with `--watch-cache=false`.
     cache: Option<Arc<CacheConfig>>,
     /// Each shard takes its own event lane (by shard index) when it starts.
@@ -83,9 +84,11 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         .map_err(|e| format!("--data-dir {}: {e}", data_dir.display()))?;
     // The store (its directory lock) first: a second server on this data dir stops here,
     // before it touches the PKI or the kubeconfig.
-    let resources = all_resources();
     let storage_prefix = opts.etcd.etcd_prefix.trim_end_matches('/').to_string();
-    let decorator = Arc::new(watch_cache::decorator(&resources, &storage_prefix));
+    let decorator = Arc::new(watch_cache::decorator(
+        &ResourceTable::builtin(KindsConfig::default()),
+        &storage_prefix,
+    ));
     let (storage_thread, storage, lanes) = start_storage(
         &opts,
         &tuning,
@@ -93,7 +96,13 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         cpus.len(),
         Arc::clone(&decorator),
     )?;
-    let cache = watch_cache::config(&opts.etcd, &tuning, &resources, &storage_prefix, decorator);
+    let cache = watch_cache::config(
+        &opts.etcd,
+        &tuning,
+        all_resources(),
+        &storage_prefix,
+        decorator,
+    );
     let cert_dir = opts
         .secure_serving
         .cert_dir
@@ -154,20 +163,14 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
     }
 
-    let namespaces_ready =
-        namespaces::start_system_namespaces(&storage, &storage_prefix, &resources, {
-            let range = crate::registry::service_ips::IpRange::parse(
-                &opts.generic.service_cluster_ip_range,
-            )?;
-            namespaces::kubernetes_service(
-                &resources,
-                &storage_prefix,
-                range.kubernetes(),
-                addr.port(),
-            )
+    let service_ip_range = IpRange::parse(&opts.generic.service_cluster_ip_range)?;
+    let namespaces_ready = namespaces::start_system_namespaces(
+        &storage,
+        &storage_prefix,
+        namespaces::kubernetes_service(&storage_prefix, service_ip_range.kubernetes(), addr.port())
             .into_iter()
-            .collect()
-        });
+            .collect(),
+    );
     // The OpenAPI documents (and the schemas field validation uses), built once, off the
     // request path; the v2 document from them on a thread of its own, so serving starts
     // without waiting for it (~50 ms) and no shard stalls on the first request. Its scratch
@@ -202,16 +205,11 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         request_timeout: opts.generic.request_timeout,
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
-        resources: resources.clone(),
         storage_prefix: storage_prefix.clone(),
         namespaces_ready,
         max_body: tuning.http.max_request_body_bytes,
-        service_ip_range: crate::registry::service_ips::IpRange::parse(
-            &opts.generic.service_cluster_ip_range,
-        )?,
-        node_port_range: crate::registry::service_ips::PortRange::parse(
-            &opts.generic.service_node_port_range,
-        )?,
+        service_ip_range,
+        node_port_range: PortRange::parse(&opts.generic.service_node_port_range)?,
         cache,
         lanes: std::sync::Mutex::new(lanes.into_iter().map(Some).collect()),
         ready: ready_tx,
@@ -397,6 +395,22 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         }
         _ => None,
     };
+    // This shard's resource table: the built-in rows, their hooks holding this shard's stripe
+    // of the Service allocators.
+    let table = Rc::new(ResourceTable::builtin(KindsConfig {
+        service_ips: Some(
+            ServiceIps::new(boot.service_ip_range, id.index, lc.shard_drained.len())
+                .with_node_ports(boot.node_port_range),
+        ),
+    }));
+    let store = Rc::new(Store::new(
+        table,
+        boot.storage.clone(),
+        boot.storage_prefix.clone(),
+        cache,
+        crate::admission::default_chain(),
+        Arc::clone(&lc.not_accepting_new_requests),
+    ));
     let in_flight = Gate::new();
     let state = Rc::new(ChainState {
         lifecycle: Arc::clone(&lc),
@@ -412,33 +426,15 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 ],
             ),
             Discovery::new(&boot.addr.to_string()),
-            RestApi::new(
-                boot.resources.clone(),
-                boot.storage.clone(),
-                boot.storage_prefix.clone(),
-                boot.max_body,
-                Arc::clone(&lc.not_accepting_new_requests),
-                cache,
-            )
-            .with_service_ips(
-                crate::registry::service_ips::ServiceIps::new(
-                    boot.service_ip_range,
-                    id.index,
-                    lc.shard_drained.len(),
-                )
-                .with_node_ports(boot.node_port_range),
-            ),
+            RestApi::new(Rc::clone(&store), boot.max_body),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics))),
     });
     if id.index == 0 {
         let stop = Arc::clone(&lc.not_accepting_new_requests);
-        shards::spawn_local(namespaces::run_finalizer(
-            boot.storage.clone(),
-            boot.storage_prefix.clone(),
-            boot.resources.clone(),
-            async move { stop.wait().await },
-        ))
+        shards::spawn_local(namespaces::run_finalizer(Rc::clone(&store), async move {
+            stop.wait().await
+        }))
         .detach();
     }
     // Not detached: the server may stop (no connections left) before this task has run, and

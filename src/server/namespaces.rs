@@ -2,20 +2,32 @@
 //! kube-controller-manager; kubeshard alone must be enough, so it runs here, on one shard.
 //!
 //! A namespace being deleted (deletionTimestamp set, `kubernetes` in `spec.finalizers`) has
-//! its contents deleted (objects with finalizers are marked and waited for); once empty, the
-//! `kubernetes` finalizer is removed and, with no other finalizers left, the namespace goes.
+//! its contents deleted through the Store (objects with finalizers are marked and waited for,
+//! each delete conditional on the uid listed); once empty, the `kubernetes` finalizer is
+//! removed through the Store's update loop and, with no other finalizers left, the namespace
+//! goes.
 
+use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
-use crate::endpoints::rest::object::parse_stored;
+use crate::api::meta::Meta;
+use crate::api::object::decode_stored;
+use crate::api::resources::{lookup, Subresource};
+use crate::api::status::Status;
 use crate::registry::keys;
-use crate::registry::strategy::{self, finalizers, now_rfc3339, Resource};
-use crate::storage::kv::{ListRequest, Precondition, WriteOutcome};
+use crate::registry::kinds::namespace::{NamespaceHooks, KUBERNETES_FINALIZER};
+use crate::registry::kinds::service::ServiceHooks;
+use crate::registry::kinds::KindHooks;
+use crate::registry::resources::Resource;
+use crate::registry::store::{DeleteOptions, ListOptions, Preconditions, RequestFacts, Store};
+use crate::registry::strategy;
+use crate::storage::kv::Precondition;
 use crate::storage::thread::StorageClient;
 
 /// The namespaces every cluster has.
@@ -28,14 +40,23 @@ const FIRST_ATTEMPT: Duration = Duration::from_secs(3);
 /// How often the finalizer looks for namespaces being deleted.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How long one pass of the finalizer may take.
+const PASS_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A row of the built-in table with `hooks`, for the objects made at start-up.
+fn row(plural: &str, hooks: Rc<dyn KindHooks>) -> Result<Resource, String> {
+    let api = lookup("", "v1", plural).ok_or_else(|| format!("no built-in {plural}"))?;
+    Ok(Resource::new(*api, hooks))
+}
+
 /// Creates the system namespaces that are missing.
 pub async fn ensure_system_namespaces(
     storage: &StorageClient,
     prefix: &str,
-    namespaces: &Resource,
     extra: &[(Bytes, Bytes)],
 ) -> Result<(), String> {
-    let result = create_namespaces(storage, prefix, namespaces).await;
+    let namespaces = row("namespaces", Rc::new(NamespaceHooks))?;
+    let result = create_namespaces(storage, prefix, &namespaces).await;
     // Objects that live in those namespaces (the kubernetes Service), created once.
     for (key, value) in extra {
         storage
@@ -52,19 +73,13 @@ async fn create_namespaces(
     namespaces: &Resource,
 ) -> Result<(), String> {
     for name in SYSTEM_NAMESPACES {
-        let obj: Map<String, Value> = serde_json::json!({"metadata": {"name": name}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut obj = strategy::prepare_create(namespaces, obj, None).map_err(|e| e.message)?;
-        obj.insert(
-            "spec".into(),
-            serde_json::json!({"finalizers": ["kubernetes"]}),
-        );
+        let mut obj = Map::new();
+        obj.insert("metadata".into(), serde_json::json!({ "name": name }));
+        let obj = strategy::prepare_create(namespaces, obj, None).map_err(|e| e.message)?;
         let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
         let key = Bytes::from(keys::object_key(
             prefix,
-            &namespaces.key_segment,
+            namespaces.api.key_segment,
             None,
             name,
         ));
@@ -79,14 +94,11 @@ async fn create_namespaces(
 /// The `default/kubernetes` Service that points clients in the cluster at the API server
 /// (upstream's bootstrap controller keeps it): its key and stored bytes.
 pub fn kubernetes_service(
-    resources: &[Resource],
     prefix: &str,
     cluster_ip: std::net::Ipv4Addr,
     port: u16,
 ) -> Option<(Bytes, Bytes)> {
-    let svc = resources
-        .iter()
-        .find(|r| r.group.is_empty() && r.plural == "services")?;
+    let svc = row("services", Rc::new(ServiceHooks::default())).ok()?;
     let obj = serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "namespace": "default",
@@ -95,8 +107,8 @@ pub fn kubernetes_service(
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
                  "type": "ClusterIP", "sessionAffinity": "None"},
     });
-    let obj = strategy::prepare_create(svc, obj.as_object().cloned()?, Some("default")).ok()?;
-    let key = keys::object_key(prefix, &svc.key_segment, Some("default"), "kubernetes");
+    let obj = strategy::prepare_create(&svc, obj.as_object().cloned()?, Some("default")).ok()?;
+    let key = keys::object_key(prefix, svc.api.key_segment, Some("default"), "kubernetes");
     Some((
         Bytes::from(key),
         Bytes::from(serde_json::to_vec(&obj).ok()?),
@@ -110,18 +122,9 @@ pub fn kubernetes_service(
 pub fn start_system_namespaces(
     storage: &StorageClient,
     prefix: &str,
-    resources: &[Resource],
     extra: Vec<(Bytes, Bytes)>,
 ) -> Arc<AtomicBool> {
     let ready = Arc::new(AtomicBool::new(false));
-    let Some(ns) = resources
-        .iter()
-        .find(|r| r.group.is_empty() && r.plural == "namespaces")
-        .cloned()
-    else {
-        ready.store(true, Ordering::Release);
-        return ready;
-    };
     let (storage, prefix) = (storage.clone(), prefix.to_string());
     let flag = Arc::clone(&ready);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -129,7 +132,7 @@ pub fn start_system_namespaces(
         .name("system-namespaces".into())
         .spawn(move || loop {
             match futures_lite::future::block_on(ensure_system_namespaces(
-                &storage, &prefix, &ns, &extra,
+                &storage, &prefix, &extra,
             )) {
                 Ok(()) => {
                     flag.store(true, Ordering::Release);
@@ -166,16 +169,11 @@ pub fn readiness_check(ready: Arc<AtomicBool>) -> crate::server::health::HealthC
 }
 
 /// Runs the namespace finalizer until `stop` completes.
-pub async fn run_finalizer(
-    storage: StorageClient,
-    prefix: String,
-    resources: Vec<Resource>,
-    stop: impl std::future::Future<Output = ()>,
-) {
+pub async fn run_finalizer(store: Rc<Store>, stop: impl std::future::Future<Output = ()>) {
     let work = async {
         loop {
-            if let Err(e) = finalize_once(&storage, &prefix, &resources).await {
-                log::debug!("namespace finalizer: {e}");
+            if let Err(e) = finalize_once(&store).await {
+                log::debug!("namespace finalizer: {}", e.message);
             }
             shards::sleep(SCAN_INTERVAL).await;
         }
@@ -183,118 +181,107 @@ pub async fn run_finalizer(
     futures_lite::future::or(work, stop).await;
 }
 
-async fn finalize_once(
-    storage: &StorageClient,
-    prefix: &str,
-    resources: &[Resource],
-) -> Result<(), String> {
-    let ns_prefix = keys::collection_prefix(prefix, "namespaces", None);
-    let list = storage
-        .list(ListRequest {
-            prefix: Bytes::from(ns_prefix),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    for kv in list.items {
-        let Some(mut ns) = parse_stored(&kv.value) else {
-            continue;
+/// One pass: every namespace being deleted is emptied, then finalized.
+async fn finalize_once(store: &Store) -> Result<(), Status> {
+    let deadline = Instant::now() + PASS_DEADLINE;
+    let Some(namespaces) = store.table().get("", "v1", "namespaces") else {
+        return Ok(());
+    };
+    let all = RequestFacts::internal(None, "", deadline);
+    let listed = store
+        .list(&namespaces, &all, &ListOptions::default())
+        .await?;
+    for item in listed.items {
+        let ns = match decode_stored(&item.key, &item.json) {
+            Ok(ns) => ns,
+            Err(_) => continue,
         };
-        let meta = ns.get("metadata").cloned().unwrap_or(Value::Null);
-        if meta.get("deletionTimestamp").is_none() {
+        let meta = Meta::of(&ns);
+        if !meta.is_deleting() {
             continue;
         }
-        let name = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let spec_finalizers = finalizers(ns.get("spec").unwrap_or(&Value::Null));
-        if spec_finalizers.iter().any(|f| f == "kubernetes") {
-            if !delete_contents(storage, prefix, resources, &name).await? {
+        let name = meta.name().unwrap_or_default().to_string();
+        let facts = RequestFacts::internal(None, &name, deadline);
+        let kind_finalizers = namespaces.hooks.kind_finalizers(&ns);
+        if kind_finalizers.iter().any(|f| f == KUBERNETES_FINALIZER) {
+            if !delete_contents(store, &name, deadline).await? {
                 continue;
             }
-            let rest: Vec<String> = spec_finalizers
-                .into_iter()
-                .filter(|f| f != "kubernetes")
-                .collect();
-            if let Some(spec) = ns.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.insert("finalizers".into(), serde_json::json!(rest));
-            }
-            if rest.is_empty() && finalizers(&meta).is_empty() {
-                let _ = storage
-                    .delete(kv.key.clone(), Precondition::ModRevision(kv.mod_revision))
-                    .await;
-                log::info!("namespace {name} deleted");
-            } else {
-                let bytes = serde_json::to_vec(&ns).map_err(|e| e.to_string())?;
-                let _ = storage
-                    .put(
-                        kv.key.clone(),
-                        Bytes::from(bytes),
-                        Precondition::ModRevision(kv.mod_revision),
-                    )
-                    .await;
-            }
-        } else if spec_finalizers.is_empty() && finalizers(&meta).is_empty() {
-            let _ = storage
-                .delete(kv.key.clone(), Precondition::ModRevision(kv.mod_revision))
+            let finalize = RequestFacts {
+                subresource: Some(Subresource::Finalize),
+                ..facts
+            };
+            let done = store
+                .guaranteed_update(&namespaces, &finalize, &mut |current| {
+                    let rest: Vec<String> = namespaces
+                        .hooks
+                        .kind_finalizers(current)
+                        .into_iter()
+                        .filter(|f| f != KUBERNETES_FINALIZER)
+                        .collect();
+                    let mut body = Map::new();
+                    body.insert("spec".into(), serde_json::json!({ "finalizers": rest }));
+                    namespaces
+                        .hooks
+                        .update_subresource(Subresource::Finalize, &body, current)
+                })
                 .await;
+            match done {
+                Ok(_) => log::info!("namespace {name} finalized"),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        } else if kind_finalizers.is_empty() && meta.finalizers().is_empty() {
+            // Deleting, with nothing left to wait for (written so by another server).
+            match store
+                .delete(&namespaces, &facts, &DeleteOptions::default())
+                .await
+            {
+                Ok(_) => log::info!("namespace {name} deleted"),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
 }
 
-/// Deletes what a namespace holds; true once nothing is left.
-async fn delete_contents(
-    storage: &StorageClient,
-    prefix: &str,
-    resources: &[Resource],
-    ns: &str,
-) -> Result<bool, String> {
+/// Deletes what namespace `ns` holds, through the Store (each delete conditional on the uid
+/// it listed, so an object made again since is left alone); true once nothing is left.
+async fn delete_contents(store: &Store, ns: &str, deadline: Instant) -> Result<bool, Status> {
     let started = Instant::now();
     let mut empty = true;
-    let mut seen = std::collections::HashSet::new();
-    for res in resources.iter().filter(|r| r.namespaced) {
-        if !seen.insert(res.key_segment.clone()) {
+    let mut seen = HashSet::new();
+    let in_ns = RequestFacts::internal(Some(ns), "", deadline);
+    for res in store.table().rows() {
+        if !res.api.namespaced || !seen.insert(res.api.key_segment) {
             continue;
         }
-        let coll = keys::collection_prefix(prefix, &res.key_segment, Some(ns));
-        let list = storage
-            .list(ListRequest {
-                prefix: Bytes::from(coll),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        for kv in list.items {
+        let listed = store.list(&res, &in_ns, &ListOptions::default()).await?;
+        for item in listed.items {
             empty = false;
-            let Some(mut obj) = parse_stored(&kv.value) else {
+            let Ok(obj) = decode_stored(&item.key, &item.json) else {
                 continue;
             };
-            let meta = obj.get("metadata").cloned().unwrap_or(Value::Null);
-            if finalizers(&meta).is_empty() {
-                match storage
-                    .delete(kv.key.clone(), Precondition::ModRevision(kv.mod_revision))
-                    .await
-                {
-                    Ok(WriteOutcome::Applied { .. })
-                    | Ok(WriteOutcome::PreconditionFailed { .. }) => {}
-                    Err(e) => return Err(e.to_string()),
-                }
-            } else if meta.get("deletionTimestamp").is_none() {
-                if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.insert("deletionTimestamp".into(), Value::String(now_rfc3339()));
-                    m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
-                }
-                let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
-                let _ = storage
-                    .put(
-                        kv.key.clone(),
-                        Bytes::from(bytes),
-                        Precondition::ModRevision(kv.mod_revision),
-                    )
-                    .await;
+            let meta = Meta::of(&obj);
+            if meta.is_deleting() {
+                // Marked already: waiting for its own finalizers.
+                continue;
+            }
+            let name = meta.name().unwrap_or_default();
+            let opts = DeleteOptions {
+                preconditions: Some(Preconditions {
+                    uid: meta.uid().map(str::to_string),
+                    resource_version: None,
+                }),
+                ..DeleteOptions::default()
+            };
+            let facts = RequestFacts::internal(Some(ns), name, deadline);
+            match store.delete(&res, &facts, &opts).await {
+                Ok(_) => {}
+                // Gone, or made again since: not this pass's to delete.
+                Err(e) if matches!(e.code, 404 | 409) => {}
+                Err(e) => return Err(e),
             }
         }
     }

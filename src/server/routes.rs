@@ -13,8 +13,9 @@ use shards::server::Body;
 use super::discovery::Discovery;
 use super::health::Health;
 use super::version::VersionInfo;
+use crate::api::status::Status;
+use crate::endpoints::response;
 use crate::endpoints::rest::RestApi;
-use crate::endpoints::{response, status::StatusError};
 use crate::request::RequestCtx;
 use crate::storage::cache::CacheMetrics;
 
@@ -50,13 +51,13 @@ impl ServerChain {
         if ctx.info.is_resource_request {
             return match self.rest.serve(req, &ctx).await {
                 Some(r) => r,
-                None => response::status(&StatusError::path_not_found()),
+                None => response::status(&Status::path_not_found()),
             };
         }
         if let Some(r) = self.discovery.serve(&req) {
             return r;
         }
-        if let Some(r) = crate::openapi::handler::serve(&req) {
+        if let Some(r) = super::openapi::serve(&req) {
             return r;
         }
         let path = req.uri().path();
@@ -79,6 +80,6 @@ impl ServerChain {
             );
             return r;
         }
-        response::status(&StatusError::path_not_found())
+        response::status(&Status::path_not_found())
     }
 }

@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-/// The Kubernetes minor version whose API kubeshard serves.
-pub const KUBE_MINOR: &str = "31";
+pub use crate::api::resources::KUBE_MINOR;
 
 /// kube-apiserver's version.Info, field for field.
 #[derive(Debug, Serialize)]

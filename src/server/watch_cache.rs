@@ -6,25 +6,26 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tuning::Tuning;
 
-use crate::endpoints::rest::selectable_fields;
 use crate::options::{parse_watch_cache_size, EtcdOptions};
 use crate::registry::keys;
-use crate::registry::strategy::Resource;
+use crate::registry::resources::{ApiResource, ResourceTable};
 use crate::storage::cache::object::Decorator;
 use crate::storage::cache::{CacheConfig, CacheMetrics, CachedResource};
 
-/// The decorator the storage thread applies to every event: selectable fields per resource.
-pub fn decorator(resources: &[Resource], prefix: &str) -> Decorator {
+/// The decorator the storage thread applies to every event: each resource's selectable
+/// fields, as its kind's hooks name them.
+pub fn decorator(table: &ResourceTable, prefix: &str) -> Decorator {
     Decorator::new(
-        resources
+        table
+            .rows()
             .iter()
-            .map(|r| (root(prefix, r), selectable_fields(&r.group, &r.kind)))
+            .map(|r| (root(prefix, &r.api), r.hooks.selectable_fields()))
             .collect(),
     )
 }
 
-fn root(prefix: &str, r: &Resource) -> Bytes {
-    Bytes::from(keys::collection_prefix(prefix, &r.key_segment, None))
+fn root(prefix: &str, r: &ApiResource) -> Bytes {
+    Bytes::from(keys::collection_prefix(prefix, r.key_segment, None))
 }
 
 /// The cache settings; None when `--watch-cache=false`. Resources sized 0 are left out
@@ -32,7 +33,7 @@ fn root(prefix: &str, r: &Resource) -> Bytes {
 pub fn config(
     etcd: &EtcdOptions,
     tuning: &Tuning,
-    resources: &[Resource],
+    resources: &[ApiResource],
     prefix: &str,
     decorator: Arc<Decorator>,
 ) -> Option<Arc<CacheConfig>> {
@@ -49,7 +50,7 @@ pub fn config(
     let mut roots = std::collections::HashSet::new();
     let cached = resources
         .iter()
-        .filter(|r| roots.insert(r.key_segment.clone()))
+        .filter(|r| roots.insert(r.key_segment))
         .filter_map(|r| {
             let size = sizes
                 .iter()

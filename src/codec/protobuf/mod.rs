@@ -91,7 +91,7 @@ pub fn to_json(body: &[u8]) -> Result<Value, DecodeError> {
 /// Whether an Accept header asks for protobuf and takes no JSON: then answers are encoded as
 /// protobuf (a client that takes both gets JSON, which every reader of the API can read).
 pub fn accepts_only_protobuf(accept: Option<&str>) -> bool {
-    let clauses = crate::endpoints::accept::parse_accept(accept.unwrap_or(""));
+    let clauses = crate::api::media::parse_accept(accept.unwrap_or(""));
     let taken = clauses.iter().filter(|c| c.q > 0.0);
     let mut protobuf = false;
     for c in taken {

@@ -1,142 +1,52 @@
-//! The REST verbs for every resource in the table: get, list, watch, create, update, delete,
-//! deletecollection, on the main resource and its `status` subresource. Routes come from the
-//! table, not from code per resource.
+//! The REST verbs over HTTP for every row of the resource table: route a request to its row,
+//! turn the URL and query into the Store's typed facts and options, read the body, call the
+//! Store, and render its answer (JSON, Table, PartialObjectMetadata, protobuf, watch streams).
+//! No object lifecycle lives here: that is `registry::store`.
 
 mod answer;
-mod cached;
-mod cluster_ip;
-mod list;
-mod node_ports;
-pub mod object;
-mod patch;
+mod body;
+mod render;
 
-pub use list::selectable_fields;
-mod scale;
-mod watch;
-mod watch_cache;
-mod write;
-
-use std::collections::HashMap;
-use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::time::Instant;
 
-use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use shards::server::Body;
-use shards::signal::Signal;
 
-use super::{response, status::StatusError};
-use crate::registry::keys;
-use crate::registry::strategy::Resource;
-use crate::request::info::url_pairs;
-use crate::request::RequestCtx;
-use crate::storage::cache::WatchCache;
-use crate::storage::kv::StorageError;
-use crate::storage::thread::StorageClient;
+use self::body::BodyReader;
+use super::response;
+use crate::api::resources::Subresource;
+use crate::api::status::Status;
+use crate::openapi::validate::Directive;
+use crate::printers::Output;
+use crate::registry::patch::PatchType;
+use crate::registry::resources::Resource;
+use crate::registry::store::{DeleteOptions, ListOptions, RequestFacts, Store, Stored};
+use crate::request::{Query, RequestCtx};
 
 /// Serves resource requests for one shard.
 pub struct RestApi {
-    resources: HashMap<(String, String, String), Rc<Resource>>,
-    storage: StorageClient,
-    prefix: String,
-    max_body: usize,
-    stopping: Arc<Signal>,
-    /// The shard's watch cache replica; None: every read goes to the backend.
-    cache: Option<WatchCache>,
-    /// Each cached resource's ring in the replica, by key segment (found once, not per read).
-    cache_slots: HashMap<String, usize>,
-    /// Cluster IPs for Services created on this shard.
-    service_ips: Option<crate::registry::service_ips::ServiceIps>,
+    store: Rc<Store>,
+    body: BodyReader,
 }
 
-/// Query parameters of a resource request, as given.
-#[derive(Debug, Default)]
-pub(crate) struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn parse(q: Option<&str>) -> Self {
-        Self(url_pairs(q.unwrap_or("")).collect())
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub(crate) fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "true" | "True"))
-    }
-
-    pub(crate) fn dry_run(&self) -> bool {
-        self.0.iter().any(|(k, v)| k == "dryRun" && v == "All")
-    }
-}
-
-/// One request's view of what it addresses.
-pub(crate) struct Target<'a> {
-    pub(crate) res: &'a Resource,
-    pub(crate) namespace: Option<String>,
-    pub(crate) name: String,
-    pub(crate) subresource: String,
-    pub(crate) query: Query,
-    pub(crate) deadline: Instant,
+/// One routed request: its row, what it addresses, its query and what reads return.
+struct Routed {
+    res: Rc<Resource>,
+    facts: RequestFacts,
+    query: Query,
     /// What reads return (JSON, Table, PartialObjectMetadata), from the Accept header.
-    pub(crate) output: crate::printers::Output,
+    output: Output,
 }
 
 impl RestApi {
-    /// The API over `resources`, storing under `prefix` (e.g. `/registry`).
-    pub fn new(
-        resources: Vec<Resource>,
-        storage: StorageClient,
-        prefix: String,
-        max_body: usize,
-        stopping: Arc<Signal>,
-        cache: Option<WatchCache>,
-    ) -> Self {
-        let cache_slots = match &cache {
-            Some(c) => resources
-                .iter()
-                .filter_map(|r| {
-                    let root = keys::collection_prefix(&prefix, &r.key_segment, None);
-                    let slot = c.resource_index(root.as_bytes())?;
-                    Some((r.key_segment.clone(), slot))
-                })
-                .collect(),
-            None => HashMap::new(),
-        };
-        let resources = resources
-            .into_iter()
-            .map(|r| {
-                (
-                    (r.group.clone(), r.version.clone(), r.plural.clone()),
-                    Rc::new(r),
-                )
-            })
-            .collect();
+    /// The API over `store`, reading bodies up to `max_body` bytes.
+    pub fn new(store: Rc<Store>, max_body: usize) -> Self {
         Self {
-            resources,
-            storage,
-            prefix,
-            max_body,
-            stopping,
-            cache_slots,
-            cache,
-            service_ips: None,
+            store,
+            body: BodyReader { max_body },
         }
-    }
-
-    /// Allocates Service cluster IPs with `ips`.
-    pub fn with_service_ips(mut self, ips: crate::registry::service_ips::ServiceIps) -> Self {
-        self.service_ips = Some(ips);
-        self
     }
 
     /// Answers a resource request, or None when no resource matches (the chain continues).
@@ -145,17 +55,16 @@ impl RestApi {
         if !info.is_resource_request {
             return None;
         }
-        let res = self.resources.get(&(
-            info.api_group.clone(),
-            info.api_version.clone(),
-            info.resource.clone(),
-        ))?;
-        let sub = info.subresource.as_str();
-        if !sub.is_empty() && !res.subresources.iter().any(|s| s == sub) {
-            return None;
-        }
+        let res = self
+            .store
+            .table()
+            .get(&info.api_group, &info.api_version, &info.resource)?;
+        let sub = match info.subresource.as_str() {
+            "" => None,
+            s => Some(res.api.subresource(s)?),
+        };
         let ns_given = !info.namespace.is_empty();
-        let scope_ok = if res.namespaced {
+        let scope_ok = if res.api.namespaced {
             ns_given || matches!(info.verb.as_str(), "list" | "watch")
         } else {
             !ns_given
@@ -163,93 +72,64 @@ impl RestApi {
         if !scope_ok {
             return None;
         }
+        let verb = info.verb.as_str();
+        let allowed = match sub {
+            None => res.api.allows(verb),
+            Some(s) => s.verbs().contains(&verb),
+        };
+        if !allowed {
+            return Some(response::status(&Status::method_not_supported(
+                res.api.group,
+                res.api.plural,
+                verb,
+            )));
+        }
         let accept = req
             .headers()
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok());
         let protobuf = crate::codec::protobuf::accepts_only_protobuf(accept);
-        let output = if matches!(info.verb.as_str(), "get" | "list" | "watch")
-            && sub.is_empty()
-            && !protobuf
-        {
-            let q = Query::parse(req.uri().query());
-            match crate::printers::negotiate(accept, q.get("includeObject")) {
+        let query = Query::parse(req.uri().query());
+        let output = if matches!(verb, "get" | "list" | "watch") && sub.is_none() && !protobuf {
+            match crate::printers::negotiate(accept, query.get("includeObject")) {
                 Ok(o) => o,
                 Err(e) => return Some(response::status(&e)),
             }
         } else {
-            crate::printers::Output::Json
+            Output::Json
         };
-        let target = Target {
-            output,
-            res,
-            namespace: (res.namespaced && !info.namespace.is_empty())
-                .then(|| info.namespace.clone()),
+        let writes = matches!(verb, "create" | "update" | "patch");
+        let field_validation = if writes {
+            match Directive::parse(query.get("fieldValidation")) {
+                Ok(d) => d,
+                Err(e) => return Some(response::status(&e)),
+            }
+        } else {
+            Directive::Warn
+        };
+        let facts = RequestFacts {
+            user: Rc::clone(&ctx.user),
+            namespace: (res.api.namespaced && ns_given).then(|| info.namespace.clone()),
             name: info.name.clone(),
-            subresource: sub.to_string(),
-            query: Query::parse(req.uri().query()),
+            subresource: sub,
+            dry_run: query.dry_run(),
+            field_manager: query.get("fieldManager").map(str::to_string),
+            field_validation,
             deadline: ctx.deadline,
         };
-        let verb = info.verb.as_str();
-        let allowed = if sub.is_empty() {
-            res.allows(verb)
-        } else if sub == "finalize" {
-            verb == "update"
-        } else {
-            matches!(verb, "get" | "update" | "patch")
+        let conversion = res.conversion;
+        let routed = Routed {
+            res,
+            facts,
+            query,
+            output,
         };
-        if !allowed {
-            return Some(response::status(&StatusError::method_not_supported(
-                &res.group,
-                &res.plural,
-                verb,
-            )));
-        }
-        let result = match verb {
-            "get" if sub == "scale" => self.get_scale(&target).await,
-            "update" if sub == "scale" => match self.body(req).await {
-                Ok(b) => self.update_scale(&target, b).await,
-                Err(e) => Err(e),
-            },
-            "patch" => {
-                let ct = content_type(&req);
-                match self.raw_body(req).await {
-                    Ok(b) => self.patch(&target, &ct, b).await,
-                    Err(e) => Err(e),
-                }
-            }
-            "get" => self.get(&target).await,
-            "list" => self.list(&target).await,
-            "watch" => self.watch(&target).await,
-            "create" if sub.is_empty() => match self.body(req).await {
-                Ok(b) => self.create(&target, b).await,
-                Err(e) => Err(e),
-            },
-            "update" if sub == "finalize" => match self.body(req).await {
-                Ok(b) => self.finalize(&target, b).await,
-                Err(e) => Err(e),
-            },
-            "update" => match self.body(req).await {
-                Ok(b) => self.update(&target, b).await,
-                Err(e) => Err(e),
-            },
-            "delete" if sub.is_empty() => match self.optional_body(req).await {
-                Ok(b) => self.delete(&target, b).await,
-                Err(e) => Err(e),
-            },
-            "deletecollection" if sub.is_empty() => match self.optional_body(req).await {
-                Ok(b) => self.delete_collection(&target, b).await,
-                Err(e) => Err(e),
-            },
-            _ => Err(StatusError::method_not_supported(
-                &res.group,
-                &res.plural,
-                verb,
-            )),
-        };
-        let resp = result.unwrap_or_else(|e| response::status(&e));
+        let resp = self
+            .dispatch(verb, req, &routed)
+            .await
+            .unwrap_or_else(|e| response::status(&e));
         let rewrite = answer::Rewrite {
-            conversion: res.conversion.filter(|_| resp.status().is_success()),
+            conversion: conversion.filter(|_| resp.status().is_success()),
             protobuf,
         };
         if rewrite.is_identity() {
@@ -259,139 +139,81 @@ impl RestApi {
         Some(answer::rewrite(resp, stream, rewrite).await)
     }
 
-    /// Reads a JSON request body, bounded by the body limit.
-    async fn body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
-        let ct = content_type(&req);
-        let media = crate::endpoints::response::media_type(&ct);
-        if media == crate::codec::protobuf::MEDIA_TYPE {
-            let raw = self.raw_body(req).await?;
-            if raw.is_empty() {
-                return Ok(raw);
+    async fn dispatch(
+        &self,
+        verb: &str,
+        req: Request<Incoming>,
+        r: &Routed,
+    ) -> Result<Response<Body>, Status> {
+        let store = &self.store;
+        let (res, facts) = (&*r.res, &r.facts);
+        let scale = facts.subresource == Some(Subresource::Scale);
+        match verb {
+            "get" if scale => store.get_scale(res, facts).await.map(stored),
+            "update" if scale => {
+                let body = self.body.json(req).await?;
+                store.update_scale(res, facts, &body).await.map(stored)
             }
-            let obj = crate::codec::protobuf::to_json(&raw).map_err(|e| {
-                StatusError::bad_request(format!(
-                    "the body of the request could not be decoded: {}",
-                    e.0
+            "patch" => {
+                let patch_type = PatchType::from_content_type(&body::content_type(&req))?;
+                let body = self.body.raw(req).await?;
+                store.patch(res, facts, patch_type, &body).await.map(stored)
+            }
+            "get" => {
+                let rv = r.query.get("resourceVersion").unwrap_or_default();
+                let got = store.get(res, facts, rv).await?;
+                Ok(response::json(
+                    StatusCode::OK,
+                    render::one(r.output, res, &got.body),
                 ))
-            })?;
-            return serde_json::to_vec(&obj)
-                .map_err(|e| StatusError::internal(format!("encoding: {e}")));
-        }
-        if !(media.is_empty() || media == "application/json" || media == "*/*") {
-            return Err(StatusError::unsupported_media_type(&ct));
-        }
-        self.raw_body(req).await
-    }
-
-    /// Reads a request body of any type, bounded by the body limit.
-    async fn raw_body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
-        let limited = http_body_util::Limited::new(req.into_body(), self.max_body);
-        match limited.collect().await {
-            Ok(c) => Ok(c.to_bytes().to_vec()),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                Err(StatusError::too_large(self.max_body))
             }
-            Err(e) => Err(StatusError::bad_request(format!(
-                "error reading the request body: {e}"
-            ))),
-        }
-    }
-
-    async fn optional_body(&self, req: Request<Incoming>) -> Result<Vec<u8>, StatusError> {
-        let b = self.body(req).await?;
-        Ok(b)
-    }
-
-    fn key(&self, t: &Target<'_>, name: &str) -> Bytes {
-        Bytes::from(keys::object_key(
-            &self.prefix,
-            &t.res.key_segment,
-            t.namespace.as_deref(),
-            name,
-        ))
-    }
-
-    fn collection(&self, t: &Target<'_>) -> String {
-        keys::collection_prefix(&self.prefix, &t.res.key_segment, t.namespace.as_deref())
-    }
-
-    async fn get(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
-        let key = self.key(t, &t.name);
-        if let Some((cache, _)) = self.cache_for(t) {
-            let want = cached::freshness(t.query.get("resourceVersion").unwrap_or(""))?;
-            if self.cache_fresh(t, cache, want).await? {
-                let (obj, _) = cache.get(&key);
-                let obj = obj
-                    .ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
-                return Ok(response::json(StatusCode::OK, render_one(t, &obj.json)));
+            "list" => {
+                let opts = ListOptions::from_query(&r.query)?;
+                let listed = store.list(res, facts, &opts).await?;
+                Ok(response::json(
+                    StatusCode::OK,
+                    render::list(r.output, res, &listed),
+                ))
             }
+            "watch" => {
+                let opts = ListOptions::from_query(&r.query)?;
+                let lines = store.watch(res, facts, &opts).await?;
+                Ok(render::watch(r.output, &r.res, lines))
+            }
+            "create" if facts.subresource.is_none() => {
+                let body = self.body.json(req).await?;
+                store.create(res, facts, body).await.map(stored)
+            }
+            "update" => {
+                let body = self.body.json(req).await?;
+                store.update(res, facts, body).await.map(stored)
+            }
+            "delete" if facts.subresource.is_none() => {
+                let body = self.body.json(req).await?;
+                let opts = DeleteOptions::parse(&body, &r.query)?;
+                store.delete(res, facts, &opts).await.map(stored)
+            }
+            "deletecollection" if facts.subresource.is_none() => {
+                let body = self.body.json(req).await?;
+                let opts = DeleteOptions::parse(&body, &r.query)?;
+                let list = ListOptions::from_query(&r.query)?;
+                let deleted = store.delete_collection(res, facts, &list, &opts).await?;
+                Ok(response::json(
+                    StatusCode::OK,
+                    render::list(Output::Json, res, &deleted),
+                ))
+            }
+            _ => Err(Status::method_not_supported(
+                res.api.group,
+                res.api.plural,
+                verb,
+            )),
         }
-        let (kv, _) = storage_call(t.deadline, self.storage.get(key, 0)).await?;
-        let kv = kv.ok_or_else(|| StatusError::not_found(&t.res.group, &t.res.plural, &t.name))?;
-        let json = object::with_resource_version(&kv.value, kv.mod_revision);
-        Ok(response::json(StatusCode::OK, render_one(t, &json)))
     }
 }
 
-/// The object as the client asked for it (itself, a Table, or its metadata).
-fn render_one(t: &Target<'_>, json: &Bytes) -> Bytes {
-    match t.output {
-        crate::printers::Output::Json => json.clone(),
-        out => {
-            let (group, kind) = t.res.printed_as();
-            crate::printers::render_one(out, group, kind, json)
-        }
-    }
-}
-
-/// The request's Content-Type (JSON when absent).
-fn content_type(req: &Request<Incoming>) -> String {
-    req.headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string()
-}
-
-/// Runs a storage call bounded by the request's deadline; storage errors become Statuses.
-pub(crate) async fn storage_call<T>(
-    deadline: Instant,
-    fut: impl Future<Output = Result<T, StorageError>>,
-) -> Result<T, StatusError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    let raced = futures_lite::future::or(async { Some(fut.await) }, async {
-        shards::sleep(left).await;
-        None
-    })
-    .await;
-    match raced {
-        None => Err(StatusError::timeout()),
-        Some(r) => r.map_err(storage_status),
-    }
-}
-
-/// How a storage error reaches the client.
-pub(crate) fn storage_status(e: StorageError) -> StatusError {
-    match e {
-        StorageError::Compacted {
-            requested,
-            compacted,
-        } => StatusError::expired(format!(
-            "too old resource version: {requested} ({compacted})"
-        )),
-        StorageError::FutureRevision { requested, current } => {
-            let mut s = StatusError::new(
-                504,
-                "Timeout",
-                format!("Too large resource version: {requested}, current: {current}"),
-            );
-            s.details.retry_after_seconds = Some(1);
-            s
-        }
-        StorageError::Unavailable(m) => StatusError::unavailable(m),
-        other => StatusError::internal(other),
-    }
+/// The response for an answer carrying one object.
+fn stored(s: Stored) -> Response<Body> {
+    let code = StatusCode::from_u16(s.code).unwrap_or(StatusCode::OK);
+    response::with_warnings(response::json(code, s.body), &s.warnings)
 }

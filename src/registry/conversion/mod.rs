@@ -9,7 +9,7 @@ mod hpa;
 
 use serde_json::{Map, Value};
 
-use crate::endpoints::status::StatusError;
+use crate::api::status::Status;
 
 /// The conversions kubeshard knows, one per pair of (served, stored) kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,10 +50,10 @@ impl Conversion {
     }
 
     /// A request body (already checked to be the served kind) as the stored kind.
-    pub fn to_stored(self, obj: Map<String, Value>) -> Result<Map<String, Value>, StatusError> {
+    pub fn to_stored(self, obj: Map<String, Value>) -> Result<Map<String, Value>, Status> {
         let mut out = match self {
             Self::EventsV1 => events::to_core(obj),
-            Self::AutoscalingV1 => hpa::to_v2(obj).map_err(StatusError::bad_request)?,
+            Self::AutoscalingV1 => hpa::to_v2(obj).map_err(Status::bad_request)?,
         };
         set_type(&mut out, self.stored());
         Ok(out)

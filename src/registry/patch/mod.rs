@@ -7,7 +7,7 @@ pub mod strategic;
 
 use serde_json::Value;
 
-use crate::endpoints::status::StatusError;
+use crate::api::status::{Reason, Status};
 use crate::openapi::KindSchema;
 
 /// upstream's cap on the operations of one JSON patch.
@@ -28,16 +28,15 @@ pub enum PatchType {
 
 impl PatchType {
     /// The patch type of a Content-Type header; Err is upstream's 415.
-    pub fn from_content_type(ct: &str) -> Result<Self, StatusError> {
-        let media = crate::endpoints::response::media_type(ct);
+    pub fn from_content_type(ct: &str) -> Result<Self, Status> {
+        let media = crate::api::media::media_type(ct);
         match media.as_str() {
             "application/json-patch+json" => Ok(Self::Json),
             "application/merge-patch+json" => Ok(Self::Merge),
             "application/strategic-merge-patch+json" => Ok(Self::Strategic),
             "application/apply-patch+yaml" => Ok(Self::Apply),
-            _ => Err(StatusError::new(
-                415,
-                "UnsupportedMediaType",
+            _ => Err(Status::new(
+                Reason::UnsupportedMediaType,
                 format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"),
             )),
         }
@@ -50,15 +49,14 @@ pub fn apply(
     schema: Option<&KindSchema<'_>>,
     original: &Value,
     patch: &[u8],
-) -> Result<Value, StatusError> {
+) -> Result<Value, Status> {
     match patch_type {
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_slice(patch)
-                .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
+                .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
             if ops.0.len() > MAX_JSON_PATCH_OPERATIONS {
-                return Err(StatusError::new(
-                    413,
-                    "RequestEntityTooLarge",
+                return Err(Status::new(
+                Reason::RequestEntityTooLarge,
                     format!(
                         "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
                         ops.0.len()
@@ -71,9 +69,9 @@ pub fn apply(
         }
         PatchType::Merge => {
             let p: Value = serde_json::from_slice(patch)
-                .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
+                .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
             if !p.is_object() {
-                return Err(StatusError::bad_request("invalid JSON patch"));
+                return Err(Status::bad_request("invalid JSON patch"));
             }
             let mut doc = original.clone();
             json_patch::merge(&mut doc, &p);
@@ -81,26 +79,25 @@ pub fn apply(
         }
         PatchType::Strategic => {
             let p: Value = serde_json::from_slice(patch)
-                .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))?;
+                .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
             strategic::apply(schema, original, &p).map_err(|e| {
                 if e.malformed {
-                    StatusError::bad_request(e.message)
+                    Status::bad_request(e.message)
                 } else {
                     unprocessable(e.message)
                 }
             })
         }
-        PatchType::Apply => Err(StatusError::new(
-            415,
-            "UnsupportedMediaType",
+        PatchType::Apply => Err(Status::new(
+                Reason::UnsupportedMediaType,
             "server-side apply (application/apply-patch+yaml) is not supported by kubeshard yet; use client-side `kubectl apply`",
         )),
     }
 }
 
 /// 422 with the patch library's message, as upstream answers a patch that does not apply.
-fn unprocessable(message: String) -> StatusError {
-    StatusError::new(422, "Invalid", message)
+fn unprocessable(message: String) -> Status {
+    Status::new(Reason::Invalid, message)
 }
 
 #[cfg(test)]

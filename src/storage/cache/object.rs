@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
 
-use crate::endpoints::rest::object::with_resource_version;
+use crate::api::object::with_resource_version;
 use crate::storage::kv::{EventKind, KeyValue, Revision, WatchEvent};
 
 /// One object at one revision, ready to send.

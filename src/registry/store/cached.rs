@@ -12,15 +12,19 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::list::Selectors;
-use super::{storage_call, RestApi, Target};
-use crate::endpoints::status::StatusError;
+use super::facts::RequestFacts;
+use super::list::{PageItem, Selectors};
+use super::{storage_call, Store};
+use crate::api::resources::ApiResource;
+use crate::api::status::Status;
+use crate::api::Revision;
+use crate::registry::keys;
 use crate::storage::cache::{Objects, WatchCache};
-use crate::storage::kv::{Revision, StorageError};
+use crate::storage::kv::StorageError;
 
 /// What freshness a read asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Freshness {
+pub(super) enum Freshness {
     /// resourceVersion unset: at least the backend's current revision.
     Consistent,
     /// resourceVersion "0": any revision the replica has.
@@ -29,35 +33,35 @@ pub(crate) enum Freshness {
     NotOlderThan(Revision),
 }
 
-/// One item of a page: its key and its response bytes.
-pub(crate) struct PageItem {
-    pub(crate) key: Bytes,
-    pub(crate) json: Bytes,
-}
-
-impl RestApi {
-    /// The shard's cache and the resource's index in it, when this resource is cached.
-    pub(crate) fn cache_for(&self, t: &Target<'_>) -> Option<(&WatchCache, usize)> {
+impl Store {
+    /// The shard's cache and the resource's index in it, when this resource is cached (its
+    /// ring is found once per key segment, not per read).
+    pub(super) fn cache_for(&self, res: &ApiResource) -> Option<(&WatchCache, usize)> {
         let cache = self.cache.as_ref()?;
-        let index = *self.cache_slots.get(&t.res.key_segment)?;
-        Some((cache, index))
+        let segment = res.key_segment;
+        let mut slots = self.cache_slots.borrow_mut();
+        let index = *slots.entry(segment).or_insert_with(|| {
+            let root = keys::collection_prefix(&self.prefix, segment, None);
+            cache.resource_index(root.as_bytes())
+        });
+        Some((cache, index?))
     }
 
     /// Waits until the replica is fresh enough; Ok(false) means "read the backend instead".
-    pub(crate) async fn cache_fresh(
+    pub(super) async fn cache_fresh(
         &self,
-        t: &Target<'_>,
+        req: &RequestFacts,
         cache: &WatchCache,
         want: Freshness,
-    ) -> Result<bool, StatusError> {
+    ) -> Result<bool, Status> {
         let wait = cache
             .config()
             .consistent_read_wait
-            .min(t.deadline.saturating_duration_since(Instant::now()));
+            .min(req.deadline.saturating_duration_since(Instant::now()));
         match want {
             Freshness::Any => Ok(cache.wait_for(0, wait).await),
             Freshness::Consistent => {
-                let current = storage_call(t.deadline, self.storage.current_revision()).await?;
+                let current = storage_call(req.deadline, self.storage.current_revision()).await?;
                 if cache.wait_for(current, wait).await {
                     Ok(true)
                 } else {
@@ -86,19 +90,19 @@ impl RestApi {
 
     /// After a write at `revision`: waits (briefly) until this shard's replica has it, so a
     /// read on any connection that follows the response sees the write.
-    pub(crate) async fn settle(&self, t: &Target<'_>, revision: Revision) {
+    pub(super) async fn settle(&self, req: &RequestFacts, revision: Revision) {
         if let Some(cache) = &self.cache {
             let wait = cache
                 .config()
                 .consistent_read_wait
-                .min(t.deadline.saturating_duration_since(Instant::now()));
+                .min(req.deadline.saturating_duration_since(Instant::now()));
             cache.wait_for(revision, wait).await;
         }
     }
 }
 
 /// The freshness a GET or a list without `resourceVersionMatch=Exact` asks for.
-pub(crate) fn freshness(rv: &str) -> Result<Freshness, StatusError> {
+pub(super) fn freshness(rv: &str) -> Result<Freshness, Status> {
     match rv {
         "" => Ok(Freshness::Consistent),
         "0" => Ok(Freshness::Any),
@@ -107,13 +111,13 @@ pub(crate) fn freshness(rv: &str) -> Result<Freshness, StatusError> {
             .ok()
             .filter(|r| *r > 0)
             .map(Freshness::NotOlderThan)
-            .ok_or_else(|| StatusError::bad_request(format!("invalid resource version: {n:?}"))),
+            .ok_or_else(|| Status::bad_request(format!("invalid resource version: {n:?}"))),
     }
 }
 
 /// Up to `limit` (0: all) objects under `collection` matching `sel`, after `start_after`.
 /// The second value is the last key returned when more objects follow.
-pub(crate) fn page_of(
+pub(super) fn page_of(
     objects: &Objects,
     collection: &[u8],
     start_after: Option<&[u8]>,

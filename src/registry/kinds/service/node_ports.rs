@@ -4,27 +4,27 @@
 //! Service REST storage allocates them.
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::allocator::ServiceIps;
 use super::cluster_ip::Services;
-use super::{RestApi, Target};
-use crate::endpoints::status::{StatusCause, StatusError};
-use crate::registry::service_ips::ServiceIps;
+use crate::api::meta::Meta;
+use crate::api::status::{Status, StatusCause};
+use crate::registry::kinds::{HookCtx, Object};
 
 /// Node ports this shard is handing out until the write that holds them is done; released
 /// when dropped, whichever way the write ended.
-pub(crate) struct HeldPorts<'a> {
-    ips: Option<&'a ServiceIps>,
+pub(super) struct HeldPorts {
+    ips: Rc<ServiceIps>,
     ports: Vec<u16>,
 }
 
-impl Drop for HeldPorts<'_> {
+impl Drop for HeldPorts {
     fn drop(&mut self) {
-        if let Some(ips) = self.ips {
-            for p in &self.ports {
-                ips.port_done(*p);
-            }
+        for p in &self.ports {
+            self.ips.port_done(*p);
         }
     }
 }
@@ -45,36 +45,23 @@ fn node_port(p: &Value) -> Option<i64> {
         .filter(|n| *n != 0)
 }
 
-impl RestApi {
-    /// Sets `spec.ports[*].nodePort` of a Service being created (`old` None) or updated.
-    pub(crate) async fn assign_node_ports(
-        &self,
-        t: &Target<'_>,
-        obj: &mut Map<String, Value>,
-        old: Option<&Map<String, Value>>,
-        services: &mut Services,
-    ) -> Result<HeldPorts<'_>, StatusError> {
-        let mut held = HeldPorts {
-            ips: self.service_ips.as_ref(),
-            ports: Vec::new(),
-        };
-        let Some(ips) = &self.service_ips else {
-            return Ok(held);
-        };
-        if !(t.res.group.is_empty() && t.res.kind == "Service" && t.subresource.is_empty()) {
-            return Ok(held);
-        }
-        let meta = obj.get("metadata");
-        let name = meta
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let namespace = meta
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+/// Sets `spec.ports[*].nodePort` of a Service being created (`old` None) or updated; the
+/// ports newly handed out are held until the returned value is dropped.
+pub(super) async fn assign_node_ports(
+    ips: &Rc<ServiceIps>,
+    ctx: HookCtx<'_>,
+    obj: &mut Object,
+    old: Option<&Object>,
+    services: &mut Services,
+) -> Result<HeldPorts, Status> {
+    let mut held = HeldPorts {
+        ips: Rc::clone(ips),
+        ports: Vec::new(),
+    };
+    {
+        let meta = Meta::of(obj);
+        let name = meta.name().unwrap_or_default().to_string();
+        let namespace = meta.namespace().unwrap_or_default().to_string();
         let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
             return Ok(held);
         };
@@ -87,7 +74,7 @@ impl RestApi {
             return Ok(held);
         };
         let invalid = |i: usize, reason: &str, message: String| {
-            StatusError::invalid(
+            Status::invalid(
                 "",
                 "Service",
                 &name,
@@ -127,8 +114,8 @@ impl RestApi {
                     .collect()
             })
             .unwrap_or_default();
-        let mut used: HashSet<u16> = self
-            .services(t, services)
+        let mut used: HashSet<u16> = services
+            .get(ctx)
             .await?
             .iter()
             .filter(|s| {

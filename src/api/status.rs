@@ -1,4 +1,6 @@
 //! `metav1.Status`: the body of every API error, with kube-apiserver's codes, reasons and texts.
+//! The reason is an enum and the HTTP code follows from it, as upstream's `StatusReason`s each
+//! belong to one code.
 
 use serde::Serialize;
 
@@ -38,16 +40,99 @@ pub struct StatusCause {
     pub field: Option<String>,
 }
 
-/// An error as a client sees it: HTTP code plus a `metav1.Status` body.
+/// upstream's `metav1.StatusReason`s that kubeshard answers with; each has one HTTP code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// 400: the request is malformed.
+    BadRequest,
+    /// 401: the request could not be authenticated.
+    Unauthorized,
+    /// 403: the request is not allowed.
+    Forbidden,
+    /// 404: nothing is there.
+    NotFound,
+    /// 405: the resource does not serve this verb.
+    MethodNotAllowed,
+    /// 406: no acceptable response type.
+    NotAcceptable,
+    /// 409: the object already exists.
+    AlreadyExists,
+    /// 409: a write lost to another (or a precondition failed).
+    Conflict,
+    /// 410: a resourceVersion older than the history kept.
+    Expired,
+    /// 413: the body or object is over its limit.
+    RequestEntityTooLarge,
+    /// 415: a body type the endpoint cannot read.
+    UnsupportedMediaType,
+    /// 422: the object is invalid.
+    Invalid,
+    /// 429: too many requests.
+    TooManyRequests,
+    /// 500: the server failed.
+    InternalError,
+    /// 503: the server cannot take the request now.
+    ServiceUnavailable,
+    /// 504: the request did not finish in time.
+    Timeout,
+}
+
+impl Reason {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "BadRequest",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "NotFound",
+            Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::NotAcceptable => "NotAcceptable",
+            Self::AlreadyExists => "AlreadyExists",
+            Self::Conflict => "Conflict",
+            Self::Expired => "Expired",
+            Self::RequestEntityTooLarge => "RequestEntityTooLarge",
+            Self::UnsupportedMediaType => "UnsupportedMediaType",
+            Self::Invalid => "Invalid",
+            Self::TooManyRequests => "TooManyRequests",
+            Self::InternalError => "InternalError",
+            Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::Timeout => "Timeout",
+        }
+    }
+
+    /// The HTTP status code upstream answers this reason with.
+    pub fn code(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::NotAcceptable => 406,
+            Self::AlreadyExists | Self::Conflict => 409,
+            Self::Expired => 410,
+            Self::RequestEntityTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Invalid => 422,
+            Self::TooManyRequests => 429,
+            Self::InternalError => 500,
+            Self::ServiceUnavailable => 503,
+            Self::Timeout => 504,
+        }
+    }
+}
+
+/// An error as a client sees it: a `metav1.Status` body and the HTTP code of its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusError {
-    /// HTTP status code.
+pub struct Status {
+    /// HTTP status code (the reason's).
     pub code: u16,
-    /// `metav1.StatusReason`, e.g. `NotFound`.
-    pub reason: &'static str,
+    /// `metav1.StatusReason`.
+    pub reason: Reason,
     /// Human-readable message, upstream's wording.
     pub message: String,
-    /// Details (empty object when none); boxed to keep `Result<_, StatusError>` small.
+    /// Details (empty object when none); boxed to keep `Result<_, Status>` small.
     pub details: Box<StatusDetails>,
 }
 
@@ -76,11 +161,11 @@ struct StatusBody<'a> {
 #[derive(Serialize)]
 struct Empty {}
 
-impl StatusError {
-    /// A Status with the given code, reason and message and no details.
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+impl Status {
+    /// A Status with the given reason and message and no details.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: reason.code(),
             reason,
             message: message.into(),
             details: Box::default(),
@@ -90,8 +175,7 @@ impl StatusError {
     /// The answer for a path nothing serves.
     pub fn path_not_found() -> Self {
         Self::new(
-            404,
-            "NotFound",
+            Reason::NotFound,
             "the server could not find the requested resource",
         )
     }
@@ -99,8 +183,7 @@ impl StatusError {
     /// A handler panicked (upstream's message).
     pub fn panicked() -> Self {
         Self::new(
-            500,
-            "InternalError",
+            Reason::InternalError,
             "This request caused apiserver to panic. Look in the logs for details.",
         )
     }
@@ -108,8 +191,7 @@ impl StatusError {
     /// An internal error with upstream's prefix.
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::new(
-            500,
-            "InternalError",
+            Reason::InternalError,
             format!("Internal error occurred: {err}"),
         )
     }
@@ -117,8 +199,7 @@ impl StatusError {
     /// `<resource>[.<group>] "<name>" not found` (404).
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
         Self::about(
-            404,
-            "NotFound",
+            Reason::NotFound,
             group,
             resource,
             name,
@@ -129,8 +210,7 @@ impl StatusError {
     /// `<resource>[.<group>] "<name>" already exists` (409).
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         Self::about(
-            409,
-            "AlreadyExists",
+            Reason::AlreadyExists,
             group,
             resource,
             name,
@@ -146,8 +226,7 @@ impl StatusError {
     /// A 409 Conflict with a reason text.
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         Self::about(
-            409,
-            "Conflict",
+            Reason::Conflict,
             group,
             resource,
             name,
@@ -173,8 +252,7 @@ impl StatusError {
             format!("[{}]", listed.join(", "))
         };
         let mut e = Self::about(
-            422,
-            "Invalid",
+            Reason::Invalid,
             group,
             kind,
             name,
@@ -189,14 +267,13 @@ impl StatusError {
 
     /// 400 BadRequest with a message.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
+        Self::new(Reason::BadRequest, message)
     }
 
     /// 405: the resource does not support this verb.
     pub fn method_not_supported(group: &str, resource: &str, verb: &str) -> Self {
         let mut e = Self::new(
-            405,
-            "MethodNotAllowed",
+            Reason::MethodNotAllowed,
             format!(
                 "{verb} is not supported on resources of kind \"{}\"",
                 qualified(group, resource)
@@ -210,8 +287,7 @@ impl StatusError {
     /// 406: no acceptable response type.
     pub fn not_acceptable(supported: &[&str]) -> Self {
         Self::new(
-            406,
-            "NotAcceptable",
+            Reason::NotAcceptable,
             format!(
                 "only the following media types are accepted: {}",
                 supported.join(", ")
@@ -221,51 +297,43 @@ impl StatusError {
 
     /// 415: a body type the endpoint cannot read.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (got {content_type:?})"))
+        Self::new(Reason::UnsupportedMediaType, format!("the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (got {content_type:?})"))
     }
 
     /// 413: body over the limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            413,
-            "RequestEntityTooLarge",
+            Reason::RequestEntityTooLarge,
             format!("Request entity too large: limit is {limit}"),
         )
     }
 
     /// 401 for requests that could not be authenticated.
     pub fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized")
+        Self::new(Reason::Unauthorized, "Unauthorized")
     }
 
     /// 410 Expired: a resourceVersion or continue token older than the history kept.
     pub fn expired(message: impl Into<String>) -> Self {
-        Self::new(410, "Expired", message)
+        Self::new(Reason::Expired, message)
     }
 
     /// 503: storage or the server cannot take the request now.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        let mut e = Self::new(503, "ServiceUnavailable", message);
+        let mut e = Self::new(Reason::ServiceUnavailable, message);
         e.details.retry_after_seconds = Some(1);
         e
     }
 
     /// 504: the request did not finish within its deadline (upstream's wording).
     pub fn timeout() -> Self {
-        let mut e = Self::new(504, "Timeout", "Timeout: request did not complete within requested timeout - context deadline exceeded");
+        let mut e = Self::new(Reason::Timeout, "Timeout: request did not complete within requested timeout - context deadline exceeded");
         e.details.retry_after_seconds = Some(0);
         e
     }
 
-    fn about(
-        code: u16,
-        reason: &'static str,
-        group: &str,
-        kind: &str,
-        name: &str,
-        message: String,
-    ) -> Self {
-        let mut e = Self::new(code, reason, message);
+    fn about(reason: Reason, group: &str, kind: &str, name: &str, message: String) -> Self {
+        let mut e = Self::new(reason, message);
         e.details.name = Some(name.to_string());
         e.details.group = (!group.is_empty()).then(|| group.to_string());
         e.details.kind = Some(kind.to_string());
@@ -280,7 +348,7 @@ impl StatusError {
             metadata: Empty {},
             status: "Failure",
             message: &self.message,
-            reason: self.reason,
+            reason: self.reason.as_str(),
             details: &self.details,
             code: self.code,
         };
@@ -296,18 +364,18 @@ mod tests {
     #[test]
     fn messages_match_upstream() {
         assert_eq!(
-            StatusError::not_found("", "configmaps", "nope").message,
+            Status::not_found("", "configmaps", "nope").message,
             r#"configmaps "nope" not found"#
         );
         assert_eq!(
-            StatusError::not_found("apps", "deployments", "d").message,
+            Status::not_found("apps", "deployments", "d").message,
             r#"deployments.apps "d" not found"#
         );
         assert_eq!(
-            StatusError::conflict_modified("", "configmaps", "c1").message,
+            Status::conflict_modified("", "configmaps", "c1").message,
             r#"Operation cannot be fulfilled on configmaps "c1": the object has been modified; please apply your changes to the latest version and try again"#
         );
-        let body = String::from_utf8(StatusError::already_exists("", "configmaps", "c1").to_json())
+        let body = String::from_utf8(Status::already_exists("", "configmaps", "c1").to_json())
             .unwrap_or_default();
         assert!(
             body.contains(r#""details":{"name":"c1","kind":"configmaps"},"code":409"#),
@@ -317,7 +385,7 @@ mod tests {
 
     #[test]
     fn not_found_body_matches_upstream() {
-        let body = String::from_utf8(StatusError::path_not_found().to_json()).unwrap_or_default();
+        let body = String::from_utf8(Status::path_not_found().to_json()).unwrap_or_default();
         assert_eq!(
             body,
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#

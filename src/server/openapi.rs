@@ -9,9 +9,10 @@ use http::{header, HeaderValue, Method, Request, StatusCode};
 use hyper::Response;
 use shards::server::Body;
 
-use super::{get, swagger};
-use crate::endpoints::accept::parse_accept;
-use crate::endpoints::{response, status::StatusError};
+use crate::api::media::parse_accept;
+use crate::api::status::{Reason, Status};
+use crate::endpoints::response;
+use crate::openapi::{get, swagger};
 
 /// The media type kube-apiserver answers `/openapi/v2` protobuf with.
 const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
@@ -21,9 +22,8 @@ pub fn serve<B>(req: &Request<B>) -> Option<Response<Body>> {
     let path = req.uri().path();
     let rest = path.strip_prefix("/openapi/")?;
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Some(response::status(&StatusError::new(
-            405,
-            "MethodNotAllowed",
+        return Some(response::status(&Status::new(
+            Reason::MethodNotAllowed,
             "the server does not allow this method on the requested resource",
         )));
     }
@@ -36,7 +36,7 @@ pub fn serve<B>(req: &Request<B>) -> Option<Response<Body>> {
     }
     let gv = rest.strip_prefix("v3/")?;
     let Some(doc) = api.docs.get(gv) else {
-        return Some(response::status(&StatusError::path_not_found()));
+        return Some(response::status(&Status::path_not_found()));
     };
     let asked = req
         .uri()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::quantity::Quantity;
+use crate::registry::quantity::Quantity;
 
 /// The resources the QoS class looks at.
 const QOS_RESOURCES: [&str; 2] = ["cpu", "memory"];

@@ -1,4 +1,4 @@
-//! watch: newline-delimited JSON events over a chunked HTTP/1.1 or HTTP/2 stream.
+//! watch: a stream of newline-delimited JSON events.
 //!
 //! From resourceVersion "" or "0" the current state comes first as ADDED events, then changes;
 //! from a given resourceVersion, changes after it. Selectors apply with transitions (an object
@@ -6,28 +6,31 @@
 //! stream with an ERROR event carrying a 410 Expired Status, as upstream does.
 //!
 //! Watches of cached resources read the shard's watch cache (`watch_cache.rs`); this file
-//! holds the options, the response, and the backend watch used when the cache cannot serve.
+//! holds the options, the stream type, and the backend watch used when the cache cannot
+//! serve.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{header, HeaderValue, StatusCode};
-use http_body_util::StreamBody;
-use hyper::body::Frame;
-use hyper::Response;
-use shards::server::{Body, BoxError};
 use shards::signal::Signal;
 
+use super::facts::RequestFacts;
 use super::list::Selectors;
-use super::{object, storage_call, storage_status, RestApi, Target};
-use crate::endpoints::status::StatusError;
+use super::options::ListOptions;
+use super::{storage_call, storage_status, Store};
+use crate::api::object::with_resource_version;
+use crate::api::status::{Status, StatusCause};
+use crate::api::Revision;
+use crate::registry::resources::Resource;
 use crate::storage::cache::object::watch_line as line;
-use crate::storage::kv::{EventKind, Revision, StorageError, WatchEvent, WatchItem};
+use crate::storage::kv::{EventKind, StorageError, WatchEvent, WatchItem};
 
-/// upstream's default watch length is a random 30-60 minutes; kubeshard picks the middle.
-const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+/// A watch's lines (`{"type":...,"object":...}` and a newline), in order; the stream ends when
+/// the watch does.
+pub type WatchStream = Pin<Box<dyn futures_lite::Stream<Item = Bytes>>>;
 
 type Events = tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>;
 
@@ -35,7 +38,7 @@ struct WatchState {
     queue: VecDeque<Bytes>,
     events: Events,
     sel: Selectors,
-    kind: String,
+    kind: &'static str,
     api_version: String,
     bookmarks: bool,
     end: Instant,
@@ -44,12 +47,7 @@ struct WatchState {
 }
 
 /// A BOOKMARK line at `rev`; `initial_end` marks the end of the initial events.
-pub(crate) fn bookmark_line(
-    kind: &str,
-    api_version: &str,
-    rev: Revision,
-    initial_end: bool,
-) -> Bytes {
+pub fn bookmark_line(kind: &str, api_version: &str, rev: Revision, initial_end: bool) -> Bytes {
     let annotations = if initial_end {
         ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}"
     } else {
@@ -63,7 +61,7 @@ pub(crate) fn bookmark_line(
 
 impl WatchState {
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
-        bookmark_line(&self.kind, &self.api_version, rev, initial_end)
+        bookmark_line(self.kind, &self.api_version, rev, initial_end)
     }
 
     /// Lines for one backend event, after selector transitions.
@@ -73,7 +71,7 @@ impl WatchState {
             EventKind::Put => {
                 let now = self.sel.matches(&ev.kv.value);
                 let before = ev.prev_kv.as_ref().map(|p| self.sel.matches(&p.value));
-                let obj = object::with_resource_version(&ev.kv.value, rev);
+                let obj = with_resource_version(&ev.kv.value, rev);
                 match (before, now) {
                     (None | Some(false), true) => self.queue.push_back(line("ADDED", &obj)),
                     (Some(true), true) => self.queue.push_back(line("MODIFIED", &obj)),
@@ -84,10 +82,8 @@ impl WatchState {
             EventKind::Delete => {
                 if let Some(prev) = &ev.prev_kv {
                     if self.sel.matches(&prev.value) {
-                        self.queue.push_back(line(
-                            "DELETED",
-                            &object::with_resource_version(&prev.value, rev),
-                        ));
+                        self.queue
+                            .push_back(line("DELETED", &with_resource_version(&prev.value, rev)));
                     }
                 }
             }
@@ -134,105 +130,96 @@ impl WatchState {
     }
 }
 
-impl RestApi {
-    pub(crate) async fn watch(&self, t: &Target<'_>) -> Result<Response<Body>, StatusError> {
-        let opts = WatchOptions::parse(t)?;
-        if let Some((cache, index)) = self.cache_for(t) {
-            if let Some(resp) = self.watch_cached(t, cache, index, &opts).await? {
-                return Ok(resp);
+impl Store {
+    /// `watch`: the changes to the objects `opts` selects, as lines (the current state first
+    /// when asked for), from the shard's watch cache when it can serve it.
+    pub async fn watch(
+        &self,
+        res: &Resource,
+        req: &RequestFacts,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, Status> {
+        let watch = WatchOptions::parse(opts)?;
+        if let Some((cache, index)) = self.cache_for(&res.api) {
+            if let Some(stream) = self
+                .watch_cached(res, req, opts, cache, index, &watch)
+                .await?
+            {
+                return Ok(stream);
             }
         }
-        self.watch_backend(t, &opts).await
+        self.watch_backend(res, req, opts, &watch).await
     }
 
     /// A watch of its own on the backend, for resources the cache does not hold.
     async fn watch_backend(
         &self,
-        t: &Target<'_>,
-        opts: &WatchOptions,
-    ) -> Result<Response<Body>, StatusError> {
-        let sel = Selectors::from_target(t)?;
-        let send_initial = opts.send_initial;
-        let bookmarks = opts.bookmarks;
-        let timeout = opts.timeout;
-        let from = opts.from;
-
+        res: &Resource,
+        req: &RequestFacts,
+        opts: &ListOptions,
+        watch: &WatchOptions,
+    ) -> Result<WatchStream, Status> {
+        let sel = Selectors::new(res, opts)?;
         let mut queue = VecDeque::new();
         let mut initial_rev = None;
-        let start = if send_initial {
-            let page = self.read_page(t, &sel, 0, None).await?;
+        let start = if watch.send_initial {
+            let page = self.read_page(res, req, opts, &sel, 0, None).await?;
             for item in &page.items {
                 queue.push_back(line("ADDED", &item.json));
             }
             initial_rev = Some(page.revision);
             page.revision
         } else {
-            from
+            watch.from
         };
-        let prefix = Bytes::from(self.collection(t));
-        let events = storage_call(t.deadline, self.storage.watch(prefix, start)).await?;
+        let prefix = Bytes::from(self.collection(res, req.namespace.as_deref()));
+        let events = storage_call(req.deadline, self.storage.watch(prefix, start)).await?;
         let mut state = WatchState {
             queue,
             events,
             sel,
-            kind: t.res.kind.clone(),
-            api_version: t.res.api_version(),
-            bookmarks,
-            end: Instant::now() + timeout,
+            kind: res.api.kind,
+            api_version: res.api.api_version(),
+            bookmarks: watch.bookmarks,
+            end: Instant::now() + watch.timeout,
             stopping: Arc::clone(&self.stopping),
             done: false,
         };
-        if let (Some(rev), true, true) = (initial_rev, bookmarks, opts.initial_events_end) {
+        if let (Some(rev), true, true) = (initial_rev, watch.bookmarks, watch.initial_events_end) {
             let b = state.bookmark(rev, true);
             state.queue.push_back(b);
         }
         let stream = futures_lite::stream::unfold(state, |mut s| async move {
             let l = s.next_line().await?;
-            Some((Ok::<_, BoxError>(Frame::data(l)), s))
+            Some((l, s))
         });
-        Ok(stream_response(stream))
+        Ok(Box::pin(stream))
     }
 }
 
-/// A 200 response streaming watch lines.
-pub(crate) fn stream_response(
-    stream: impl futures_lite::Stream<Item = Result<Frame<Bytes>, BoxError>> + 'static,
-) -> Response<Body> {
-    let mut resp = Response::new(shards::server::body(StreamBody::new(stream)));
-    *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 /// A watch request's options, validated as upstream validates ListOptions for a watch.
-pub(crate) struct WatchOptions {
+pub(super) struct WatchOptions {
     /// The resourceVersion as given ("" when absent).
-    pub(crate) rv: String,
+    pub(super) rv: String,
     /// Events after this revision (0: from now, or after the initial state).
-    pub(crate) from: Revision,
+    pub(super) from: Revision,
     /// Send the current state as ADDED events first.
-    pub(crate) send_initial: bool,
+    pub(super) send_initial: bool,
     /// The client asked with `sendInitialEvents=true`: mark the end of the initial state.
-    pub(crate) initial_events_end: bool,
+    pub(super) initial_events_end: bool,
     /// `allowWatchBookmarks`.
-    pub(crate) bookmarks: bool,
+    pub(super) bookmarks: bool,
     /// How long the watch lasts.
-    pub(crate) timeout: Duration,
+    pub(super) timeout: Duration,
 }
 
 impl WatchOptions {
-    fn parse(t: &Target<'_>) -> Result<Self, StatusError> {
-        let rv = t.query.get("resourceVersion").unwrap_or("").to_string();
-        let matching = t.query.get("resourceVersionMatch").unwrap_or("");
-        let send_initial_param = t
-            .query
-            .get("sendInitialEvents")
-            .map(|v| matches!(v, "true" | "1" | "True"));
+    fn parse(opts: &ListOptions) -> Result<Self, Status> {
+        let rv = opts.resource_version.clone();
+        let matching = opts.resource_version_match.as_str();
+        let send_initial_param = opts.send_initial_events;
         let mut causes = Vec::new();
-        let forbidden = |field: &str, msg: &str| crate::endpoints::status::StatusCause {
+        let forbidden = |field: &str, msg: &str| StatusCause {
             reason: Some("FieldValueForbidden".into()),
             message: format!("Forbidden: {msg}"),
             field: Some(field.into()),
@@ -251,7 +238,7 @@ impl WatchOptions {
                 ));
             }
             if matching != "NotOlderThan" {
-                causes.push(crate::endpoints::status::StatusCause {
+                causes.push(StatusCause {
                     reason: Some("FieldValueNotSupported".into()),
                     message: format!(
                         "Unsupported value: \"{matching}\": supported values: \"NotOlderThan\""
@@ -261,34 +248,22 @@ impl WatchOptions {
             }
         }
         if !causes.is_empty() {
-            return Err(StatusError::invalid(
-                "meta.k8s.io",
-                "ListOptions",
-                "",
-                causes,
-            ));
+            return Err(Status::invalid("meta.k8s.io", "ListOptions", "", causes));
         }
         let from: Revision = if rv.is_empty() || rv == "0" {
             0
         } else {
-            rv.parse().map_err(|_| {
-                StatusError::bad_request(format!("invalid resource version: {rv:?}"))
-            })?
+            rv.parse()
+                .map_err(|_| Status::bad_request(format!("invalid resource version: {rv:?}")))?
         };
         let send_initial = send_initial_param.unwrap_or(rv.is_empty() || rv == "0");
-        let timeout = t
-            .query
-            .get("timeoutSeconds")
-            .and_then(|s| s.parse::<u64>().ok())
-            .map(Duration::from_secs)
-            .unwrap_or(DEFAULT_WATCH_TIMEOUT);
         Ok(Self {
             rv,
             from,
             send_initial,
             initial_events_end: send_initial_param == Some(true),
-            bookmarks: t.query.flag("allowWatchBookmarks"),
-            timeout,
+            bookmarks: opts.allow_watch_bookmarks,
+            timeout: opts.watch_timeout,
         })
     }
 }

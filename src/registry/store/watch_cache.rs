@@ -16,38 +16,41 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hyper::body::Frame;
-use hyper::Response;
-use shards::server::{Body, BoxError};
 use shards::signal::Wait;
 
 use super::cached::{page_of, Freshness};
+use super::facts::RequestFacts;
 use super::list::Selectors;
-use super::watch::{stream_response, WatchOptions};
-use super::{RestApi, Target};
-use crate::endpoints::rest::object::with_resource_version;
-use crate::endpoints::status::StatusError;
+use super::options::ListOptions;
+use super::watch::{WatchOptions, WatchStream};
+use super::Store;
+use crate::api::object::with_resource_version;
+use crate::api::status::Status;
+use crate::api::Revision;
+use crate::registry::resources::Resource;
 use crate::storage::cache::object::{watch_line, CachedEvent, EventType};
 use crate::storage::cache::{Cursor, Read, WatchCache, WatchStart, WatcherGuard};
-use crate::storage::kv::{Revision, StorageError};
+use crate::storage::kv::StorageError;
 
 /// How often an idle watch with `allowWatchBookmarks` gets a bookmark (upstream: a minute).
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// A bookmark goes out this long before a watch's timeout, so the client resumes from it.
 const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
 
-impl RestApi {
+impl Store {
     /// Serves a watch from the cache; None when the cache cannot (the caller asks the
     /// backend).
-    pub(crate) async fn watch_cached(
+    pub(super) async fn watch_cached(
         &self,
-        t: &Target<'_>,
+        res: &Resource,
+        req: &RequestFacts,
+        list: &ListOptions,
         cache: &WatchCache,
         index: usize,
         opts: &WatchOptions,
-    ) -> Result<Option<Response<Body>>, StatusError> {
-        let sel = Selectors::from_target(t)?;
-        let collection = Bytes::from(self.collection(t));
+    ) -> Result<Option<WatchStream>, Status> {
+        let sel = Selectors::new(res, list)?;
+        let collection = Bytes::from(self.collection(res, req.namespace.as_deref()));
         let mut queue = VecDeque::new();
         let want = if opts.send_initial {
             super::cached::freshness(&opts.rv)?
@@ -56,10 +59,10 @@ impl RestApi {
         } else {
             Freshness::NotOlderThan(opts.from)
         };
-        if !self.cache_fresh(t, cache, want).await? {
+        if !self.cache_fresh(req, cache, want).await? {
             return Ok(None);
         }
-        let mut w = CacheWatch::new(cache, index, collection, sel, t, opts, &self.stopping);
+        let mut w = CacheWatch::new(cache, index, collection, sel, res, opts, &self.stopping);
         let start = if opts.send_initial {
             let (objects, revision, start) = cache.list_and_watch(index);
             let (items, _) = page_of(&objects, &w.collection, None, &w.sel, 0);
@@ -91,7 +94,7 @@ impl RestApi {
                 w.done = true;
             }
         }
-        Ok(Some(stream_response(w)))
+        Ok(Some(Box::pin(w)))
     }
 }
 
@@ -107,7 +110,7 @@ struct CacheWatch {
     /// Only keys under this prefix (the namespace, or the whole resource).
     collection: Bytes,
     sel: Selectors,
-    kind: String,
+    kind: &'static str,
     api_version: String,
     bookmarks: bool,
     end: Instant,
@@ -116,12 +119,6 @@ struct CacheWatch {
     stopping: Wait,
     queue: VecDeque<Bytes>,
     done: bool,
-    /// Table or metadata watches re-render each event (kubectl get -w).
-    output: crate::printers::Output,
-    /// Whether an event went out yet (Table column definitions ride on the first only).
-    sent_first: bool,
-    /// The group and kind whose Table columns the lines are printed with.
-    printed_as: (String, String),
     _open: WatcherGuard,
 }
 
@@ -131,7 +128,7 @@ impl CacheWatch {
         index: usize,
         collection: Bytes,
         sel: Selectors,
-        t: &Target<'_>,
+        res: &Resource,
         opts: &WatchOptions,
         stopping: &Arc<shards::signal::Signal>,
     ) -> Self {
@@ -147,8 +144,8 @@ impl CacheWatch {
             }),
             collection,
             sel,
-            kind: t.res.kind.clone(),
-            api_version: t.res.api_version(),
+            kind: res.api.kind,
+            api_version: res.api.api_version(),
             bookmarks: opts.bookmarks,
             end,
             next_bookmark: None,
@@ -156,12 +153,6 @@ impl CacheWatch {
             stopping: stopping.wait(),
             queue: VecDeque::new(),
             done: false,
-            output: t.output,
-            sent_first: false,
-            printed_as: (
-                t.res.printed_as().0.to_string(),
-                t.res.printed_as().1.to_string(),
-            ),
             _open: cache.watcher_guard(),
         };
         w.next_bookmark = w.bookmark_after(now);
@@ -183,7 +174,7 @@ impl CacheWatch {
     }
 
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
-        super::watch::bookmark_line(&self.kind, &self.api_version, rev, initial_end)
+        super::watch::bookmark_line(self.kind, &self.api_version, rev, initial_end)
     }
 
     /// Queues what this watcher sends for `ev`, after scope and selector transitions.
@@ -225,26 +216,13 @@ impl CacheWatch {
 }
 
 impl futures_lite::Stream for CacheWatch {
-    type Item = Result<Frame<Bytes>, BoxError>;
+    type Item = Bytes;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
             if let Some(line) = this.queue.pop_front() {
-                let line = match this.output {
-                    crate::printers::Output::Json => line,
-                    out => {
-                        let first = !std::mem::replace(&mut this.sent_first, true);
-                        crate::printers::render_watch_line(
-                            out,
-                            &this.printed_as.0,
-                            &this.printed_as.1,
-                            &line,
-                            first,
-                        )
-                    }
-                };
-                return Poll::Ready(Some(Ok(Frame::data(line))));
+                return Poll::Ready(Some(line));
             }
             if this.done {
                 return Poll::Ready(None);

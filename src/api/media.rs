@@ -1,28 +1,28 @@
-//! Accept headers read as goautoneg reads them (upstream's negotiation): media ranges with
-//! their parameters, by falling q. Discovery, the REST verbs and the protobuf encoding all
-//! choose from these clauses.
+//! Media types: Accept headers read as goautoneg reads them (upstream's negotiation), media
+//! ranges with their parameters, by falling q; and the media type of a Content-Type. Discovery,
+//! the REST verbs, OpenAPI and the protobuf encoding all choose from these clauses.
 
 /// One media range of an Accept header.
 #[derive(Debug)]
-pub(crate) struct Clause<'a> {
+pub struct Clause<'a> {
     /// Type (`application`, `*`).
-    pub(crate) ty: &'a str,
+    pub ty: &'a str,
     /// Subtype (`json`, `vnd.kubernetes.protobuf`, `*`).
-    pub(crate) sub: &'a str,
+    pub sub: &'a str,
     /// Quality.
-    pub(crate) q: f64,
+    pub q: f64,
     /// Parameters other than `q`, in order.
-    pub(crate) params: Vec<(&'a str, &'a str)>,
+    pub params: Vec<(&'a str, &'a str)>,
 }
 
 impl Clause<'_> {
     /// A parameter's value.
-    pub(crate) fn param(&self, key: &str) -> Option<&str> {
+    pub fn param(&self, key: &str) -> Option<&str> {
         self.params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
     /// Whether this range covers `application/<sub>`.
-    pub(crate) fn covers(&self, sub: &str) -> bool {
+    pub fn covers(&self, sub: &str) -> bool {
         (self.ty == "application" && (self.sub == sub || self.sub == "*"))
             || (self.ty == "*" && self.sub == "*")
     }
@@ -35,7 +35,7 @@ fn split_once_or_all(s: &str, sep: char) -> (&str, &str) {
 
 /// goautoneg's ParseAccept: clauses by falling q, then specific types before wildcards,
 /// otherwise in the client's order.
-pub(crate) fn parse_accept(header: &str) -> Vec<Clause<'_>> {
+pub fn parse_accept(header: &str) -> Vec<Clause<'_>> {
     fn trim(s: &str) -> &str {
         s.trim_matches(' ')
     }
@@ -85,6 +85,16 @@ pub(crate) fn parse_accept(header: &str) -> Vec<Clause<'_>> {
     out
 }
 
+/// The media type of a Content-Type value, lower-cased, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +114,9 @@ mod tests {
         );
         assert_eq!(c[0].param("x"), Some("1"));
         assert!(parse_accept("bogus,a/b/c").is_empty());
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::endpoints::status::StatusCause;
+use super::status::StatusCause;
 
 /// How a kind's `metadata.name` is validated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,105 @@
+//! A new Service's cluster IP: allocated from `--service-cluster-ip-range` when not given,
+//! checked when given, `None` for headless Services, none at all for ExternalName.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use serde_json::{json, Value};
+
+use super::allocator::ServiceIps;
+use crate::api::meta::Meta;
+use crate::api::status::{Status, StatusCause};
+use crate::registry::kinds::{HookCtx, Object};
+
+/// Sets `spec.clusterIP(s)` of a Service being created; returns the address it holds while
+/// the create is in flight (release it with `ServiceIps::done`).
+pub(super) async fn assign_cluster_ip(
+    ips: &ServiceIps,
+    ctx: HookCtx<'_>,
+    obj: &mut Object,
+    services: &mut Services,
+) -> Result<Option<Ipv4Addr>, Status> {
+    let name = Meta::of(obj).name().unwrap_or_default().to_string();
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(None);
+    };
+    if spec.get("type").and_then(Value::as_str) == Some("ExternalName") {
+        return Ok(None);
+    }
+    let given = spec
+        .get("clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if given == "None" {
+        spec.insert("clusterIPs".into(), json!(["None"]));
+        return Ok(None);
+    }
+    let used = used_cluster_ips(services.get(ctx).await?);
+    let invalid = |msg: String| {
+        Status::invalid(
+            "",
+            "Service",
+            &name,
+            vec![StatusCause {
+                reason: Some("FieldValueInvalid".into()),
+                message: msg,
+                field: Some("spec.clusterIPs".into()),
+            }],
+        )
+    };
+    let ip = if given.is_empty() {
+        ips.allocate(&used).ok_or_else(|| {
+            invalid(
+                "Invalid value: []string(nil): failed to allocate a serviceIP: range is full"
+                    .to_string(),
+            )
+        })?
+    } else {
+        let ip: Ipv4Addr = given.parse().map_err(|_| {
+            invalid(format!(
+                "Invalid value: []string{{\"{given}\"}}: must be a valid IP address"
+            ))
+        })?;
+        if !ips.range().contains(ip) {
+            return Err(invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: the provided IP ({given}) is not in the valid range")));
+        }
+        if used.contains(&ip) {
+            return Err(invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: provided IP is already allocated")));
+        }
+        spec.insert("clusterIPs".into(), json!([given]));
+        return Ok(None);
+    };
+    spec.insert("clusterIP".into(), json!(ip.to_string()));
+    spec.insert("clusterIPs".into(), json!([ip.to_string()]));
+    Ok(Some(ip))
+}
+
+/// Every Service, listed lazily and at most once for one write: cluster IPs and node ports
+/// both read it.
+#[derive(Default)]
+pub(super) struct Services(Option<Vec<Value>>);
+
+impl Services {
+    /// Every Service now, in all namespaces (listed on first use).
+    pub(super) async fn get(&mut self, ctx: HookCtx<'_>) -> Result<&[Value], Status> {
+        if self.0.is_none() {
+            self.0 = Some(ctx.reads.list_all(ctx.resource, ctx.deadline).await?);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
+}
+
+/// Every cluster IP a Service holds.
+fn used_cluster_ips(services: &[Value]) -> HashSet<Ipv4Addr> {
+    services
+        .iter()
+        .filter_map(|v| {
+            v.get("spec")?
+                .get("clusterIP")?
+                .as_str()?
+                .parse::<Ipv4Addr>()
+                .ok()
+        })
+        .collect()
+}
