@@ -139,7 +139,8 @@ impl Query<'_> {
     }
 
     fn is_watch(&self) -> bool {
-        matches!(self.first("watch").as_deref(), Some("1" | "true"))
+        self.first("watch")
+            .is_some_and(|v| super::query::parse_bool(&v))
     }
 
     fn field_selector_name(&self) -> Option<String> {

@@ -1,4 +1,7 @@
 //! A request's query parameters, decoded once, with the typed readers the options parsers use.
+//! Booleans read as upstream's query decoder reads them (`Convert_Slice_string_To_bool`): a
+//! present parameter is false only for `0` or `false` in any case, and true for anything
+//! else — `true`, `True`, `1`, even an empty value; an absent one is false (or unset).
 
 use super::info::url_pairs;
 
@@ -33,15 +36,21 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A boolean switch: true for `1`, `true` or `True`.
+    /// A boolean switch: false when absent, else as [`parse_bool`] reads its value.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "true" | "True"))
+        self.bool_opt(key).unwrap_or(false)
     }
 
-    /// `dryRun=All` given.
-    pub fn dry_run(&self) -> bool {
-        self.all("dryRun").any(|v| v == "All")
+    /// A boolean that may be unset (`sendInitialEvents`, `orphanDependents`).
+    pub fn bool_opt(&self, key: &str) -> Option<bool> {
+        self.get(key).map(parse_bool)
     }
+}
+
+/// A present boolean query value, as upstream decodes it: false for `0` and for `false` in any
+/// case, true for everything else.
+pub fn parse_bool(value: &str) -> bool {
+    !(value == "0" || value.eq_ignore_ascii_case("false"))
 }
 
 #[cfg(test)]
@@ -55,9 +64,29 @@ mod tests {
         ));
         assert!(q.flag("watch"));
         assert_eq!(q.get("labelSelector"), Some("a=b"));
-        assert!(q.dry_run());
+        assert_eq!(q.all("dryRun").collect::<Vec<_>>(), ["x", "All"]);
         assert_eq!(q.get("limit"), Some(""));
         assert_eq!(q.non_empty("limit"), None);
         assert!(!Query::parse(None).flag("watch"));
+    }
+
+    #[test]
+    fn booleans_as_upstream_decodes_them() {
+        for yes in ["1", "t", "T", "true", "True", "TRUE", "yes", ""] {
+            assert!(parse_bool(yes), "{yes:?}");
+        }
+        for no in ["0", "false", "False", "FALSE", "fAlSe"] {
+            assert!(!parse_bool(no), "{no:?}");
+        }
+        let q = Query::parse(Some("a=True&b=0&c"));
+        assert_eq!(
+            (
+                q.bool_opt("a"),
+                q.bool_opt("b"),
+                q.bool_opt("c"),
+                q.bool_opt("d")
+            ),
+            (Some(true), Some(false), Some(true), None)
+        );
     }
 }

@@ -53,3 +53,19 @@ pub fn kubectls() -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A named case run against a shared server.
+pub type Case = (&'static str, fn(&server::Kubeshard));
+
+/// Runs every case against one server; each runs even when an earlier one fails, and the
+/// test fails at the end naming the cases that failed.
+pub fn run_cases(ks: &server::Kubeshard, cases: &[Case]) {
+    let mut failed = Vec::new();
+    for (name, case) in cases {
+        eprintln!("case {name}");
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(ks))).is_err() {
+            failed.push(*name);
+        }
+    }
+    assert!(failed.is_empty(), "failed cases: {failed:?}");
+}

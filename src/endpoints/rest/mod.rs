@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use shards::server::Body;
 
-use self::body::BodyReader;
+use self::body::{BodyReader, Failure};
 use super::response;
 use crate::api::resources::Subresource;
 use crate::api::status::Status;
@@ -22,7 +22,7 @@ use crate::openapi::validate::Directive;
 use crate::printers::Output;
 use crate::registry::patch::PatchType;
 use crate::registry::resources::Resource;
-use crate::registry::store::{DeleteOptions, ListOptions, RequestFacts, Store, Stored};
+use crate::registry::store::{dry_run, DeleteOptions, ListOptions, RequestFacts, Store, Stored};
 use crate::request::{Query, RequestCtx};
 
 /// Serves resource requests for one shard.
@@ -98,21 +98,28 @@ impl RestApi {
         } else {
             Output::Json
         };
-        let writes = matches!(verb, "create" | "update" | "patch");
-        let field_validation = if writes {
-            match Directive::parse(query.get("fieldValidation")) {
-                Ok(d) => d,
+        let options_kind = match verb {
+            "create" => Some("CreateOptions"),
+            "update" => Some("UpdateOptions"),
+            "patch" => Some("PatchOptions"),
+            _ => None,
+        };
+        let (field_validation, dry_run) = match options_kind {
+            Some(kind) => match Directive::parse(query.get("fieldValidation"))
+                .and_then(|d| Ok((d, dry_run(&query, kind)?)))
+            {
+                Ok(v) => v,
                 Err(e) => return Some(response::status(&e)),
-            }
-        } else {
-            Directive::Warn
+            },
+            // Deletes read dryRun with their DeleteOptions; reads have none.
+            None => (Directive::Warn, false),
         };
         let facts = RequestFacts {
             user: Rc::clone(&ctx.user),
             namespace: (res.api.namespaced && ns_given).then(|| info.namespace.clone()),
             name: info.name.clone(),
             subresource: sub,
-            dry_run: query.dry_run(),
+            dry_run,
             field_manager: query.get("fieldManager").map(str::to_string),
             field_validation,
             deadline: ctx.deadline,
@@ -127,7 +134,7 @@ impl RestApi {
         let resp = self
             .dispatch(verb, req, &routed)
             .await
-            .unwrap_or_else(|e| response::status(&e));
+            .unwrap_or_else(Failure::respond);
         let rewrite = answer::Rewrite {
             conversion: conversion.filter(|_| resp.status().is_success()),
             protobuf,
@@ -144,20 +151,32 @@ impl RestApi {
         verb: &str,
         req: Request<Incoming>,
         r: &Routed,
-    ) -> Result<Response<Body>, Status> {
+    ) -> Result<Response<Body>, Failure> {
         let store = &self.store;
         let (res, facts) = (&*r.res, &r.facts);
         let scale = facts.subresource == Some(Subresource::Scale);
         match verb {
-            "get" if scale => store.get_scale(res, facts).await.map(stored),
+            "get" if scale => store
+                .get_scale(res, facts)
+                .await
+                .map(stored)
+                .map_err(Failure::from),
             "update" if scale => {
                 let body = self.body.json(req).await?;
-                store.update_scale(res, facts, &body).await.map(stored)
+                store
+                    .update_scale(res, facts, &body)
+                    .await
+                    .map(stored)
+                    .map_err(Failure::from)
             }
             "patch" => {
                 let patch_type = PatchType::from_content_type(&body::content_type(&req))?;
                 let body = self.body.raw(req).await?;
-                store.patch(res, facts, patch_type, &body).await.map(stored)
+                store
+                    .patch(res, facts, patch_type, &body)
+                    .await
+                    .map(stored)
+                    .map_err(Failure::from)
             }
             "get" => {
                 let rv = r.query.get("resourceVersion").unwrap_or_default();
@@ -182,16 +201,28 @@ impl RestApi {
             }
             "create" if facts.subresource.is_none() => {
                 let body = self.body.json(req).await?;
-                store.create(res, facts, body).await.map(stored)
+                store
+                    .create(res, facts, body)
+                    .await
+                    .map(stored)
+                    .map_err(Failure::from)
             }
             "update" => {
                 let body = self.body.json(req).await?;
-                store.update(res, facts, body).await.map(stored)
+                store
+                    .update(res, facts, body)
+                    .await
+                    .map(stored)
+                    .map_err(Failure::from)
             }
             "delete" if facts.subresource.is_none() => {
                 let body = self.body.json(req).await?;
                 let opts = DeleteOptions::parse(&body, &r.query)?;
-                store.delete(res, facts, &opts).await.map(stored)
+                store
+                    .delete(res, facts, &opts)
+                    .await
+                    .map(stored)
+                    .map_err(Failure::from)
             }
             "deletecollection" if facts.subresource.is_none() => {
                 let body = self.body.json(req).await?;
@@ -203,11 +234,7 @@ impl RestApi {
                     render::list(Output::Json, res, &deleted),
                 ))
             }
-            _ => Err(Status::method_not_supported(
-                res.api.group,
-                res.api.plural,
-                verb,
-            )),
+            _ => Err(Status::method_not_supported(res.api.group, res.api.plural, verb).into()),
         }
     }
 }

@@ -42,7 +42,7 @@ use shards::signal::Signal;
 pub use self::admission::{AdmissionChain, AdmissionPlugin, Attributes, Operation};
 pub use self::facts::RequestFacts;
 pub use self::list::{Listed, PageItem};
-pub use self::options::{DeleteOptions, ListOptions, Preconditions, Propagation};
+pub use self::options::{dry_run, DeleteOptions, ListOptions, Preconditions, Propagation};
 pub use self::watch::{bookmark_line, WatchStream};
 use super::resources::{Resource, ResourceTable};
 use super::{keys, kinds};

@@ -55,9 +55,7 @@ impl ListOptions {
                 .unwrap_or_default()
                 .to_string(),
             allow_watch_bookmarks: q.flag("allowWatchBookmarks"),
-            send_initial_events: q
-                .get("sendInitialEvents")
-                .map(|v| matches!(v, "true" | "1" | "True")),
+            send_initial_events: q.bool_opt("sendInitialEvents"),
             watch_timeout: q
                 .get("timeoutSeconds")
                 .and_then(|s| s.parse::<u64>().ok())
@@ -134,16 +132,32 @@ impl DeleteOptions {
         if let Some(g) = q.get("gracePeriodSeconds") {
             opts.grace_period_seconds = g.parse().ok();
         }
+        if let Some(o) = q.bool_opt("orphanDependents") {
+            opts.orphan_dependents = Some(o);
+        }
+        opts.dry_run.extend(q.all("dryRun").map(str::to_string));
+        let invalid =
+            |cause: StatusCause| Status::invalid("meta.k8s.io", "DeleteOptions", "", vec![cause]);
+        if let (Some(_), Some(p)) = (opts.orphan_dependents, &opts.propagation_policy) {
+            return Err(invalid(StatusCause {
+                reason: Some("FieldValueInvalid".into()),
+                message: format!(
+                    "Invalid value: {}: orphanDependents and deletionPropagation cannot be both set",
+                    quoted(p)
+                ),
+                field: Some("propagationPolicy".into()),
+            }));
+        }
         let propagation = match (opts.propagation_policy.as_deref(), opts.orphan_dependents) {
             (Some("Foreground"), _) => Some(Propagation::Foreground),
             (Some("Background"), _) => Some(Propagation::Background),
             (Some("Orphan"), _) => Some(Propagation::Orphan),
             (Some(other), _) => {
-                return Err(Status::invalid("", "DeleteOptions", "", vec![StatusCause {
+                return Err(invalid(StatusCause {
                     reason: Some("FieldValueNotSupported".into()),
-                    message: format!("Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""),
+                    message: format!("Unsupported value: {}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"", quoted(other)),
                     field: Some("propagationPolicy".into()),
-                }]))
+                }))
             }
             (None, Some(true)) => Some(Propagation::Orphan),
             _ => None,
@@ -152,9 +166,41 @@ impl DeleteOptions {
             preconditions: opts.preconditions,
             propagation,
             grace_period_seconds: opts.grace_period_seconds,
-            dry_run: q.dry_run() || opts.dry_run.iter().any(|d| d == "All"),
+            dry_run: dry_run_values(&opts.dry_run, "DeleteOptions")?,
         })
     }
+}
+
+/// `dryRun` of a write whose options are of `options_kind` (`CreateOptions`, ...): true for
+/// `All`, false when absent; any other value is upstream's 422.
+pub fn dry_run(q: &Query, options_kind: &str) -> Result<bool, Status> {
+    let values: Vec<String> = q.all("dryRun").map(str::to_string).collect();
+    dry_run_values(&values, options_kind)
+}
+
+fn dry_run_values(values: &[String], options_kind: &str) -> Result<bool, Status> {
+    if values.iter().all(|v| v == "All") {
+        return Ok(!values.is_empty());
+    }
+    let listed: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+    Err(Status::invalid(
+        "meta.k8s.io",
+        options_kind,
+        "",
+        vec![StatusCause {
+            reason: Some("FieldValueNotSupported".into()),
+            message: format!(
+                "Unsupported value: []string{{{}}}: supported values: \"All\"",
+                listed.join(", ")
+            ),
+            field: Some("dryRun".into()),
+        }],
+    ))
+}
+
+/// A string as Go's `%q` prints it (for field error values).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -173,8 +219,26 @@ mod tests {
         let orphan =
             DeleteOptions::parse(br#"{"orphanDependents":true}"#, &Query::default()).unwrap();
         assert_eq!(orphan.propagation, Some(Propagation::Orphan));
-        let bad = DeleteOptions::parse(b"", &Query::parse(Some("propagationPolicy=Later")));
-        assert_eq!(bad.unwrap_err().code, 422);
+        let bad =
+            DeleteOptions::parse(b"", &Query::parse(Some("propagationPolicy=Later"))).unwrap_err();
+        assert_eq!(bad.code, 422);
+        assert_eq!(bad.message, "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"Later\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+        let both = DeleteOptions::parse(
+            br#"{"propagationPolicy":"Foreground"}"#,
+            &Query::parse(Some("orphanDependents=true")),
+        )
+        .unwrap_err();
+        assert!(both.message.ends_with("propagationPolicy: Invalid value: \"Foreground\": orphanDependents and deletionPropagation cannot be both set"), "{}", both.message);
+        let dry = DeleteOptions::parse(b"", &Query::parse(Some("dryRun=Some"))).unwrap_err();
+        assert_eq!(dry.message, "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{\"Some\"}: supported values: \"All\"");
+        assert!(dry_run(&Query::parse(Some("dryRun=All")), "CreateOptions").unwrap());
+        assert!(!dry_run(&Query::default(), "CreateOptions").unwrap());
+        assert_eq!(
+            DeleteOptions::parse(b"", &Query::parse(Some("orphanDependents=True")))
+                .unwrap()
+                .propagation,
+            Some(Propagation::Orphan)
+        );
         assert_eq!(
             DeleteOptions::parse(b"{", &Query::default())
                 .unwrap_err()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A/B of server builds on the resource path: GET one ConfigMap over TLS with the admin client
+# certificate (HTTP/2), each build pinned to the same CPU, the load generator on another, runs
+# alternated between builds. Prints each build's median req/s and the server's CPU time per
+# request (utime+stime of the server process over the run / requests), the measure that does
+# not depend on whether the load generator is the limit.
+#
+#   scripts/bench-ab.sh OLD_BINARY NEW_BINARY     # e.g. a release build of main vs this tree
+#   SERVER_CPUS=0 LOAD_CPUS=1 SECONDS_PER_RUN=10 RUNS=3 CONCURRENCY=64 scripts/bench-ab.sh A B
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SERVER_CPUS=${SERVER_CPUS:-0}
+LOAD_CPUS=${LOAD_CPUS:-1}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+RUNS=${RUNS:-3}
+CONCURRENCY=${CONCURRENCY:-64}
+[ $# -ge 2 ] || { echo "usage: $0 BINARY_A BINARY_B [...]" >&2; exit 2; }
+cargo build --release --example get_load >/dev/null
+LOAD=target/release/examples/get_load
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+declare -A port pid
+i=0
+for bin in "$@"; do
+  p=$(free_port); d="$work/ks$i"
+  "$bin" --bind-address=127.0.0.1 --secure-port="$p" --data-dir="$d" --cpus="$SERVER_CPUS" >"$work/ks$i.log" 2>&1 &
+  pid[$i]=$!; pids+=($!); port[$i]=$p
+  for _ in $(seq 100); do grep -q "serving on" "$work/ks$i.log" && break; sleep 0.1; done
+  curl -sf --cacert "$d/pki/ca.crt" --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" \
+    -H 'content-type: application/json' -X POST \
+    --data '{"metadata":{"name":"bench"},"data":{"k":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"}}' \
+    "https://127.0.0.1:$p/api/v1/namespaces/default/configmaps" >/dev/null
+  i=$((i+1))
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A rps cpu
+for run in $(seq "$RUNS"); do
+  for j in $(seq 0 $((i-1))); do
+    d="$work/ks$j"
+    before=$(cpu_ticks "${pid[$j]}")
+    out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "https://127.0.0.1:${port[$j]}/api/v1/namespaces/default/configmaps/bench" \
+      --pki "$d/pki" --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN")
+    after=$(cpu_ticks "${pid[$j]}")
+    n=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+    rps[$j]+="$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])') "
+    cpu[$j]+="$(python3 -c "print(($after-$before)/$hz*1e6/max($n,1))") "
+  done
+done
+printf '%-60s %10s %16s\n' "build" "req/s" "server us/req"
+for j in $(seq 0 $((i-1))); do
+  bin=$(eval echo "\${$((j+1))}")
+  printf '%-60s %10.0f %16.1f\n' "$bin" "$(echo ${rps[$j]} | tr ' ' '\n' | median)" "$(echo ${cpu[$j]} | tr ' ' '\n' | median)"
+done

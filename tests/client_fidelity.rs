@@ -1,0 +1,197 @@
+//! What real clients see, as against kube-apiserver: the body limit's 413 on HTTP/1.1 and
+//! HTTP/2 (with and without a Content-Length), boolean query parameters decoded as upstream's
+//! query decoder decodes them, and the connection staying usable after a refused body. One
+//! server serves every case in this file; each case runs even when another fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{json, Value};
+use support::rt;
+use support::server::Kubeshard;
+
+#[test]
+fn client_fidelity() {
+    let ks = Kubeshard::start(&[]);
+    let cases: &[support::Case] = &[
+        (
+            "an_oversized_body_gets_the_413_status_on_both_protocols",
+            an_oversized_body_gets_the_413_status_on_both_protocols,
+        ),
+        (
+            "boolean_query_parameters_decode_as_upstream",
+            boolean_query_parameters_decode_as_upstream,
+        ),
+    ];
+    support::run_cases(&ks, cases);
+}
+
+/// A ConfigMap body of about `bytes` bytes.
+fn configmap(name: &str, bytes: usize) -> Vec<u8> {
+    serde_json::to_vec(&json!({"metadata": {"name": name}, "data": {"k": "a".repeat(bytes)}}))
+        .unwrap()
+}
+
+fn an_oversized_body_gets_the_413_status_on_both_protocols(ks: &Kubeshard) {
+    rt().block_on(async {
+        let url = ks.url("/api/v1/namespaces/default/configmaps");
+        for http2 in [false, true] {
+            let c = ks.client(true, http2);
+            // With a Content-Length over the limit.
+            let r = c
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(configmap("big", 4 << 20))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 413, "http2={http2}");
+            let expected_version = if http2 {
+                reqwest::Version::HTTP_2
+            } else {
+                reqwest::Version::HTTP_11
+            };
+            assert_eq!(r.version(), expected_version);
+            let s: Value = r.json().await.unwrap();
+            assert_eq!(s["reason"], "RequestEntityTooLarge");
+            assert_eq!(s["message"], "Request entity too large: limit is 3145728");
+
+            // Streamed, with no Content-Length: the limit is found while reading.
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = configmap("streamed", 4 << 20)
+                .chunks(64 << 10)
+                .map(|c| Ok(c.to_vec()))
+                .collect();
+            let r = c
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                    chunks,
+                )))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("http2={http2}: no answer: {e:?}"));
+            assert_eq!(r.status(), 413, "http2={http2}");
+            let s: Value = r.json().await.unwrap();
+            assert_eq!(s["code"], 413);
+
+            // Far over the limit and streamed over HTTP/2: the stream ends after the 413.
+            if http2 {
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> = configmap("huge", 12 << 20)
+                    .chunks(64 << 10)
+                    .map(|c| Ok(c.to_vec()))
+                    .collect();
+                let r = c
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                        chunks,
+                    )))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 413);
+            }
+
+            // The client goes on (over HTTP/2: the same connection).
+            let r = c
+                .get(ks.url("/api/v1/namespaces/default/configmaps"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "http2={http2}");
+        }
+    });
+}
+
+fn boolean_query_parameters_decode_as_upstream(ks: &Kubeshard) {
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let path = "/api/v1/namespaces/default/configmaps";
+        // A watch for every form upstream reads as true (the Python client sends `True`);
+        // a list for the false forms.
+        for (value, watch) in [
+            ("true", true),
+            ("True", true),
+            ("TRUE", true),
+            ("1", true),
+            ("t", true),
+            ("yes", true),
+            ("", true),
+            ("false", false),
+            ("False", false),
+            ("FALSE", false),
+            ("0", false),
+        ] {
+            let r = c
+                .get(ks.url(&format!("{path}?watch={value}&timeoutSeconds=1")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "watch={value}");
+            let body = r.text().await.unwrap();
+            let first: Value = serde_json::from_str(body.lines().next().unwrap_or("{}")).unwrap();
+            if watch {
+                assert!(
+                    first.get("type").is_some() || body.is_empty(),
+                    "watch={value:?} should watch: {body}"
+                );
+                assert!(first.get("kind").is_none(), "watch={value:?}: {body}");
+            } else {
+                assert_eq!(first["kind"], "ConfigMapList", "watch={value:?}: {body}");
+            }
+        }
+        // sendInitialEvents=True with bookmarks: the initial-events-end bookmark comes.
+        let r = c
+            .get(ks.url(&format!(
+                "{path}?watch=1&sendInitialEvents=True&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=True&timeoutSeconds=1"
+            )))
+            .send()
+            .await
+            .unwrap();
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("\"k8s.io/initial-events-end\":\"true\""),
+            "{body}"
+        );
+
+        // dryRun accepts only All, with upstream's 422.
+        let r = c
+            .post(ks.url(&format!("{path}?dryRun=Bogus")))
+            .header("content-type", "application/json")
+            .body(configmap("dry", 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let s: Value = r.json().await.unwrap();
+        assert_eq!(
+            s["message"],
+            "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: []string{\"Bogus\"}: supported values: \"All\""
+        );
+        // orphanDependents=True in the query: the orphan finalizer.
+        let made = c
+            .post(ks.url(path))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::to_vec(
+                    &json!({"metadata": {"name": "orphaned", "finalizers": ["example.com/keep"]}}),
+                )
+                .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+        let r = c
+            .delete(ks.url(&format!("{path}/orphaned?orphanDependents=True")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let obj: Value = r.json().await.unwrap();
+        assert_eq!(
+            obj["metadata"]["finalizers"],
+            json!(["example.com/keep", "orphan"])
+        );
+    });
+}
