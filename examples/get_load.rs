@@ -1,10 +1,12 @@
 //! GET load: C concurrent requests for one URL over HTTP/2 (or HTTP/1.1) with the admin
-//! client certificate, for D seconds; prints requests, req/s and errors as one JSON line.
-//! Used by `scripts/bench-ab.sh` to compare builds (the server's CPU per request is the
-//! measure; this client may be the limit of req/s on a small machine).
+//! client certificate, for D seconds or N requests; prints requests, req/s, mean latency and
+//! errors as one JSON line. Used by `scripts/bench-ab.sh` and `scripts/bench-list.sh` to
+//! compare builds (the server's CPU per request is the measure; this client may be the limit
+//! of req/s on a small machine). `--create N --bytes B` instead POSTs N ConfigMaps of about B
+//! bytes to the URL (a collection) and exits.
 //!
 //!   get_load --url https://127.0.0.1:6443/api/v1/namespaces/default/configmaps/x \
-//!            --pki <data-dir>/pki --concurrency 64 --seconds 10 [--http1]
+//!            --pki <data-dir>/pki --concurrency 64 --seconds 10 [--requests N] [--http1]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ fn main() {
     let mut url = String::new();
     let mut pki = "kubeshard-data/pki".to_string();
     let (mut concurrency, mut seconds, mut http1) = (64usize, 10u64, false);
+    let (mut requests, mut create, mut bytes) = (0u64, 0u64, 1000usize);
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
@@ -25,6 +28,9 @@ fn main() {
                     "--pki" => pki = v,
                     "--concurrency" => concurrency = v.parse().unwrap_or(concurrency),
                     "--seconds" => seconds = v.parse().unwrap_or(seconds),
+                    "--requests" => requests = v.parse().unwrap_or(0),
+                    "--create" => create = v.parse().unwrap_or(0),
+                    "--bytes" => bytes = v.parse().unwrap_or(bytes),
                     other => {
                         eprintln!("unknown argument {other}");
                         std::process::exit(2);
@@ -69,17 +75,48 @@ fn main() {
     };
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs(seconds);
+    let issued = Arc::new(AtomicU64::new(0));
+    let latency_us = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let end = started + Duration::from_secs(seconds);
+    let payload = "v".repeat(bytes);
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
-            let (client, url, ok, failed) =
-                (client.clone(), url.clone(), ok.clone(), failed.clone());
+            let (client, url, ok, failed, issued, latency_us, payload) = (
+                client.clone(),
+                url.clone(),
+                ok.clone(),
+                failed.clone(),
+                issued.clone(),
+                latency_us.clone(),
+                payload.clone(),
+            );
+            let limit = if create > 0 { create } else { requests };
             tasks.push(tokio::spawn(async move {
-                while Instant::now() < end {
-                    match client.get(&url).send().await {
+                loop {
+                    let n = issued.fetch_add(1, Ordering::Relaxed);
+                    if (limit > 0 && n >= limit) || (limit == 0 && Instant::now() >= end) {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let sent = if create > 0 {
+                        let body = format!(
+                            "{{\"metadata\":{{\"name\":\"load-{n:06}\"}},\"data\":{{\"k\":\"{payload}\"}}}}"
+                        );
+                        client
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(body)
+                            .send()
+                            .await
+                    } else {
+                        client.get(&url).send().await
+                    };
+                    match sent {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
+                            latency_us.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
                         _ => {
@@ -94,9 +131,11 @@ fn main() {
         }
     });
     let n = ok.load(Ordering::Relaxed);
+    let took = started.elapsed().as_secs_f64();
     println!(
-        "{{\"requests\":{n},\"errors\":{},\"seconds\":{seconds},\"rps\":{:.0}}}",
+        "{{\"requests\":{n},\"errors\":{},\"seconds\":{took:.2},\"rps\":{:.0},\"latency_ms_mean\":{:.2}}}",
         failed.load(Ordering::Relaxed),
-        n as f64 / seconds as f64
+        n as f64 / took,
+        latency_us.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64
     );
 }

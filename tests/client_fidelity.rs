@@ -22,6 +22,10 @@ fn client_fidelity() {
             "boolean_query_parameters_decode_as_upstream",
             boolean_query_parameters_decode_as_upstream,
         ),
+        (
+            "lists_stream_the_whole_body_form_and_large_answers_are_gzipped",
+            lists_stream_the_whole_body_form_and_large_answers_are_gzipped,
+        ),
     ];
     support::run_cases(&ks, cases);
 }
@@ -192,6 +196,132 @@ fn boolean_query_parameters_decode_as_upstream(ks: &Kubeshard) {
         assert_eq!(
             obj["metadata"]["finalizers"],
             json!(["example.com/keep", "orphan"])
+        );
+    });
+}
+
+fn lists_stream_the_whole_body_form_and_large_answers_are_gzipped(ks: &Kubeshard) {
+    use std::io::Read;
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let r = c
+            .post(ks.url("/api/v1/namespaces"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&json!({"metadata": {"name": "lists"}})).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let path = "/api/v1/namespaces/lists/configmaps";
+        for i in 0..300 {
+            let r = c
+                .post(ks.url(path))
+                .header("content-type", "application/json")
+                .body(configmap(&format!("cm-{i:03}"), 1000))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
+        // The streamed list is, byte for byte, the whole-body form: the envelope around
+        // each item's bytes as a GET answers them, at the list's revision.
+        let r = c.get(ks.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let length: usize = r.headers()["content-length"].to_str().unwrap().parse().unwrap();
+        let listed = r.bytes().await.unwrap();
+        assert_eq!(listed.len(), length);
+        let v: Value = serde_json::from_slice(&listed).unwrap();
+        let rv = v["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        let mut whole = format!(
+            "{{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{{\"resourceVersion\":\"{rv}\"}},\"items\":["
+        )
+        .into_bytes();
+        for i in 0..300 {
+            if i > 0 {
+                whole.push(b',');
+            }
+            let one = c
+                .get(ks.url(&format!("{path}/cm-{i:03}")))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            whole.extend_from_slice(&one);
+        }
+        whole.extend_from_slice(b"]}");
+        assert!(listed == whole, "the streamed list differs from the whole-body form");
+
+        // gzip: asked for, a list over 128 KiB comes gzipped; the same bytes unzipped.
+        let r = c
+            .get(ks.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-encoding"], "gzip");
+        assert_eq!(r.headers()["vary"], "Accept-Encoding");
+        let zipped = r.bytes().await.unwrap();
+        assert!(zipped.len() < listed.len());
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert!(plain == listed, "gzip round trip");
+        // Small answers, and clients that do not ask, get plain bodies.
+        let small = c
+            .get(ks.url(&format!("{path}/cm-000")))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(small.headers().get("content-encoding").is_none());
+        let plain_list = c.get(ks.url(path)).send().await.unwrap();
+        assert!(plain_list.headers().get("content-encoding").is_none());
+        // Discovery and OpenAPI documents over the threshold too; watches never.
+        let doc = c
+            .get(ks.url("/openapi/v2"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(doc.headers()["content-encoding"], "gzip");
+        let watch = c
+            .get(ks.url(&format!("{path}?watch=1&timeoutSeconds=1")))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(watch.headers().get("content-encoding").is_none());
+        assert!(watch.text().await.unwrap().contains("\"ADDED\""));
+
+        // A protobuf list, item by item, decodes to the same items.
+        use prost::Message;
+        let r = c
+            .get(ks.url(path))
+            .header("accept", "application/vnd.kubernetes.protobuf")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/vnd.kubernetes.protobuf"
+        );
+        let pb = r.bytes().await.unwrap();
+        assert_eq!(&pb[..4], b"k8s\0");
+        let unknown = k8s_pb::apimachinery::pkg::runtime::Unknown::decode(&pb[4..]).unwrap();
+        assert_eq!(
+            unknown.type_meta.unwrap().kind.as_deref(),
+            Some("ConfigMapList")
+        );
+        let list =
+            k8s_pb::api::core::v1::ConfigMapList::decode(unknown.raw.unwrap().as_slice()).unwrap();
+        assert_eq!(list.items.len(), 300);
+        assert_eq!(list.metadata.unwrap().resource_version.as_deref(), Some(rv.as_str()));
+        assert_eq!(
+            list.items[7].metadata.as_ref().unwrap().name.as_deref(),
+            Some("cm-007")
         );
     });
 }

@@ -2,5 +2,6 @@
 //!
 //! Invariant: no object lifecycle here — routes, bodies, negotiation and rendering only.
 
+pub mod compression;
 pub mod response;
 pub mod rest;

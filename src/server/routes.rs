@@ -14,8 +14,8 @@ use super::discovery::Discovery;
 use super::health::Health;
 use super::version::VersionInfo;
 use crate::api::status::Status;
-use crate::endpoints::response;
 use crate::endpoints::rest::RestApi;
+use crate::endpoints::{compression, response};
 use crate::request::RequestCtx;
 use crate::storage::cache::CacheMetrics;
 
@@ -46,8 +46,15 @@ impl ServerChain {
         self
     }
 
-    /// Serves a request that passed the filters.
+    /// Serves a request that passed the filters; large answers are gzipped for clients that
+    /// ask (upstream's APIResponseCompression).
     pub async fn serve(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+        let gzip = compression::accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
+        let resp = self.answer(req, ctx).await;
+        compression::gzip_if_accepted(gzip, resp)
+    }
+
+    async fn answer(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
         if ctx.info.is_resource_request {
             return match self.rest.serve(req, &ctx).await {
                 Some(r) => r,

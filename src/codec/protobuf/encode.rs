@@ -27,6 +27,12 @@ pub(super) fn bytes_field(out: &mut Vec<u8>, tag: u32, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
+/// The key and length of a length-delimited field whose `len` bytes follow separately.
+pub(super) fn length_prefix(out: &mut Vec<u8>, tag: u32, len: usize) {
+    key(out, tag, 2);
+    varint(out, len as u64);
+}
+
 fn int_field(out: &mut Vec<u8>, tag: u32, v: i64) {
     key(out, tag, 0);
     // Negative int32 and int64 both go out as ten-byte two's complement varints.

@@ -125,6 +125,51 @@ pub fn from_json(obj: &Value) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+/// A list (`<kind>List` of `api_version`) as the protobuf body upstream sends, in pieces so it
+/// can be written as it is made: each item is encoded on its own (the caller parses them one
+/// at a time), so the peak is one item's parse, not the whole list's. `meta` is the list's
+/// `metadata`. The pieces concatenated are the whole body.
+pub fn list_pieces(
+    api_version: &str,
+    kind: &str,
+    meta: &Value,
+    items: impl Iterator<Item = Value>,
+) -> Result<Vec<Vec<u8>>, DecodeError> {
+    let item_name = message_name(api_version, kind);
+    let list_kind = format!("{kind}List");
+    let list_name = message_name(api_version, &list_kind);
+    if !decode::known(&item_name) || !decode::known(&list_name) {
+        return Err(DecodeError(format!(
+            "no protobuf message is known for {api_version}, Kind={list_kind}"
+        )));
+    }
+    let mut pieces = Vec::new();
+    let meta_msg = encode::message("apimachinery.pkg.apis.meta.v1.ListMeta", meta, 1)?;
+    let mut head = Vec::new();
+    encode::bytes_field(&mut head, 1, &meta_msg);
+    let mut raw_len = head.len();
+    pieces.push(head);
+    for v in items {
+        let mut item = Vec::new();
+        encode::bytes_field(&mut item, 2, &encode::message(&item_name, &v, 1)?);
+        raw_len += item.len();
+        pieces.push(item);
+    }
+    // The envelope's fields around the list message (`raw`), written before and after it.
+    let mut type_meta = Vec::new();
+    encode::bytes_field(&mut type_meta, 1, api_version.as_bytes());
+    encode::bytes_field(&mut type_meta, 2, list_kind.as_bytes());
+    let mut prefix = MAGIC.to_vec();
+    encode::bytes_field(&mut prefix, 1, &type_meta);
+    encode::length_prefix(&mut prefix, 2, raw_len);
+    let mut suffix = Vec::new();
+    encode::bytes_field(&mut suffix, 3, b"");
+    encode::bytes_field(&mut suffix, 4, b"");
+    pieces.insert(0, prefix);
+    pieces.push(suffix);
+    Ok(pieces)
+}
+
 /// One watch event (a JSON watch line, `{"type":..,"object":..}`) as upstream's protobuf
 /// watch streams frame it: a 4-byte big-endian length, then a `metav1.WatchEvent` without
 /// envelope whose object is the full protobuf encoding of the object.
@@ -141,6 +186,32 @@ pub fn watch_frame(line: &Value) -> Result<Vec<u8>, DecodeError> {
     let mut out = len.to_be_bytes().to_vec();
     out.extend(body);
     Ok(out)
+}
+
+#[cfg(test)]
+mod list_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_list_in_pieces_is_the_whole_list_encoded() {
+        let items = [
+            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "a", "resourceVersion": "3"}, "data": {"k": "v"}}),
+            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "b", "resourceVersion": "4"}}),
+        ];
+        let whole = json!({"kind": "ConfigMapList", "apiVersion": "v1",
+            "metadata": {"resourceVersion": "9", "continue": "c"}, "items": items});
+        let pieces = list_pieces(
+            "v1",
+            "ConfigMap",
+            &json!({"resourceVersion": "9", "continue": "c"}),
+            items.iter().cloned(),
+        )
+        .unwrap();
+        assert_eq!(pieces.concat(), from_json(&whole).unwrap());
+        assert_eq!(pieces.len(), 2 + 1 + items.len());
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ use crate::openapi::validate::Directive;
 use crate::printers::Output;
 use crate::registry::patch::PatchType;
 use crate::registry::resources::Resource;
-use crate::registry::store::{dry_run, DeleteOptions, ListOptions, RequestFacts, Store, Stored};
+use crate::registry::store::{
+    dry_run, DeleteOptions, ListOptions, Listed, RequestFacts, Store, Stored,
+};
 use crate::request::{Query, RequestCtx};
 
 /// Serves resource requests for one shard.
@@ -38,7 +40,14 @@ struct Routed {
     query: Query,
     /// What reads return (JSON, Table, PartialObjectMetadata), from the Accept header.
     output: Output,
+    /// The client accepts only protobuf.
+    protobuf: bool,
 }
+
+/// Marks a response rendered whole by its verb (version conversion and encoding included),
+/// so the answer rewrite passes it on.
+#[derive(Clone, Copy)]
+struct Rendered;
 
 impl RestApi {
     /// The API over `store`, reading bodies up to `max_body` bytes.
@@ -130,6 +139,7 @@ impl RestApi {
             facts,
             query,
             output,
+            protobuf,
         };
         let resp = self
             .dispatch(verb, req, &routed)
@@ -139,7 +149,7 @@ impl RestApi {
             conversion: conversion.filter(|_| resp.status().is_success()),
             protobuf,
         };
-        if rewrite.is_identity() {
+        if rewrite.is_identity() || resp.extensions().get::<Rendered>().is_some() {
             return Some(resp);
         }
         let stream = verb == "watch" && resp.status().is_success();
@@ -189,10 +199,7 @@ impl RestApi {
             "list" => {
                 let opts = ListOptions::from_query(&r.query)?;
                 let listed = store.list(res, facts, &opts).await?;
-                Ok(response::json(
-                    StatusCode::OK,
-                    render::list(r.output, res, &listed),
-                ))
+                self.list_answer(r, listed)
             }
             "watch" => {
                 let opts = ListOptions::from_query(&r.query)?;
@@ -229,13 +236,23 @@ impl RestApi {
                 let opts = DeleteOptions::parse(&body, &r.query)?;
                 let list = ListOptions::from_query(&r.query)?;
                 let deleted = store.delete_collection(res, facts, &list, &opts).await?;
-                Ok(response::json(
-                    StatusCode::OK,
-                    render::list(Output::Json, res, &deleted),
-                ))
+                self.list_answer(r, deleted)
             }
             _ => Err(Status::method_not_supported(res.api.group, res.api.plural, verb).into()),
         }
+    }
+}
+
+impl RestApi {
+    /// A list's answer: printed (Table, metadata) whole, else streamed item by item.
+    fn list_answer(&self, r: &Routed, listed: Listed) -> Result<Response<Body>, Failure> {
+        if r.output != Output::Json {
+            let body = render::printed_list(r.output, &r.res, &listed);
+            return Ok(response::json(StatusCode::OK, body));
+        }
+        let mut resp = render::streamed_list(&r.res, listed, r.protobuf)?;
+        resp.extensions_mut().insert(Rendered);
+        Ok(resp)
     }
 }
 
