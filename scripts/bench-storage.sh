@@ -13,8 +13,8 @@ CONCURRENCY=${CONCURRENCY:-64}
 COUNT=${COUNT:-20000}
 VALUE_BYTES=${VALUE_BYTES:-560}
 
-command -v etcd >/dev/null && command -v protoc >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server protobuf-compiler >/dev/null; }
+command -v etcd >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
 cargo build --release --example storage_load >/dev/null 2>&1 || cargo build --release --example storage_load
 bin=target/release/examples/storage_load
 

@@ -6,9 +6,112 @@
 
 mod support;
 
+use bytes::Bytes;
+use kubeshard::storage::etcd::{EtcdConfig, EtcdStore};
+use kubeshard::storage::kv::{KvStore, Precondition};
 use serde_json::{json, Value};
+use support::etcd::EtcdServer;
 use support::rt;
 use support::server::Kubeshard;
+
+/// Objects another writer put in etcd (an older server, a restore tool) are served as
+/// upstream decodes them: defaulted, with every field their Go type always encodes, in
+/// GETs, lists and watches alike.
+#[test]
+fn objects_stored_by_another_writer_are_served_defaulted_with_go_fields() {
+    let etcd = EtcdServer::start_new();
+    rt().block_on(async {
+        let store = EtcdStore::connect(EtcdConfig::new(vec![etcd.endpoint()]))
+            .await
+            .unwrap();
+        let raw = [
+            (
+                "/registry/namespaces/legacy",
+                json!({"kind": "Namespace", "apiVersion": "v1",
+                    "metadata": {"name": "legacy", "uid": "u1", "creationTimestamp": "2020-01-01T00:00:00Z"},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+            ),
+            (
+                "/registry/controllers/legacy/rc",
+                json!({"kind": "ReplicationController", "apiVersion": "v1",
+                    "metadata": {"name": "rc", "namespace": "legacy", "uid": "u2", "creationTimestamp": "2020-01-01T00:00:00Z"},
+                    "spec": {"selector": {"a": "b"}, "template": {"metadata": {"labels": {"a": "b"}},
+                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            ),
+        ];
+        for (key, obj) in &raw {
+            store
+                .put(
+                    Bytes::from_static(key.as_bytes()),
+                    Bytes::from(serde_json::to_vec(obj).unwrap()),
+                    Precondition::Absent,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let ks = Kubeshard::start(&[&format!("--etcd-servers={}", etcd.endpoint())]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let get = |path: String| {
+            let c = c.clone();
+            async move {
+                let r = c.get(path).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        let ns = get(ks.url("/api/v1/namespaces/legacy")).await;
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "legacy",
+            "defaulted on read"
+        );
+        let rc = get(ks.url("/api/v1/namespaces/legacy/replicationcontrollers/rc")).await;
+        assert_eq!(rc["spec"]["replicas"], 1, "defaulted: {rc}");
+        assert_eq!(rc["status"], json!({"replicas": 0}), "Go's status fields: {rc}");
+        assert_eq!(
+            rc["spec"]["template"]["metadata"]["creationTimestamp"],
+            Value::Null
+        );
+        assert!(rc["spec"]["template"]["metadata"]
+            .as_object()
+            .unwrap()
+            .contains_key("creationTimestamp"));
+        let c0 = &rc["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c0["terminationMessagePolicy"], "File");
+        assert_eq!(c0["resources"], json!({}));
+        let list = get(ks.url("/api/v1/replicationcontrollers")).await;
+        assert_eq!(list["items"][0]["status"], json!({"replicas": 0}));
+        let watched = c
+            .get(ks.url(
+                "/api/v1/namespaces/legacy/replicationcontrollers?watch=1&timeoutSeconds=1",
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let ev: Value = serde_json::from_str(watched.lines().next().unwrap()).unwrap();
+        assert_eq!(ev["object"]["status"], json!({"replicas": 0}), "{watched}");
+        // A new ReplicationController answers its status as upstream's does.
+        let made = c
+            .post(ks.url("/api/v1/namespaces/legacy/replicationcontrollers"))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::to_vec(&json!({"metadata": {"name": "new"}, "spec": {"selector": {"a": "b"},
+                    "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}))
+                .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201);
+        let made: Value = made.json().await.unwrap();
+        assert_eq!(made["status"], json!({"replicas": 0}));
+    });
+}
 
 #[test]
 fn client_fidelity() {

@@ -142,7 +142,7 @@ impl<'a> MetaMut<'a> {
 
     /// Removes a field.
     pub fn remove(&mut self, field: &str) -> Option<Value> {
-        self.0.remove(field)
+        self.0.shift_remove(field)
     }
 
     /// Sets `metadata.finalizers`.

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 pub use crate::api::resources::*;
 
@@ -18,7 +19,8 @@ use super::kinds::service::allocator::ServiceIps;
 use super::kinds::service::ServiceHooks;
 use super::kinds::volumes::{ClaimHooks, VolumeHooks};
 use super::kinds::workloads::{Workload, WorkloadHooks};
-use super::kinds::{KindHooks, Plain, Selectable, EVENT_FIELDS, NODE_FIELDS};
+use super::kinds::{KindHooks, Object, Plain, Selectable, EVENT_FIELDS, NODE_FIELDS};
+use crate::codec::go_json;
 use crate::printers::Printer;
 
 /// One row: a served resource and its behaviour.
@@ -42,7 +44,36 @@ impl std::fmt::Debug for Resource {
     }
 }
 
+/// Upstream's decoding of one stored kind, as a function the storage thread can run: the
+/// kind's defaults, then the fields Go's encoding always writes.
+pub type Normalizer = Arc<dyn Fn(&mut Object) + Send + Sync>;
+
 impl Resource {
+    /// What decoding an object of this row does upstream (defaults, then Go's always-written
+    /// fields), applied to stored objects as they are read.
+    pub fn normalize(&self, obj: &mut Object) {
+        self.hooks.defaults(obj);
+        self.fill_go_fields(obj);
+    }
+
+    /// Adds the fields Go's encoding of the stored kind always writes (zero values).
+    pub fn fill_go_fields(&self, obj: &mut Object) {
+        let s = self.api.storage;
+        go_json::fill_go_zero_values(s.group, s.version, s.kind, obj);
+    }
+
+    /// [`Resource::normalize`] as a `Send` function, for the watch cache's decorator.
+    pub fn normalizer(&self) -> Normalizer {
+        let defaults = self.hooks.defaulter();
+        let s = self.api.storage;
+        Arc::new(move |obj: &mut Object| {
+            if let Some(d) = defaults {
+                d(obj);
+            }
+            go_json::fill_go_zero_values(s.group, s.version, s.kind, obj);
+        })
+    }
+
     /// A row of `api` behaving as `hooks` say.
     pub fn new(api: ApiResource, hooks: Rc<dyn KindHooks>) -> Self {
         let (group, kind) = api.printed_as();

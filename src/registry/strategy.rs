@@ -153,6 +153,7 @@ pub fn prepare_create(
     }
     res.hooks.defaults(&mut obj);
     res.hooks.prepare_create(&mut obj);
+    res.fill_go_fields(&mut obj);
     validate(res, &obj)?;
     Ok(canonical(obj))
 }
@@ -168,8 +169,9 @@ pub fn prepare_update(
 ) -> Result<Map<String, Value>, Status> {
     let (api_version, kind) = res.api.stored_type();
     check_type(api_version, &mut obj, kind)?;
-    // Before comparing with the stored object, which has its defaults.
+    // Before comparing with the stored object, which has its defaults and Go's fields.
     res.hooks.defaults(&mut obj);
+    res.fill_go_fields(&mut obj);
     let mut meta = metadata_mut(&mut obj)?;
     reconcile_namespace(res, &mut meta, namespace)?;
     match meta.view().name() {
@@ -224,7 +226,7 @@ pub fn prepare_update(
         if res.api.has_status_subresource() {
             match old.get("status") {
                 Some(s) => obj.insert("status".into(), s.clone()),
-                None => obj.remove("status"),
+                None => obj.shift_remove("status"),
             };
         }
         obj
@@ -328,14 +330,14 @@ fn canonical(mut obj: Map<String, Value>) -> Map<String, Value> {
     ];
     let mut out = Map::new();
     for k in ["kind", "apiVersion"] {
-        if let Some(v) = obj.remove(k) {
+        if let Some(v) = obj.shift_remove(k) {
             out.insert(k.into(), v);
         }
     }
-    if let Some(Value::Object(mut meta)) = obj.remove("metadata") {
+    if let Some(Value::Object(mut meta)) = obj.shift_remove("metadata") {
         let mut m = Map::new();
         for k in META_ORDER {
-            if let Some(v) = meta.remove(k) {
+            if let Some(v) = meta.shift_remove(k) {
                 m.insert(k.into(), v);
             }
         }

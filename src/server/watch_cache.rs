@@ -13,15 +13,22 @@ use crate::storage::cache::object::Decorator;
 use crate::storage::cache::{CacheConfig, CacheMetrics, CachedResource};
 
 /// The decorator the storage thread applies to every event: each resource's selectable
-/// fields, as its kind's hooks name them.
+/// fields, as its kind's hooks name them, and its normalization (defaults and Go's
+/// always-written fields, applied once per revision for every shard).
 pub fn decorator(table: &ResourceTable, prefix: &str) -> Decorator {
-    Decorator::new(
-        table
-            .rows()
-            .iter()
+    let rows = table.rows();
+    let mut d = Decorator::new(
+        rows.iter()
             .map(|r| (root(prefix, &r.api), r.hooks.selectable_fields()))
             .collect(),
-    )
+    );
+    // Objects another writer stored are served as upstream decodes them: defaulted, with
+    // the fields Go always writes. Versions sharing a key share the stored kind: the first.
+    let mut seen = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| seen.insert(r.api.key_segment)) {
+        d = d.with_normalizer(root(prefix, &r.api), r.normalizer());
+    }
+    d
 }
 
 fn root(prefix: &str, r: &ApiResource) -> Bytes {

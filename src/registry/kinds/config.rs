@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::fields::default;
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 use crate::api::validation::FieldError;
 
 /// The hooks of `v1` ConfigMaps.
@@ -25,8 +25,8 @@ impl KindHooks for ConfigMapHooks {
 pub struct SecretHooks;
 
 impl KindHooks for SecretHooks {
-    fn defaults(&self, obj: &mut Object) {
-        default(obj, "type", json!("Opaque"));
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(secret_defaults)
     }
 
     fn validate(&self, obj: &Object) -> Vec<FieldError> {
@@ -38,6 +38,11 @@ impl KindHooks for SecretHooks {
     fn selectable_fields(&self) -> &'static [&'static str] {
         &["type"]
     }
+}
+
+/// upstream's defaults of Secrets.
+pub fn secret_defaults(obj: &mut Object) {
+    default(obj, "type", json!("Opaque"));
 }
 
 fn config_keys(data: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {

@@ -3,18 +3,23 @@
 use serde_json::json;
 
 use super::fields::{default, objects};
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 
 /// The hooks of `v1` Endpoints.
 #[derive(Debug, Default)]
 pub struct EndpointsHooks;
 
 impl KindHooks for EndpointsHooks {
-    fn defaults(&self, o: &mut Object) {
-        for subset in objects(o.get_mut("subsets")) {
-            for port in objects(subset.get_mut("ports")) {
-                default(port, "protocol", json!("TCP"));
-            }
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(endpoints_defaults)
+    }
+}
+
+/// upstream's defaults of Endpointss.
+pub fn endpoints_defaults(o: &mut Object) {
+    for subset in objects(o.get_mut("subsets")) {
+        for port in objects(subset.get_mut("ports")) {
+            default(port, "protocol", json!("TCP"));
         }
     }
 }

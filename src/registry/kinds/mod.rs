@@ -32,6 +32,10 @@ use crate::api::validation::FieldError;
 /// A JSON object, as the lifecycle handles it.
 pub type Object = Map<String, Value>;
 
+/// A kind's defaulting (upstream's `SetDefaults_*`) as a plain function: stateless, so the
+/// storage thread applies it too, when the watch cache ingests objects another writer stored.
+pub type Defaulter = fn(&mut Object);
+
 /// A future a hook returns: it runs on the shard (no `Send` needed).
 pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
@@ -92,8 +96,18 @@ impl Held {
 /// `allocate` just before storage, `mark_deleting` and `kind_finalizers` on a delete. Each
 /// method says whether it may change the object (`&mut`) or only read it.
 pub trait KindHooks {
-    /// upstream's `SetDefaults_*` for the kind: applied to every create and update body.
-    fn defaults(&self, _obj: &mut Object) {}
+    /// upstream's `SetDefaults_*` for the kind, if it has any.
+    fn defaulter(&self) -> Option<Defaulter> {
+        None
+    }
+
+    /// Applies the kind's defaults: to every create and update body, and to stored objects
+    /// when they are read.
+    fn defaults(&self, obj: &mut Object) {
+        if let Some(d) = self.defaulter() {
+            d(obj);
+        }
+    }
 
     /// The `status` a new object starts with (kinds with a status subresource).
     fn initial_status(&self) -> Value {

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::fields::obj;
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 use crate::api::meta::string_list;
 use crate::api::resources::Subresource;
 use crate::api::status::Status;
@@ -22,16 +22,8 @@ pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub struct NamespaceHooks;
 
 impl KindHooks for NamespaceHooks {
-    fn defaults(&self, o: &mut Object) {
-        let meta = obj(o, "metadata");
-        if let Some(name) = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-        {
-            obj(meta, "labels").insert(NAME_LABEL.into(), json!(name));
-        }
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(namespace_defaults)
     }
 
     fn initial_status(&self) -> Value {
@@ -83,6 +75,19 @@ impl KindHooks for NamespaceHooks {
 
     fn kind_finalizers(&self, o: &Object) -> Vec<String> {
         string_list(o.get("spec").and_then(|s| s.get("finalizers")))
+    }
+}
+
+/// upstream's defaults of Namespaces.
+pub fn namespace_defaults(o: &mut Object) {
+    let meta = obj(o, "metadata");
+    if let Some(name) = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+    {
+        obj(meta, "labels").insert(NAME_LABEL.into(), json!(name));
     }
 }
 

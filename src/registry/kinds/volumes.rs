@@ -4,17 +4,22 @@
 use serde_json::json;
 
 use super::fields::{default, obj};
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 
 /// The hooks of `v1` PersistentVolumeClaims.
 #[derive(Debug, Default)]
 pub struct ClaimHooks;
 
 impl KindHooks for ClaimHooks {
-    fn defaults(&self, o: &mut Object) {
-        default(obj(o, "spec"), "volumeMode", json!("Filesystem"));
-        default(obj(o, "status"), "phase", json!("Pending"));
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(claim_defaults)
     }
+}
+
+/// upstream's defaults of Claims.
+pub fn claim_defaults(o: &mut Object) {
+    default(obj(o, "spec"), "volumeMode", json!("Filesystem"));
+    default(obj(o, "status"), "phase", json!("Pending"));
 }
 
 /// The hooks of `v1` PersistentVolumes.
@@ -22,12 +27,17 @@ impl KindHooks for ClaimHooks {
 pub struct VolumeHooks;
 
 impl KindHooks for VolumeHooks {
-    fn defaults(&self, o: &mut Object) {
-        let spec = obj(o, "spec");
-        default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-        default(spec, "volumeMode", json!("Filesystem"));
-        default(obj(o, "status"), "phase", json!("Pending"));
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(volume_defaults)
     }
+}
+
+/// upstream's defaults of Volumes.
+pub fn volume_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+    default(spec, "volumeMode", json!("Filesystem"));
+    default(obj(o, "status"), "phase", json!("Pending"));
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::fields::{default, missing, obj, objects};
 use super::pod_spec::{template_defaults, validate_template};
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 use crate::api::validation::FieldError;
 
 /// Which workload kind.
@@ -36,76 +36,17 @@ pub enum Workload {
 pub struct WorkloadHooks(pub Workload);
 
 impl KindHooks for WorkloadHooks {
-    fn defaults(&self, o: &mut Object) {
-        match self.0 {
-            Workload::Deployment => {
-                let spec = obj(o, "spec");
-                default(spec, "replicas", json!(1));
-                default(spec, "revisionHistoryLimit", json!(10));
-                default(spec, "progressDeadlineSeconds", json!(600));
-                let strategy = obj(spec, "strategy");
-                default(strategy, "type", json!("RollingUpdate"));
-                if strategy.get("type") == Some(&json!("RollingUpdate")) {
-                    let ru = obj(strategy, "rollingUpdate");
-                    default(ru, "maxUnavailable", json!("25%"));
-                    default(ru, "maxSurge", json!("25%"));
-                }
-                template_defaults(obj(spec, "template"));
-            }
-            Workload::ReplicaSet => {
-                let spec = obj(o, "spec");
-                default(spec, "replicas", json!(1));
-                template_defaults(obj(spec, "template"));
-            }
-            Workload::StatefulSet => {
-                let spec = obj(o, "spec");
-                default(spec, "replicas", json!(1));
-                default(spec, "podManagementPolicy", json!("OrderedReady"));
-                default(spec, "revisionHistoryLimit", json!(10));
-                let us = obj(spec, "updateStrategy");
-                default(us, "type", json!("RollingUpdate"));
-                if us.get("type") == Some(&json!("RollingUpdate")) {
-                    default(obj(us, "rollingUpdate"), "partition", json!(0));
-                }
-                let retention = obj(spec, "persistentVolumeClaimRetentionPolicy");
-                default(retention, "whenDeleted", json!("Retain"));
-                default(retention, "whenScaled", json!("Retain"));
-                for claim in objects(spec.get_mut("volumeClaimTemplates")) {
-                    default(obj(claim, "spec"), "volumeMode", json!("Filesystem"));
-                    default(obj(claim, "status"), "phase", json!("Pending"));
-                }
-                template_defaults(obj(spec, "template"));
-            }
-            Workload::DaemonSet => {
-                let spec = obj(o, "spec");
-                default(spec, "revisionHistoryLimit", json!(10));
-                let us = obj(spec, "updateStrategy");
-                default(us, "type", json!("RollingUpdate"));
-                if us.get("type") == Some(&json!("RollingUpdate")) {
-                    let ru = obj(us, "rollingUpdate");
-                    default(ru, "maxUnavailable", json!(1));
-                    default(ru, "maxSurge", json!(0));
-                }
-                template_defaults(obj(spec, "template"));
-            }
-            Workload::Job => job_spec(obj(o, "spec")),
-            Workload::CronJob => {
-                let spec = obj(o, "spec");
-                default(spec, "concurrencyPolicy", json!("Allow"));
-                if !spec.contains_key("suspend") {
-                    spec.insert("suspend".into(), json!(false));
-                }
-                default(spec, "successfulJobsHistoryLimit", json!(3));
-                default(spec, "failedJobsHistoryLimit", json!(1));
-                job_spec(obj(obj(spec, "jobTemplate"), "spec"));
-            }
-            Workload::ReplicationController => {
-                let spec = obj(o, "spec");
-                default(spec, "replicas", json!(1));
-                template_defaults(obj(spec, "template"));
-            }
-            Workload::PodTemplate => template_defaults(obj(o, "template")),
-        }
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(match self.0 {
+            Workload::Deployment => deployment_defaults,
+            Workload::ReplicaSet => replica_set_defaults,
+            Workload::StatefulSet => stateful_set_defaults,
+            Workload::DaemonSet => daemon_set_defaults,
+            Workload::Job => job_defaults,
+            Workload::CronJob => cron_job_defaults,
+            Workload::ReplicationController => replication_controller_defaults,
+            Workload::PodTemplate => pod_template_defaults,
+        })
     }
 
     fn validate(&self, obj: &Object) -> Vec<FieldError> {
@@ -151,6 +92,93 @@ impl KindHooks for WorkloadHooks {
             _ => &[],
         }
     }
+}
+
+/// upstream's defaults of Deployments.
+pub fn deployment_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "replicas", json!(1));
+    default(spec, "revisionHistoryLimit", json!(10));
+    default(spec, "progressDeadlineSeconds", json!(600));
+    let strategy = obj(spec, "strategy");
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy.get("type") == Some(&json!("RollingUpdate")) {
+        let ru = obj(strategy, "rollingUpdate");
+        default(ru, "maxUnavailable", json!("25%"));
+        default(ru, "maxSurge", json!("25%"));
+    }
+    template_defaults(obj(spec, "template"));
+}
+
+/// upstream's defaults of ReplicaSets.
+pub fn replica_set_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "replicas", json!(1));
+    template_defaults(obj(spec, "template"));
+}
+
+/// upstream's defaults of StatefulSets.
+pub fn stateful_set_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "replicas", json!(1));
+    default(spec, "podManagementPolicy", json!("OrderedReady"));
+    default(spec, "revisionHistoryLimit", json!(10));
+    let us = obj(spec, "updateStrategy");
+    default(us, "type", json!("RollingUpdate"));
+    if us.get("type") == Some(&json!("RollingUpdate")) {
+        default(obj(us, "rollingUpdate"), "partition", json!(0));
+    }
+    let retention = obj(spec, "persistentVolumeClaimRetentionPolicy");
+    default(retention, "whenDeleted", json!("Retain"));
+    default(retention, "whenScaled", json!("Retain"));
+    for claim in objects(spec.get_mut("volumeClaimTemplates")) {
+        default(obj(claim, "spec"), "volumeMode", json!("Filesystem"));
+        default(obj(claim, "status"), "phase", json!("Pending"));
+    }
+    template_defaults(obj(spec, "template"));
+}
+
+/// upstream's defaults of DaemonSets.
+pub fn daemon_set_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "revisionHistoryLimit", json!(10));
+    let us = obj(spec, "updateStrategy");
+    default(us, "type", json!("RollingUpdate"));
+    if us.get("type") == Some(&json!("RollingUpdate")) {
+        let ru = obj(us, "rollingUpdate");
+        default(ru, "maxUnavailable", json!(1));
+        default(ru, "maxSurge", json!(0));
+    }
+    template_defaults(obj(spec, "template"));
+}
+
+/// upstream's defaults of CronJobs.
+pub fn cron_job_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "concurrencyPolicy", json!("Allow"));
+    if !spec.contains_key("suspend") {
+        spec.insert("suspend".into(), json!(false));
+    }
+    default(spec, "successfulJobsHistoryLimit", json!(3));
+    default(spec, "failedJobsHistoryLimit", json!(1));
+    job_spec(obj(obj(spec, "jobTemplate"), "spec"));
+}
+
+/// upstream's defaults of ReplicationControllers.
+pub fn replication_controller_defaults(o: &mut Object) {
+    let spec = obj(o, "spec");
+    default(spec, "replicas", json!(1));
+    template_defaults(obj(spec, "template"));
+}
+
+/// upstream's defaults of Jobs.
+pub fn job_defaults(o: &mut Object) {
+    job_spec(obj(o, "spec"));
+}
+
+/// upstream's defaults of PodTemplates.
+pub fn pod_template_defaults(o: &mut Object) {
+    template_defaults(obj(o, "template"));
 }
 
 fn job_spec(spec: &mut Map<String, Value>) {

@@ -83,6 +83,7 @@ impl Store {
         for _ in 0..UPDATE_RETRIES {
             let current = self.current(res, req, name).await?;
             let mut obj = decode_stored(&current.key, &current.value)?;
+            res.normalize(&mut obj);
             let uid = Meta::of(&obj).uid().unwrap_or_default().to_string();
             if let Some(p) = &opts.preconditions {
                 check_preconditions(res, name, p, &uid, current.mod_revision)?;

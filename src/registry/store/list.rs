@@ -9,7 +9,6 @@ use super::cached::{freshness, page_of};
 use super::facts::RequestFacts;
 use super::options::ListOptions;
 use super::{storage_call, Store};
-use crate::api::object::with_resource_version;
 use crate::api::status::{Status, StatusCause};
 use crate::api::Revision;
 use crate::registry::resources::Resource;
@@ -263,7 +262,7 @@ impl Store {
                     .into_iter()
                     .filter(|kv| sel.matches(&kv.value))
                     .map(|kv| PageItem {
-                        json: with_resource_version(&kv.value, kv.mod_revision),
+                        json: super::served(res, &kv.value, kv.mod_revision),
                         key: kv.key,
                     }),
             );

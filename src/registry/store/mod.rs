@@ -240,6 +240,21 @@ fn answer(stored: &[u8], revision: Revision) -> Bytes {
     with_resource_version(stored, revision)
 }
 
+/// The answer for an object read from the backend (not the watch cache, which holds them
+/// normalized already): decoded as upstream decodes it, then answered at its revision.
+fn served(res: &Resource, stored: &[u8], revision: Revision) -> Bytes {
+    match serde_json::from_slice::<serde_json::Value>(stored) {
+        Ok(serde_json::Value::Object(mut obj)) => {
+            res.normalize(&mut obj);
+            match serde_json::to_vec(&obj) {
+                Ok(bytes) => with_resource_version(&bytes, revision),
+                Err(_) => with_resource_version(stored, revision),
+            }
+        }
+        _ => with_resource_version(stored, revision),
+    }
+}
+
 /// Runs a storage call bounded by the request's deadline; storage errors become Statuses.
 pub async fn storage_call<T>(
     deadline: Instant,

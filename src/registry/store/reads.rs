@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::cached::{freshness, Freshness};
 use super::facts::RequestFacts;
-use super::{answer, storage_call, Store, Stored};
+use super::{served, storage_call, Store, Stored};
 use crate::api::object::decode_stored;
 use crate::api::resources::ApiResource;
 use crate::api::status::Status;
@@ -38,7 +38,7 @@ impl Store {
         let (kv, _) = storage_call(req.deadline, self.storage.get(key, 0)).await?;
         let kv = kv.ok_or_else(|| Status::not_found(res.api.group, res.api.plural, &req.name))?;
         Ok(Stored::ok(
-            answer(&kv.value, kv.mod_revision),
+            served(res, &kv.value, kv.mod_revision),
             kv.mod_revision,
         ))
     }

@@ -124,7 +124,8 @@ impl Store {
     ) -> Result<Written, Status> {
         for _ in 0..UPDATE_RETRIES {
             let current = self.current(res, req, &req.name).await?;
-            let old = decode_stored(&current.key, &current.value)?;
+            let mut old = decode_stored(&current.key, &current.value)?;
+            res.normalize(&mut old);
             let Proposed { mut obj, pinned } = propose(&old, current.mod_revision)?;
             let attrs = self.attributes(Operation::Update, res, req, &req.name, Some(&old));
             self.admission.admit(attrs, Some(&mut obj)).await?;

@@ -24,7 +24,7 @@ use super::{storage_call, storage_status, Store};
 use crate::api::object::with_resource_version;
 use crate::api::status::{Status, StatusCause};
 use crate::api::Revision;
-use crate::registry::resources::Resource;
+use crate::registry::resources::{Normalizer, Resource};
 use crate::storage::cache::object::watch_line as line;
 use crate::storage::kv::{EventKind, StorageError, WatchEvent, WatchItem};
 
@@ -44,6 +44,8 @@ struct WatchState {
     end: Instant,
     stopping: Arc<Signal>,
     done: bool,
+    /// How the backend's objects are decoded before they are served.
+    normalize: Normalizer,
 }
 
 /// A BOOKMARK line at `rev`; `initial_end` marks the end of the initial events.
@@ -60,6 +62,17 @@ pub fn bookmark_line(kind: &str, api_version: &str, rev: Revision, initial_end: 
 }
 
 impl WatchState {
+    /// A backend object as served: normalized (as the watch cache holds them), at `rev`.
+    fn served(&self, stored: &[u8], rev: Revision) -> Bytes {
+        if let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice(stored) {
+            (self.normalize)(&mut obj);
+            if let Ok(bytes) = serde_json::to_vec(&obj) {
+                return with_resource_version(&bytes, rev);
+            }
+        }
+        with_resource_version(stored, rev)
+    }
+
     fn bookmark(&self, rev: Revision, initial_end: bool) -> Bytes {
         bookmark_line(self.kind, &self.api_version, rev, initial_end)
     }
@@ -71,7 +84,7 @@ impl WatchState {
             EventKind::Put => {
                 let now = self.sel.matches(&ev.kv.value);
                 let before = ev.prev_kv.as_ref().map(|p| self.sel.matches(&p.value));
-                let obj = with_resource_version(&ev.kv.value, rev);
+                let obj = self.served(&ev.kv.value, rev);
                 match (before, now) {
                     (None | Some(false), true) => self.queue.push_back(line("ADDED", &obj)),
                     (Some(true), true) => self.queue.push_back(line("MODIFIED", &obj)),
@@ -83,7 +96,7 @@ impl WatchState {
                 if let Some(prev) = &ev.prev_kv {
                     if self.sel.matches(&prev.value) {
                         self.queue
-                            .push_back(line("DELETED", &with_resource_version(&prev.value, rev)));
+                            .push_back(line("DELETED", &self.served(&prev.value, rev)));
                     }
                 }
             }
@@ -184,6 +197,7 @@ impl Store {
             end: Instant::now() + watch.timeout,
             stopping: Arc::clone(&self.stopping),
             done: false,
+            normalize: res.normalizer(),
         };
         if let (Some(rev), true, true) = (initial_rev, watch.bookmarks, watch.initial_events_end) {
             let b = state.bookmark(rev, true);

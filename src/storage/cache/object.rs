@@ -93,18 +93,65 @@ pub fn watch_line(kind: &str, object: &[u8]) -> Bytes {
     b.freeze()
 }
 
-/// Knows, per resource, which fields selectors may use; turns backend events and list items
-/// into cache entries. Runs on the storage thread (events) and on shards (resync lists).
-#[derive(Debug, Default)]
+/// What decoding a stored object does before it is served (upstream decodes into its Go
+/// type, defaulting it and adding the fields Go always writes); given by the layers above,
+/// which know the kinds.
+pub type Normalize = Arc<dyn Fn(&mut Map<String, Value>) + Send + Sync>;
+
+/// Knows, per resource, which fields selectors may use and how its objects are normalized;
+/// turns backend events and list items into cache entries, once per revision for every
+/// shard. Runs on the storage thread (events) and on shards (resync lists).
+#[derive(Default)]
 pub struct Decorator {
     /// Collection roots (`/registry/pods/`) and the fields selectable for that resource.
     roots: Vec<(Bytes, &'static [&'static str])>,
+    /// Collection roots and how their objects are normalized.
+    normalizers: Vec<(Bytes, Normalize)>,
+}
+
+impl std::fmt::Debug for Decorator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decorator")
+            .field("roots", &self.roots.len())
+            .field("normalizers", &self.normalizers.len())
+            .finish()
+    }
 }
 
 impl Decorator {
     /// A decorator for these collection roots and their selectable fields.
     pub fn new(roots: Vec<(Bytes, &'static [&'static str])>) -> Self {
-        Self { roots }
+        Self {
+            roots,
+            normalizers: Vec::new(),
+        }
+    }
+
+    /// Normalizes the objects under `root` with `normalize` as they enter the cache.
+    pub fn with_normalizer(mut self, root: Bytes, normalize: Normalize) -> Self {
+        self.normalizers.push((root, normalize));
+        self
+    }
+
+    /// Stored bytes as served: normalized when the resource has a normalizer (re-encoded only
+    /// when that changed them), with the parse selectors read.
+    fn decode(&self, key: &[u8], stored: &Bytes) -> (Bytes, Option<Value>) {
+        let mut parsed = serde_json::from_slice::<Value>(stored).ok();
+        let normalize = self
+            .normalizers
+            .iter()
+            .find(|(root, _)| key.starts_with(root))
+            .map(|(_, n)| n);
+        if let (Some(normalize), Some(Value::Object(map))) = (normalize, parsed.as_mut()) {
+            let before = map.clone();
+            normalize(map);
+            if *map != before {
+                if let Ok(bytes) = serde_json::to_vec(map) {
+                    return (Bytes::from(bytes), parsed);
+                }
+            }
+        }
+        (stored.clone(), parsed)
     }
 
     fn fields_for(&self, key: &[u8]) -> &'static [&'static str] {
@@ -117,10 +164,10 @@ impl Decorator {
 
     /// The cache entry for a stored key-value.
     pub fn object(&self, kv: &KeyValue) -> Arc<CachedObject> {
-        let parsed = serde_json::from_slice::<Value>(&kv.value).ok();
+        let (stored, parsed) = self.decode(&kv.key, &kv.value);
         Arc::new(CachedObject {
             key: kv.key.clone(),
-            json: with_resource_version(&kv.value, kv.mod_revision),
+            json: with_resource_version(&stored, kv.mod_revision),
             revision: kv.mod_revision,
             selectable: selectable(parsed.as_ref(), self.fields_for(&kv.key)),
         })
@@ -130,9 +177,9 @@ impl Decorator {
     pub fn event(&self, ev: &WatchEvent) -> CachedEvent {
         let fields = self.fields_for(&ev.kv.key);
         let prior = ev.prev_kv.as_ref().map(|p| {
-            let parsed = serde_json::from_slice::<Value>(&p.value).ok();
+            let (stored, parsed) = self.decode(&p.key, &p.value);
             PriorState {
-                stored: p.value.clone(),
+                stored,
                 selectable: selectable(parsed.as_ref(), fields),
             }
         });
@@ -249,6 +296,34 @@ mod tests {
         assert_eq!(
             ev.object.selectable,
             serde_json::json!({"metadata":{"name":"p","namespace":"ns","labels":{"a":"b"}},"spec":{"nodeName":"n1"},"status":{"phase":"Running"}})
+        );
+    }
+
+    #[test]
+    fn objects_are_normalized_once_as_they_enter() {
+        let d = Decorator::default().with_normalizer(
+            Bytes::from_static(b"/registry/controllers/"),
+            Arc::new(|m: &mut Map<String, Value>| {
+                m.entry("status")
+                    .or_insert_with(|| serde_json::json!({"replicas": 0}));
+            }),
+        );
+        let rc = d.object(&kv(
+            "/registry/controllers/ns/rc",
+            r#"{"metadata":{"name":"rc"}}"#,
+            2,
+            2,
+        ));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&rc.json).unwrap()["status"]["replicas"],
+            0
+        );
+        let raw = r#"{"metadata":{"name":"c"}}"#;
+        let cm = d.object(&kv("/registry/configmaps/ns/c", raw, 2, 2));
+        assert_eq!(
+            &cm.json[..],
+            br#"{"metadata":{"resourceVersion":"2","name":"c"}}"#,
+            "other resources untouched"
         );
     }
 

@@ -7,7 +7,7 @@ pub mod qos;
 use serde_json::{json, Value};
 
 use super::pod_spec::{pod_only_defaults, pod_spec_defaults, validate_pod_spec};
-use super::{KindHooks, Object};
+use super::{Defaulter, KindHooks, Object};
 use crate::api::validation::FieldError;
 
 /// The fields selectors may use on Pods (upstream's `PodToSelectableFields`).
@@ -27,10 +27,8 @@ const POD_FIELDS: &[&str] = &[
 pub struct PodHooks;
 
 impl KindHooks for PodHooks {
-    fn defaults(&self, obj: &mut Object) {
-        let spec = super::fields::obj(obj, "spec");
-        pod_spec_defaults(spec, true);
-        pod_only_defaults(spec);
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(pod_defaults)
     }
 
     fn initial_status(&self) -> Value {
@@ -57,6 +55,13 @@ impl KindHooks for PodHooks {
     fn selectable_fields(&self) -> &'static [&'static str] {
         POD_FIELDS
     }
+}
+
+/// upstream's defaults of Pods.
+pub fn pod_defaults(obj: &mut Object) {
+    let spec = super::fields::obj(obj, "spec");
+    pod_spec_defaults(spec, true);
+    pod_only_defaults(spec);
 }
 
 #[cfg(test)]

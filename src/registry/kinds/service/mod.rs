@@ -16,7 +16,7 @@ use self::allocator::ServiceIps;
 use self::cluster_ip::{assign_cluster_ip, Services};
 use self::node_ports::assign_node_ports;
 use super::fields::{default, missing};
-use super::{Held, HookCtx, HookFuture, KindHooks, Object};
+use super::{Defaulter, Held, HookCtx, HookFuture, KindHooks, Object};
 use crate::api::status::Status;
 use crate::api::validation::FieldError;
 
@@ -52,8 +52,8 @@ impl Drop for HeldAddresses {
 }
 
 impl KindHooks for ServiceHooks {
-    fn defaults(&self, o: &mut Object) {
-        service_defaults(super::fields::obj(o, "spec"));
+    fn defaulter(&self) -> Option<Defaulter> {
+        Some(service_object_defaults)
     }
 
     fn validate(&self, obj: &Object) -> Vec<FieldError> {
@@ -85,6 +85,11 @@ impl KindHooks for ServiceHooks {
             }))
         })
     }
+}
+
+/// upstream's defaults of Services.
+pub fn service_object_defaults(o: &mut Object) {
+    service_defaults(super::fields::obj(o, "spec"));
 }
 
 fn service_defaults(spec: &mut Map<String, Value>) {
