@@ -2,8 +2,8 @@
 //! client certificate, for D seconds or N requests; prints requests, req/s, mean latency and
 //! errors as one JSON line. Used by `scripts/bench-ab.sh` and `scripts/bench-list.sh` to
 //! compare builds (the server's CPU per request is the measure; this client may be the limit
-//! of req/s on a small machine). `--create N --bytes B` instead POSTs N ConfigMaps of about B
-//! bytes to the URL (a collection) and exits.
+//! of req/s on a small machine). `--create N --bytes B [--name-prefix P]` instead POSTs N
+//! ConfigMaps of about B bytes to the URL (a collection) and exits.
 //!
 //!   get_load --url https://127.0.0.1:6443/api/v1/namespaces/default/configmaps/x \
 //!            --pki <data-dir>/pki --concurrency 64 --seconds 10 [--requests N] [--http1]
@@ -17,6 +17,7 @@ fn main() {
     let mut pki = "kubeshard-data/pki".to_string();
     let (mut concurrency, mut seconds, mut http1) = (64usize, 10u64, false);
     let (mut requests, mut create, mut bytes) = (0u64, 0u64, 1000usize);
+    let mut prefix = "load".to_string();
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
@@ -31,6 +32,7 @@ fn main() {
                     "--requests" => requests = v.parse().unwrap_or(0),
                     "--create" => create = v.parse().unwrap_or(0),
                     "--bytes" => bytes = v.parse().unwrap_or(bytes),
+                    "--name-prefix" => prefix = v,
                     other => {
                         eprintln!("unknown argument {other}");
                         std::process::exit(2);
@@ -83,7 +85,7 @@ fn main() {
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
-            let (client, url, ok, failed, issued, latency_us, payload) = (
+            let (client, url, ok, failed, issued, latency_us, payload, prefix) = (
                 client.clone(),
                 url.clone(),
                 ok.clone(),
@@ -91,6 +93,7 @@ fn main() {
                 issued.clone(),
                 latency_us.clone(),
                 payload.clone(),
+                prefix.clone(),
             );
             let limit = if create > 0 { create } else { requests };
             tasks.push(tokio::spawn(async move {
@@ -102,7 +105,7 @@ fn main() {
                     let t = Instant::now();
                     let sent = if create > 0 {
                         let body = format!(
-                            "{{\"metadata\":{{\"name\":\"load-{n:06}\"}},\"data\":{{\"k\":\"{payload}\"}}}}"
+                            "{{\"metadata\":{{\"name\":\"{prefix}-{n:06}\"}},\"data\":{{\"k\":\"{payload}\"}}}}"
                         );
                         client
                             .post(&url)

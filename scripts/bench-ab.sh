@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A/B of server builds on the resource path: GET one ConfigMap over TLS with the admin client
-# certificate (HTTP/2), each build pinned to the same CPU, the load generator on another, runs
-# alternated between builds. Prints each build's median req/s and the server's CPU time per
+# A/B of server builds on the resource path: GET one ConfigMap (MODE=get, the default) or
+# create ConfigMaps (MODE=create, CREATES per run) over TLS with the admin client certificate
+# (HTTP/2), each build pinned to the same CPU, the load generator on another, runs alternated
+# between builds. Prints each build's median req/s and the server's CPU time per
 # request (utime+stime of the server process over the run / requests), the measure that does
 # not depend on whether the load generator is the limit.
 #
@@ -14,6 +15,8 @@ LOAD_CPUS=${LOAD_CPUS:-1}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RUNS=${RUNS:-3}
 CONCURRENCY=${CONCURRENCY:-64}
+MODE=${MODE:-get}
+CREATES=${CREATES:-20000}
 [ $# -ge 2 ] || { echo "usage: $0 BINARY_A BINARY_B [...]" >&2; exit 2; }
 cargo build --release --example get_load >/dev/null
 LOAD=target/release/examples/get_load
@@ -45,14 +48,21 @@ for run in $(seq "$RUNS"); do
   for j in $(seq 0 $((i-1))); do
     d="$work/ks$j"
     before=$(cpu_ticks "${pid[$j]}")
-    out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "https://127.0.0.1:${port[$j]}/api/v1/namespaces/default/configmaps/bench" \
-      --pki "$d/pki" --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN")
+    base="https://127.0.0.1:${port[$j]}/api/v1/namespaces/default/configmaps"
+    if [ "$MODE" = create ]; then
+      out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "$base" --pki "$d/pki" --concurrency "$CONCURRENCY" \
+        --create "$CREATES" --bytes 500 --name-prefix "run$run")
+    else
+      out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "$base/bench" --pki "$d/pki" \
+        --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN")
+    fi
     after=$(cpu_ticks "${pid[$j]}")
     n=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
     rps[$j]+="$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])') "
     cpu[$j]+="$(python3 -c "print(($after-$before)/$hz*1e6/max($n,1))") "
   done
 done
+echo "MODE=$MODE, server CPUs $SERVER_CPUS, load CPUs $LOAD_CPUS, concurrency $CONCURRENCY, $RUNS runs (median)"
 printf '%-60s %10s %16s\n' "build" "req/s" "server us/req"
 for j in $(seq 0 $((i-1))); do
   bin=$(eval echo "\${$((j+1))}")
