@@ -6,6 +6,8 @@
 
 pub mod admission;
 pub mod api;
+pub mod authn;
+pub mod authz;
 pub mod codec;
 pub mod endpoints;
 pub mod filters;

@@ -56,6 +56,10 @@ pub struct PkiPaths {
     pub admin_cert: PathBuf,
     /// Admin client key.
     pub admin_key: PathBuf,
+    /// ServiceAccount token signing key (ECDSA P-256, PKCS#8), as kubeadm's `sa.key`.
+    pub service_account_key: PathBuf,
+    /// Its public key, as kubeadm's `sa.pub`.
+    pub service_account_pub: PathBuf,
 }
 
 impl PkiPaths {
@@ -68,6 +72,8 @@ impl PkiPaths {
             serving_key: cert_dir.join("apiserver.key"),
             admin_cert: cert_dir.join("admin.crt"),
             admin_key: cert_dir.join("admin.key"),
+            service_account_key: cert_dir.join("sa.key"),
+            service_account_pub: cert_dir.join("sa.pub"),
         }
     }
 }
@@ -158,6 +164,13 @@ pub fn ensure(cert_dir: &Path, serving: bool, bind: IpAddr) -> Result<BootstrapP
         created = true;
         (cert.pem(), key.serialize_pem())
     };
+
+    if !paths.service_account_key.is_file() {
+        let key = new_key(&paths.service_account_key)?;
+        write_private(&paths.service_account_key, &key.serialize_pem())?;
+        write_public(&paths.service_account_pub, &key.public_key_pem())?;
+        created = true;
+    }
 
     Ok(BootstrapPki {
         paths,

@@ -169,6 +169,8 @@ fn legacy_documents_have_upstreams_shape() {
             [
                 "apps",
                 "events.k8s.io",
+                "authentication.k8s.io",
+                "authorization.k8s.io",
                 "autoscaling",
                 "batch",
                 "networking.k8s.io",

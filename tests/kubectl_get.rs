@@ -52,6 +52,7 @@ fn post(ks: &Kubeshard, path: &str, body: Value) {
 #[test]
 fn columns_and_output_formats() {
     let ks = Kubeshard::start(&[]);
+    rt().block_on(support::namespace_defaults(&ks, "default"));
     post(
         &ks,
         "/api/v1/namespaces/default/configmaps",
@@ -145,7 +146,7 @@ fn columns_and_output_formats() {
     assert!(kubectl(&ks, &["get", "configmap", "conf", "-o", "yaml"]).contains("  a: \"1\""));
     assert_eq!(
         kubectl(&ks, &["get", "configmaps", "-o", "name"]).trim(),
-        "configmap/conf"
+        "configmap/conf\nconfigmap/kube-root-ca.crt"
     );
     assert_eq!(
         kubectl(

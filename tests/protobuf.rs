@@ -149,6 +149,7 @@ fn protobuf_only_clients_get_protobuf_answers() {
 
     let ks = Kubeshard::start(&[]);
     rt().block_on(async {
+        support::namespace_defaults(&ks, "default").await;
         let c = ks.client(true, false);
         let base = "/api/v1/namespaces/default/configmaps";
         let created = c
@@ -175,7 +176,12 @@ fn protobuf_only_clients_get_protobuf_answers() {
         let (kind, raw) = unwrap_envelope(&list.bytes().await.unwrap());
         assert_eq!(kind, "ConfigMapList");
         let list = core::ConfigMapList::decode(&raw[..]).unwrap();
-        assert_eq!(list.items.len(), 1);
+        let names: Vec<_> = list
+            .items
+            .iter()
+            .map(|i| i.metadata.as_ref().unwrap().name())
+            .collect();
+        assert_eq!(names, ["kube-root-ca.crt", "pb"]);
         assert!(list.metadata.unwrap().resource_version.is_some());
 
         let missing = c

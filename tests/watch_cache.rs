@@ -98,6 +98,7 @@ async fn namespace(c: &reqwest::Client, ks: &Kubeshard, name: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
+    support::namespace_defaults(ks, name).await;
 }
 
 async fn list_rv(c: &reqwest::Client, ks: &Kubeshard, ns: &str) -> i64 {
@@ -281,15 +282,15 @@ fn initial_events_end_with_an_annotated_bookmark() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let events = read_events(r, 4, Duration::from_secs(10)).await;
+        let events = read_events(r, 5, Duration::from_secs(10)).await;
         let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["ADDED", "ADDED", "ADDED", "BOOKMARK"]);
-        let names: Vec<&str> = events[..3]
+        assert_eq!(types, ["ADDED", "ADDED", "ADDED", "ADDED", "BOOKMARK"]);
+        let names: Vec<&str> = events[..4]
             .iter()
             .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["a", "b", "c"]);
-        let bookmark = &events[3]["object"];
+        assert_eq!(names, ["a", "b", "c", "kube-root-ca.crt"]);
+        let bookmark = &events[4]["object"];
         assert_eq!(bookmark["kind"], "ConfigMap");
         assert_eq!(
             bookmark["metadata"]["annotations"]["k8s.io/initial-events-end"],

@@ -37,7 +37,16 @@ pub enum Subresource {
     Scale,
     /// `/finalize` (namespaces): writes `spec.finalizers`.
     Finalize,
+    /// `/token` (serviceaccounts): a TokenRequest for a bound token.
+    Token,
 }
+
+/// The kind `serviceaccounts/token` answers with.
+pub const TOKEN_REQUEST_KIND: Gvk = Gvk {
+    group: "authentication.k8s.io",
+    version: "v1",
+    kind: "TokenRequest",
+};
 
 /// The kind a `/scale` subresource answers with, whatever the parent.
 pub const SCALE_KIND: Gvk = Gvk {
@@ -53,6 +62,7 @@ impl Subresource {
             Self::Status => "status",
             Self::Scale => "scale",
             Self::Finalize => "finalize",
+            Self::Token => "token",
         }
     }
 
@@ -61,6 +71,7 @@ impl Subresource {
         match self {
             Self::Status | Self::Scale => &["get", "patch", "update"],
             Self::Finalize => &["update"],
+            Self::Token => &["create"],
         }
     }
 
@@ -68,6 +79,7 @@ impl Subresource {
     pub fn response_kind(self, parent: &ApiResource) -> Gvk {
         match self {
             Self::Scale => SCALE_KIND,
+            Self::Token => TOKEN_REQUEST_KIND,
             Self::Status | Self::Finalize => parent.gvk(),
         }
     }
@@ -107,6 +119,9 @@ pub struct ApiResource {
     /// The kind objects are stored as (other versions are converted to it); its hash is
     /// discovery's `storageVersionHash`.
     pub storage: Gvk,
+    /// Whether objects are stored at all (false: a review the server answers, like
+    /// SelfSubjectAccessReview or TokenReview).
+    pub stored: bool,
 }
 
 impl ApiResource {
@@ -208,7 +223,8 @@ const NS_VERBS: &[&str] = &[
 ];
 
 /// The API groups in kube-apiserver's discovery order (core first, then by the aggregator's
-/// group priority: apps 17800, events.k8s.io 17750, autoscaling 17500, batch 17400,
+/// group priority: apps 17800, events.k8s.io 17750, authentication 17700,
+/// authorization 17600, autoscaling 17500, batch 17400,
 /// networking.k8s.io 17200, policy 17100, rbac 17000, storage 16800, scheduling 16600,
 /// coordination 16500, node 16300, discovery 16200), versions by version priority.
 pub static GROUPS: &[GroupDef] = &[
@@ -222,6 +238,14 @@ pub static GROUPS: &[GroupDef] = &[
     },
     GroupDef {
         name: "events.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "authentication.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "authorization.k8s.io",
         versions: &["v1"],
     },
     GroupDef {
@@ -301,11 +325,34 @@ const fn def(
             version,
             kind,
         },
+        stored: true,
     }
 }
 
+/// A review: created and answered, never stored (upstream's create-only REST of the
+/// authentication and authorization groups).
+const fn review(
+    group: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    namespaced: bool,
+) -> ApiResource {
+    ApiResource {
+        verbs: CREATE_ONLY,
+        stored: false,
+        ..def(
+            group, "v1", kind, plural, singular, NONE, NONE, namespaced, NO_SUB, plural, Subdomain,
+            false,
+        )
+    }
+}
+
+/// Reviews are only created.
+const CREATE_ONLY: &[&str] = &["create"];
+
 use NameRule::{Dns1035Label, Label, PathSegment, Subdomain};
-use Subresource::{Finalize, Scale, Status};
+use Subresource::{Finalize, Scale, Status, Token};
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
@@ -344,7 +391,7 @@ pub static RESOURCES: &[ApiResource] = &[
     def("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], ALL, true, SCALE_STATUS, "controllers", Subdomain, true),
     def("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", &["quota"], NONE, true, STATUS, "resourcequotas", Subdomain, false),
     def("", "v1", "Secret", "secrets", "secret", NONE, NONE, true, NO_SUB, "secrets", Subdomain, false),
-    def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, NO_SUB, "serviceaccounts", Subdomain, false),
+    def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, &[Token], "serviceaccounts", Subdomain, false),
     def("", "v1", "Service", "services", "service", &["svc"], ALL, true, STATUS, "services/specs", Dns1035Label, false),
     // apps/v1
     def("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NONE, NONE, true, NO_SUB, "controllerrevisions", Subdomain, false),
@@ -354,6 +401,14 @@ pub static RESOURCES: &[ApiResource] = &[
     def("apps", "v1", "StatefulSet", "statefulsets", "statefulset", &["sts"], ALL, true, SCALE_STATUS, "statefulsets", Subdomain, true),
     // events.k8s.io/v1
     ApiResource { storage: CORE_EVENT, ..def("events.k8s.io", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false) },
+    // authentication.k8s.io/v1
+    review("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false),
+    review("authentication.k8s.io", "TokenReview", "tokenreviews", "tokenreview", false),
+    // authorization.k8s.io/v1
+    review("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", "localsubjectaccessreview", true),
+    review("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false),
+    review("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", false),
+    review("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", false),
     // autoscaling/v2, then autoscaling/v1 (stored as v2, converted by `conversion::hpa`)
     def("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true),
     ApiResource { storage: HPA_V2, ..def("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", &["hpa"], ALL, true, STATUS, "horizontalpodautoscalers", Subdomain, true) },

@@ -134,6 +134,9 @@ pub struct Status {
     pub message: String,
     /// Details (empty object when none); boxed to keep `Result<_, Status>` small.
     pub details: Box<StatusDetails>,
+    /// Leave `details` out of the body, as upstream's 401 does (it builds that Status
+    /// without any).
+    pub omit_details: bool,
 }
 
 /// `resource` for the core group, `resource.group` otherwise (upstream's GroupResource).
@@ -154,7 +157,8 @@ struct StatusBody<'a> {
     status: &'static str,
     message: &'a str,
     reason: &'a str,
-    details: &'a StatusDetails,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a StatusDetails>,
     code: u16,
 }
 
@@ -169,6 +173,7 @@ impl Status {
             reason,
             message: message.into(),
             details: Box::default(),
+            omit_details: false,
         }
     }
 
@@ -310,7 +315,9 @@ impl Status {
 
     /// 401 for requests that could not be authenticated.
     pub fn unauthorized() -> Self {
-        Self::new(Reason::Unauthorized, "Unauthorized")
+        let mut e = Self::new(Reason::Unauthorized, "Unauthorized");
+        e.omit_details = true;
+        e
     }
 
     /// 410 Expired: a resourceVersion or continue token older than the history kept.
@@ -349,7 +356,7 @@ impl Status {
             status: "Failure",
             message: &self.message,
             reason: self.reason.as_str(),
-            details: &self.details,
+            details: (!self.omit_details).then_some(&*self.details),
             code: self.code,
         };
         // Serializing plain strings and numbers cannot fail.

@@ -1,18 +1,26 @@
-//! Authentication, for now: API resource requests need a client certificate verified against
-//! the client CA (rustls did the verifying during the handshake); anything else is 401.
-//! Health, version and discovery stay public, as upstream's default RBAC leaves them.
+//! Authentication: the request's user from its client certificate or bearer token, or
+//! `system:anonymous` (see `authn`); a credential that does not authenticate is a 401.
+//! Upstream removes the `Authorization` header once it is read; nothing below needs it.
 
-use hyper::Response;
-use shards::server::{Body, ConnInfo};
+use hyper::Request;
+use shards::server::ConnInfo;
 
 use crate::api::status::Status;
-use crate::endpoints::response;
-use crate::request::RequestInfo;
+use crate::authn::{Authentication, Credentials};
+use crate::request::UserInfo;
 
-/// The 401 to answer instead of serving, if any.
-pub fn check(info: &RequestInfo, conn: &ConnInfo) -> Option<Response<Body>> {
-    if info.is_resource_request && conn.peer_certificates.is_empty() {
-        return Some(response::status(&Status::unauthorized()));
-    }
-    None
+/// The request's user, or the 401 to answer.
+pub fn authenticate<B>(
+    authn: &Authentication,
+    req: &Request<B>,
+    conn: &ConnInfo,
+) -> Result<UserInfo, Status> {
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    authn.authenticate(Credentials {
+        certificates: &conn.peer_certificates,
+        authorization,
+    })
 }

@@ -4,11 +4,14 @@
 //! 1. panic recovery: a panic below answers 500 for this request; the shard keeps serving
 //! 2. request info: verb, group, version, namespace, resource, name from the path
 //! 3. (max-in-flight: later)
-//! 4. authentication: resource requests need a verified client certificate (401 otherwise)
-//! 5. (audit, impersonation, authorization: later issues)
-//! 6. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
-//! 7. in-flight wait group: counts non-long-running requests so a drain can wait for them
-//! 8. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
+//! 4. authentication: the user from a client certificate or bearer token, else anonymous
+//!    (401 for a credential that fails)
+//! 5. (audit: later)
+//! 5. impersonation: `Impersonate-*` headers, each part authorized (`impersonate`)
+//! 6. authorization: the `--authorization-mode` chain (403 unless allowed)
+//! 7. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
+//! 8. in-flight wait group: counts non-long-running requests so a drain can wait for them
+//! 9. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -20,7 +23,9 @@ use hyper::{Request, Response};
 use shards::gate::Gate;
 use shards::server::{Body, ConnInfo, Handler};
 
-use super::{authentication, in_flight, panic_recovery, retry_after};
+use super::{authentication, authorization, impersonation, in_flight, panic_recovery, retry_after};
+use crate::authn::Authentication;
+use crate::authz::AuthorizerChain;
 use crate::request::{RequestCtx, RequestInfo};
 use crate::server::lifecycle::Lifecycle;
 use crate::server::routes::ServerChain;
@@ -35,6 +40,10 @@ pub struct ChainState {
     pub request_timeout: Duration,
     /// `--shutdown-send-retry-after`.
     pub send_retry_after: bool,
+    /// Who requests come from.
+    pub authn: Rc<Authentication>,
+    /// What they may do.
+    pub authz: Rc<AuthorizerChain>,
     /// The server chain the filters end in.
     pub server: ServerChain,
 }
@@ -63,7 +72,18 @@ async fn handle(
             req.uri().path(),
             req.uri().query(),
         ));
-        if let Some(r) = authentication::check(&info, &conn) {
+        let user = match authentication::authenticate(&state.authn, &req, &conn) {
+            Ok(u) => u,
+            Err(s) => return crate::endpoints::response::status(&s),
+        };
+        let user = match impersonation::apply(&state.authz, user, &req) {
+            Ok(u) => Rc::new(u),
+            Err(r) => {
+                let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                return r.response(uri);
+            }
+        };
+        if let Some(r) = authorization::check(&state.authz, &user, &info) {
             return r;
         }
         if let Some(r) = retry_after::check(&state, &req) {
@@ -75,7 +95,7 @@ async fn handle(
             conn,
             deadline: Instant::now() + state.request_timeout,
             audit_id: ctx_audit_id,
-            user: Rc::default(),
+            user,
         };
         state.server.serve(req, ctx).await
     })

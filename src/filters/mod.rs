@@ -2,7 +2,9 @@
 //! own file with one job.
 
 pub mod authentication;
+pub mod authorization;
 pub mod chain;
+pub mod impersonation;
 pub mod in_flight;
 pub mod panic_recovery;
 pub mod retry_after;

@@ -26,7 +26,8 @@ pub(super) fn schema(
     kind: &str,
 ) -> Option<KindSchema> {
     use api::{
-        apps::v1 as apps, autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
+        apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
+        autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
         coordination::v1 as coord, core::v1 as core, discovery::v1 as disc, events::v1 as events,
         networking::v1 as net, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
         scheduling::v1 as sched, storage::v1 as storage,
@@ -53,6 +54,21 @@ pub(super) fn schema(
         ("apps", "v1", "ReplicaSet") => of::<apps::ReplicaSet>(gen),
         ("apps", "v1", "StatefulSet") => of::<apps::StatefulSet>(gen),
         ("events.k8s.io", "v1", "Event") => of::<events::Event>(gen),
+        ("authentication.k8s.io", "v1", "SelfSubjectReview") => of::<authn::SelfSubjectReview>(gen),
+        ("authentication.k8s.io", "v1", "TokenReview") => of::<authn::TokenReview>(gen),
+        ("authentication.k8s.io", "v1", "TokenRequest") => of::<authn::TokenRequest>(gen),
+        ("authorization.k8s.io", "v1", "LocalSubjectAccessReview") => {
+            of::<authz::LocalSubjectAccessReview>(gen)
+        }
+        ("authorization.k8s.io", "v1", "SelfSubjectAccessReview") => {
+            of::<authz::SelfSubjectAccessReview>(gen)
+        }
+        ("authorization.k8s.io", "v1", "SelfSubjectRulesReview") => {
+            of::<authz::SelfSubjectRulesReview>(gen)
+        }
+        ("authorization.k8s.io", "v1", "SubjectAccessReview") => {
+            of::<authz::SubjectAccessReview>(gen)
+        }
         ("autoscaling", "v1", "Scale") => of::<as1::Scale>(gen),
         ("autoscaling", "v1", "HorizontalPodAutoscaler") => of::<as1::HorizontalPodAutoscaler>(gen),
         ("autoscaling", "v2", "HorizontalPodAutoscaler") => of::<as2::HorizontalPodAutoscaler>(gen),

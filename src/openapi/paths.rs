@@ -306,7 +306,7 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &ApiResource, refs: &Refs) 
                     id_base: format!("{}Status", op.id_base),
                 },
             ),
-            Subresource::Finalize => continue,
+            Subresource::Finalize | Subresource::Token => continue,
         };
         let mut s = Map::new();
         s.insert("parameters".into(), Value::Array(item_params.clone()));

@@ -1,6 +1,8 @@
 //! The command line, shaped like kube-apiserver's: named flag groups, then
 //! options -> complete() -> validate() (every problem reported at once) -> run().
 
+mod authentication;
+mod authorization;
 mod etcd;
 mod generic;
 mod secure_serving;
@@ -11,6 +13,8 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+pub use self::authentication::AuthenticationOptions;
+pub use self::authorization::AuthorizationOptions;
 pub use self::etcd::{parse_watch_cache_size, EtcdOptions, WatchCacheSize};
 pub use self::generic::GenericOptions;
 pub use self::secure_serving::SecureServingOptions;
@@ -38,20 +42,11 @@ pub struct Options {
     #[command(flatten)]
     pub authentication: AuthenticationOptions,
     #[command(flatten)]
+    pub authorization: AuthorizationOptions,
+    #[command(flatten)]
     pub shards: ShardOptions,
     #[command(flatten)]
     pub misc: MiscOptions,
-}
-
-/// Authentication flags (client certificates; token authenticators come later).
-#[derive(Debug, clap::Args)]
-#[command(next_help_heading = "Authentication flags")]
-pub struct AuthenticationOptions {
-    /// If set, any request presenting a client certificate signed by one of the authorities in
-    /// the client-ca-file is authenticated with an identity corresponding to the CommonName of
-    /// the client certificate. Default: the bootstrap CA under --cert-dir.
-    #[arg(long = "client-ca-file", value_name = "string")]
-    pub client_ca_file: Option<PathBuf>,
 }
 
 /// Flags that fit no other group.
@@ -115,6 +110,10 @@ pub struct CompletedOptions {
     pub secure_serving: SecureServingOptions,
     /// Client CA, if given.
     pub client_ca_file: Option<PathBuf>,
+    /// Authentication settings.
+    pub authentication: AuthenticationOptions,
+    /// Authorization settings.
+    pub authorization: AuthorizationOptions,
     /// Shards and tuning.
     pub shards: ShardOptions,
     /// Log verbosity.
@@ -132,7 +131,9 @@ impl Options {
             generic: self.generic,
             etcd: self.etcd,
             secure_serving,
-            client_ca_file: self.authentication.client_ca_file,
+            client_ca_file: self.authentication.client_ca_file.clone(),
+            authentication: self.authentication,
+            authorization: self.authorization,
             shards: self.shards,
             verbosity: self.misc.verbosity,
         }
@@ -146,11 +147,8 @@ impl CompletedOptions {
         errs.extend(self.generic.validate());
         errs.extend(self.etcd.validate());
         errs.extend(self.secure_serving.validate());
-        if let Some(ca) = &self.client_ca_file {
-            if !ca.is_file() {
-                errs.push(format!("--client-ca-file {}: no such file", ca.display()));
-            }
-        }
+        errs.extend(self.authentication.validate());
+        errs.extend(self.authorization.validate());
         errs.extend(self.shards.validate());
         errs
     }
@@ -250,6 +248,7 @@ mod tests {
             "Etcd flags:",
             "Secure serving flags:",
             "Authentication flags:",
+            "Authorization flags:",
             "Shards and tuning flags:",
             "Misc flags:",
         ] {

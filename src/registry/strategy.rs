@@ -312,7 +312,7 @@ fn validate(res: &Resource, obj: &Map<String, Value>) -> Result<(), Status> {
 
 /// upstream's field order: kind, apiVersion, metadata (name, generateName, namespace, uid,
 /// generation, creationTimestamp, ...), then the rest as the client sent it.
-fn canonical(mut obj: Map<String, Value>) -> Map<String, Value> {
+pub fn canonical(mut obj: Map<String, Value>) -> Map<String, Value> {
     const META_ORDER: [&str; 13] = [
         "name",
         "generateName",

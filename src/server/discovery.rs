@@ -289,7 +289,11 @@ fn api_resources(group: &str, version: &str) -> Vec<ApiResource> {
             verbs: r.verbs,
             short_names: r.short_names,
             categories: r.categories,
-            storage_version_hash: storage_version_hash(r.storage),
+            storage_version_hash: if r.stored {
+                storage_version_hash(r.storage)
+            } else {
+                String::new()
+            },
         });
         for sub in r.subresources {
             let kind = sub.response_kind(r);

@@ -5,8 +5,12 @@ pub mod health;
 pub mod lifecycle;
 pub mod metrics;
 pub mod namespaces;
+pub mod oidc;
 pub mod openapi;
+pub mod post_start;
+pub mod rbac_aggregation;
 pub mod routes;
+pub mod service_accounts;
 pub mod tls;
 pub mod version;
 pub mod watch_cache;
@@ -49,14 +53,28 @@ struct ShardBoot {
     send_retry_after: bool,
     storage: StorageClient,
     storage_prefix: String,
-    namespaces_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The post-start hooks whose readiness checks every shard serves.
+    hooks: Vec<post_start::PostStartHook>,
     max_body: usize,
     /// `--service-cluster-ip-range`.
     service_ip_range: IpRange,
     /// `--service-node-port-range`.
     node_port_range: PortRange,
-    /// The watch cache's settings; None with `--watch-cache=false`.
+    /// The watch cache's settings (with `--watch-cache=false` it holds only what the
+    /// server itself reads, such as RBAC).
     cache: Option<Arc<CacheConfig>>,
+    /// `--anonymous-auth`.
+    anonymous_auth: bool,
+    /// `--enable-bootstrap-token-auth`.
+    bootstrap_token_auth: bool,
+    /// `--token-auth-file`, read once.
+    token_file: Option<Arc<crate::authn::token_file::TokenFile>>,
+    /// `--authorization-mode`.
+    authorization_modes: Vec<String>,
+    /// The CA bundle published in namespaces and token Secrets.
+    ca_pem: String,
+    /// ServiceAccount token keys, issuers and audiences.
+    service_account_tokens: Arc<crate::authn::service_account::TokenSettings>,
     /// Each shard takes its own event lane (by shard index) when it starts.
     lanes: std::sync::Mutex<Vec<Option<LaneReceiver>>>,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
@@ -164,13 +182,25 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     }
 
     let service_ip_range = IpRange::parse(&opts.generic.service_cluster_ip_range)?;
-    let namespaces_ready = namespaces::start_system_namespaces(
+    let system_namespaces = namespaces::start_system_namespaces(
         &storage,
         &storage_prefix,
         namespaces::kubernetes_service(&storage_prefix, service_ip_range.kubernetes(), addr.port())
             .into_iter()
             .collect(),
     );
+    let rbac_bootstrap = {
+        let (storage, prefix) = (storage.clone(), storage_prefix.clone());
+        post_start::PostStartHook::start("poststarthook/rbac/bootstrap-roles", move || {
+            let (created, updated) = futures_lite::future::block_on(
+                crate::authz::rbac::bootstrap::reconcile(&storage, &prefix),
+            )?;
+            if created + updated > 0 {
+                log::info!("rbac bootstrap policy: {created} created, {updated} updated");
+            }
+            Ok(())
+        })
+    };
     // The OpenAPI documents (and the schemas field validation uses), built once, off the
     // request path; the v2 document from them on a thread of its own, so serving starts
     // without waiting for it (~50 ms) and no shard stalls on the first request. Its scratch
@@ -206,11 +236,27 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
         storage_prefix: storage_prefix.clone(),
-        namespaces_ready,
+        hooks: vec![system_namespaces, rbac_bootstrap],
         max_body: tuning.http.max_request_body_bytes,
         service_ip_range,
         node_port_range: PortRange::parse(&opts.generic.service_node_port_range)?,
         cache,
+        anonymous_auth: anonymous_auth(&opts),
+        bootstrap_token_auth: opts.authentication.enable_bootstrap_token_auth,
+        token_file: match &opts.authentication.token_auth_file {
+            Some(p) => Some(Arc::new(crate::authn::token_file::TokenFile::read(p)?)),
+            None => None,
+        },
+        authorization_modes: opts.authorization.authorization_mode.clone(),
+        service_account_tokens: Arc::new(service_account_tokens(
+            &opts,
+            &pki.paths,
+            &storage_prefix,
+        )?),
+        ca_pem: match &opts.client_ca_file {
+            Some(p) if user_serving.is_some() => std::fs::read_to_string(p).unwrap_or_default(),
+            _ => pki.ca_pem.clone(),
+        },
         lanes: std::sync::Mutex::new(lanes.into_iter().map(Some).collect()),
         ready: ready_tx,
     });
@@ -357,6 +403,104 @@ fn install_signal_handler(lifecycle: Arc<Lifecycle>) -> Result<(), String> {
     Ok(())
 }
 
+/// The ServiceAccount token settings: the signing key (flag, else the bootstrap PKI's), the
+/// verification keys (flags, else the signing key), issuers and audiences.
+fn service_account_tokens(
+    opts: &CompletedOptions,
+    paths: &pki::PkiPaths,
+    prefix: &str,
+) -> Result<crate::authn::service_account::TokenSettings, String> {
+    use crate::authn::service_account::keys;
+    let a = &opts.authentication;
+    let signing_path = a
+        .service_account_signing_key_file
+        .clone()
+        .unwrap_or_else(|| paths.service_account_key.clone());
+    let signing_key = keys::signing_key_from_file(&signing_path)
+        .map_err(|e| format!("--service-account-signing-key-file: {e}"))?;
+    let mut verify_keys = Vec::new();
+    for f in &a.service_account_key_file {
+        verify_keys.extend(
+            keys::verify_keys_from_file(f)
+                .map_err(|e| format!("--service-account-key-file: {e}"))?,
+        );
+    }
+    if verify_keys.is_empty() {
+        verify_keys.push(signing_key.public.clone());
+    }
+    Ok(crate::authn::service_account::TokenSettings {
+        issuers: a.service_account_issuer.clone(),
+        audiences: a.audiences(),
+        verify_keys,
+        signing_key,
+        max_expiration: a.service_account_max_token_expiration,
+        prefix: prefix.to_string(),
+    })
+}
+
+/// `--anonymous-auth`, which upstream turns off (with a warning) under `AlwaysAllow`: every
+/// anonymous request would otherwise be allowed.
+fn anonymous_auth(opts: &CompletedOptions) -> bool {
+    let always_allow = opts
+        .authorization
+        .authorization_mode
+        .iter()
+        .any(|m| m == "AlwaysAllow");
+    if opts.authentication.anonymous_auth && always_allow {
+        log::warn!(
+            "AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false. You should use a different authorizer"
+        );
+        return false;
+    }
+    opts.authentication.anonymous_auth
+}
+
+/// The authenticator union of one shard.
+fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn::Authentication {
+    let mut tokens: Vec<Rc<dyn crate::authn::TokenAuthenticator>> = Vec::new();
+    if let Some(f) = &boot.token_file {
+        tokens.push(Rc::new(Arc::clone(f)));
+    }
+    if let Some(c) = cache {
+        tokens.push(Rc::new(
+            crate::authn::service_account::ServiceAccountTokens::new(
+                Arc::clone(&boot.service_account_tokens),
+                c.clone(),
+            ),
+        ));
+        if boot.bootstrap_token_auth {
+            tokens.push(Rc::new(
+                crate::authn::bootstrap_token::BootstrapTokens::new(
+                    c.clone(),
+                    &boot.service_account_tokens.prefix,
+                ),
+            ));
+        }
+    }
+    crate::authn::Authentication::new(true, tokens, boot.anonymous_auth)
+}
+
+/// The `--authorization-mode` chain of one shard (RBAC reads the shard's replica).
+fn authorization(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authz::AuthorizerChain {
+    use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer};
+    let mut modes: Vec<Rc<dyn Authorizer>> = Vec::new();
+    for m in &boot.authorization_modes {
+        match m.as_str() {
+            "AlwaysAllow" => modes.push(Rc::new(AlwaysAllow)),
+            "AlwaysDeny" => modes.push(Rc::new(AlwaysDeny)),
+            "RBAC" => match cache.and_then(|c| {
+                crate::authz::rbac::RbacAuthorizer::new(c.clone(), &boot.storage_prefix)
+            }) {
+                Some(rbac) => modes.push(Rc::new(rbac)),
+                None => log::error!("RBAC needs the watch cache's RBAC resources; it denies all"),
+            },
+            "Node" => modes.push(Rc::new(crate::authz::node::NodeAuthorizer)),
+            other => log::error!("unknown authorization mode {other}"),
+        }
+    }
+    crate::authz::AuthorizerChain::new(modes)
+}
+
 /// One shard: bind, serve until told to stop, report each lifecycle step it owns.
 async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
     let server = match TlsHttpServer::bind(boot.addr, &boot.tls, boot.http.clone(), id) {
@@ -368,9 +512,6 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
             return;
         }
     };
-    let _ = boot
-        .ready
-        .send((id, server.local_addr().map_err(|e| e.to_string())));
     let lc = Arc::clone(&boot.lifecycle);
     let lane = boot
         .lanes
@@ -395,6 +536,16 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         }
         _ => None,
     };
+    // Serving is announced once the replica holds what authorization reads (bounded: a
+    // backend that is down must not keep the server from starting; RBAC then denies).
+    if let Some(c) = &cache {
+        if !c.wait_for(0, Duration::from_secs(10)).await {
+            log::warn!("shard-{}: the watch cache is not ready yet", id.cpu);
+        }
+    }
+    let _ = boot
+        .ready
+        .send((id, server.local_addr().map_err(|e| e.to_string())));
     // This shard's resource table: the built-in rows, their hooks holding this shard's stripe
     // of the Service allocators.
     let table = Rc::new(ResourceTable::builtin(KindsConfig {
@@ -411,8 +562,17 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         crate::admission::default_chain(),
         Arc::clone(&lc.not_accepting_new_requests),
     ));
+    let authn = Rc::new(authentication(&boot, store.cache()));
+    let authz = Rc::new(authorization(&boot, store.cache()));
+    let reviewers = Rc::new(crate::endpoints::rest::reviews::Reviewers {
+        authn: Rc::clone(&authn),
+        authz: Rc::clone(&authz),
+        tokens: Arc::clone(&boot.service_account_tokens),
+    });
     let in_flight = Gate::new();
     let state = Rc::new(ChainState {
+        authn,
+        authz,
         lifecycle: Arc::clone(&lc),
         in_flight: in_flight.clone(),
         request_timeout: boot.request_timeout,
@@ -420,19 +580,36 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         server: ServerChain::new(
             Health::new(
                 Arc::clone(&lc),
-                vec![
-                    storage_check(boot.storage.clone()),
-                    namespaces::readiness_check(Arc::clone(&boot.namespaces_ready)),
-                ],
+                vec![storage_check(boot.storage.clone())]
+                    .into_iter()
+                    .chain(
+                        boot.hooks
+                            .iter()
+                            .map(post_start::PostStartHook::readiness_check),
+                    )
+                    .collect(),
             ),
             Discovery::new(&boot.addr.to_string()),
-            RestApi::new(Rc::clone(&store), boot.max_body),
+            RestApi::new(Rc::clone(&store), boot.max_body).with_reviewers(reviewers),
         )
-        .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics))),
+        .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics)))
+        .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });
     if id.index == 0 {
         let stop = Arc::clone(&lc.not_accepting_new_requests);
         shards::spawn_local(namespaces::run_finalizer(Rc::clone(&store), async move {
+            stop.wait().await
+        }))
+        .detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        let controllers = service_accounts::Controllers {
+            store: Rc::clone(&store),
+            ca_pem: boot.ca_pem.clone(),
+            tokens: Arc::clone(&boot.service_account_tokens),
+        };
+        shards::spawn_local(controllers.run(async move { stop.wait().await })).detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(rbac_aggregation::run(Rc::clone(&store), async move {
             stop.wait().await
         }))
         .detach();

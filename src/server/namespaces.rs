@@ -9,8 +9,6 @@
 
 use std::collections::HashSet;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,15 +25,13 @@ use crate::registry::kinds::KindHooks;
 use crate::registry::resources::Resource;
 use crate::registry::store::{DeleteOptions, ListOptions, Preconditions, RequestFacts, Store};
 use crate::registry::strategy;
+use crate::server::post_start::PostStartHook;
 use crate::storage::kv::Precondition;
 use crate::storage::thread::StorageClient;
 
 /// The namespaces every cluster has.
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// How long start-up waits for the system namespaces before going on without them.
-const FIRST_ATTEMPT: Duration = Duration::from_secs(3);
 
 /// How often the finalizer looks for namespaces being deleted.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
@@ -115,56 +111,16 @@ pub fn kubernetes_service(
     ))
 }
 
-/// upstream's post-start hook that creates the system namespaces: tried at once (briefly, so
-/// that the first requests find `default`), then retried in the background until storage
-/// answers. The flag it returns turns the `poststarthook/start-system-namespaces-controller`
-/// health check green.
+/// upstream's post-start hook that creates the system namespaces (and the objects in them).
 pub fn start_system_namespaces(
     storage: &StorageClient,
     prefix: &str,
     extra: Vec<(Bytes, Bytes)>,
-) -> Arc<AtomicBool> {
-    let ready = Arc::new(AtomicBool::new(false));
+) -> PostStartHook {
     let (storage, prefix) = (storage.clone(), prefix.to_string());
-    let flag = Arc::clone(&ready);
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("system-namespaces".into())
-        .spawn(move || loop {
-            match futures_lite::future::block_on(ensure_system_namespaces(
-                &storage, &prefix, &extra,
-            )) {
-                Ok(()) => {
-                    flag.store(true, Ordering::Release);
-                    let _ = done_tx.send(());
-                    return;
-                }
-                Err(e) => {
-                    log::warn!("creating the system namespaces: {e}; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            }
-        });
-    match spawned {
-        Ok(_) => {
-            let _ = done_rx.recv_timeout(FIRST_ATTEMPT);
-        }
-        Err(e) => log::error!("cannot start the system namespaces hook: {e}"),
-    }
-    ready
-}
-
-/// The health check of that hook, named as upstream names it.
-pub fn readiness_check(ready: Arc<AtomicBool>) -> crate::server::health::HealthCheck {
-    crate::server::health::HealthCheck::new(
+    PostStartHook::start(
         "poststarthook/start-system-namespaces-controller",
-        move || {
-            if ready.load(Ordering::Acquire) {
-                Ok(())
-            } else {
-                Err("not finished".into())
-            }
-        },
+        move || futures_lite::future::block_on(ensure_system_namespaces(&storage, &prefix, &extra)),
     )
 }
 

@@ -26,6 +26,7 @@ pub struct ServerChain {
     rest: RestApi,
     version_json: Bytes,
     cache_metrics: Option<Arc<CacheMetrics>>,
+    issuer: Option<super::oidc::IssuerDiscovery>,
 }
 
 impl ServerChain {
@@ -37,7 +38,14 @@ impl ServerChain {
             rest,
             version_json: Bytes::from(VersionInfo::current().to_json()),
             cache_metrics: None,
+            issuer: None,
         }
+    }
+
+    /// Serves ServiceAccount issuer discovery.
+    pub fn with_issuer_discovery(mut self, d: super::oidc::IssuerDiscovery) -> Self {
+        self.issuer = Some(d);
+        self
     }
 
     /// Serves the watch cache's counters at `/metrics`.
@@ -62,6 +70,9 @@ impl ServerChain {
             };
         }
         if let Some(r) = self.discovery.serve(&req) {
+            return r;
+        }
+        if let Some(r) = self.issuer.as_ref().and_then(|d| d.serve(&req)) {
             return r;
         }
         if let Some(r) = super::openapi::serve(&req) {

@@ -35,8 +35,23 @@ fn root(prefix: &str, r: &ApiResource) -> Bytes {
     Bytes::from(keys::collection_prefix(prefix, r.key_segment, None))
 }
 
-/// The cache settings; None when `--watch-cache=false`. Resources sized 0 are left out
-/// (their reads go to the backend).
+/// Resources the server itself reads on requests (the RBAC index; what ServiceAccount tokens
+/// name): always in the replica, whatever `--watch-cache` and `--watch-cache-sizes` say, as
+/// upstream's authorizers and authenticators read informers of their own.
+const ALWAYS_CACHED: [&str; 9] = [
+    "namespaces",
+    "clusterroles",
+    "clusterrolebindings",
+    "roles",
+    "rolebindings",
+    "serviceaccounts",
+    "secrets",
+    "pods",
+    "minions",
+];
+
+/// The cache settings. Resources sized 0 (and every other with `--watch-cache=false`) are
+/// left out: their reads go to the backend; the resources in [`ALWAYS_CACHED`] stay.
 pub fn config(
     etcd: &EtcdOptions,
     tuning: &Tuning,
@@ -44,9 +59,6 @@ pub fn config(
     prefix: &str,
     decorator: Arc<Decorator>,
 ) -> Option<Arc<CacheConfig>> {
-    if !etcd.watch_cache {
-        return None;
-    }
     let sizes: Vec<_> = etcd
         .watch_cache_sizes
         .iter()
@@ -59,10 +71,16 @@ pub fn config(
         .iter()
         .filter(|r| roots.insert(r.key_segment))
         .filter_map(|r| {
-            let size = sizes
+            let mut size = sizes
                 .iter()
                 .find(|s| s.resource == r.plural && s.group == r.group)
                 .map_or(etcd.default_watch_cache_size, |s| s.size);
+            if !etcd.watch_cache {
+                size = 0;
+            }
+            if ALWAYS_CACHED.contains(&r.key_segment) {
+                size = size.max(100);
+            }
             (size > 0).then(|| CachedResource {
                 root: root(prefix, r),
                 history: size,

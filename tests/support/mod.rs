@@ -69,3 +69,31 @@ pub fn run_cases(ks: &server::Kubeshard, cases: &[Case]) {
     }
     assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
+
+/// Waits until namespace `ns` holds what the in-process controllers give every namespace
+/// (the `kube-root-ca.crt` ConfigMap and the `default` ServiceAccount), as
+/// kube-controller-manager does, shortly after it is made; tests that count a namespace's
+/// objects or events wait for them first.
+pub async fn namespace_defaults(ks: &server::Kubeshard, ns: &str) {
+    let c = ks.client(true, true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for path in [
+        format!("/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt"),
+        format!("/api/v1/namespaces/{ns}/serviceaccounts/default"),
+    ] {
+        while c
+            .get(ks.url(&path))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok()
+            != Some(200)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} never appeared"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -6,6 +6,7 @@
 mod answer;
 mod body;
 mod render;
+pub mod reviews;
 
 use std::rc::Rc;
 
@@ -31,6 +32,7 @@ use crate::request::{Query, RequestCtx};
 pub struct RestApi {
     store: Rc<Store>,
     body: BodyReader,
+    reviewers: Option<Rc<reviews::Reviewers>>,
 }
 
 /// One routed request: its row, what it addresses, its query and what reads return.
@@ -42,6 +44,8 @@ struct Routed {
     output: Output,
     /// The client accepts only protobuf.
     protobuf: bool,
+    /// Who asks.
+    user: Rc<crate::request::UserInfo>,
 }
 
 /// Marks a response rendered whole by its verb (version conversion and encoding included),
@@ -55,7 +59,14 @@ impl RestApi {
         Self {
             store,
             body: BodyReader { max_body },
+            reviewers: None,
         }
+    }
+
+    /// Answers the review resources and TokenRequests with `reviewers`.
+    pub fn with_reviewers(mut self, reviewers: Rc<reviews::Reviewers>) -> Self {
+        self.reviewers = Some(reviewers);
+        self
     }
 
     /// Answers a resource request, or None when no resource matches (the chain continues).
@@ -140,6 +151,7 @@ impl RestApi {
             query,
             output,
             protobuf,
+            user: Rc::clone(&ctx.user),
         };
         let resp = self
             .dispatch(verb, req, &routed)
@@ -165,6 +177,21 @@ impl RestApi {
         let store = &self.store;
         let (res, facts) = (&*r.res, &r.facts);
         let scale = facts.subresource == Some(Subresource::Scale);
+        let token = facts.subresource == Some(Subresource::Token);
+        if (!res.api.stored || token) && verb == "create" {
+            let Some(reviewers) = &self.reviewers else {
+                return Err(
+                    Status::method_not_supported(res.api.group, res.api.plural, verb).into(),
+                );
+            };
+            let body = self.body.json(req).await?;
+            let answered = if token {
+                reviewers.token_request(store, res, facts, &body).await?
+            } else {
+                reviewers.create(res, &r.user, facts.namespace.as_deref(), &body)?
+            };
+            return Ok(response::json(StatusCode::CREATED, answered));
+        }
         match verb {
             "get" if scale => store
                 .get_scale(res, facts)

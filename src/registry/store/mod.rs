@@ -139,6 +139,16 @@ impl Store {
         }
     }
 
+    /// The storage prefix objects are kept under (e.g. `/registry`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The shard's watch-cache replica, when it has one.
+    pub fn cache(&self) -> Option<&WatchCache> {
+        self.cache.as_ref()
+    }
+
     /// The resource table this store serves.
     pub fn table(&self) -> &Rc<ResourceTable> {
         &self.table

@@ -374,6 +374,25 @@ impl WatchCache {
         Read::Events(out)
     }
 
+    /// A marker that changes whenever resource `index` changes (or the replica is rebuilt):
+    /// the cache generation and the ring's next sequence number. Indexes built from the
+    /// replica (RBAC) compare it to know when to rebuild.
+    pub fn changes(&self, index: usize) -> (u64, u64) {
+        let s = self.state.borrow();
+        let seq = s.rings.get(index).map_or(0, Ring::next_seq);
+        (s.generation, seq)
+    }
+
+    /// The objects under `root` now (a range of the replica's snapshot).
+    pub fn objects_under(&self, root: &[u8]) -> Vec<Arc<CachedObject>> {
+        let s = self.state.borrow();
+        s.objects
+            .range(Bytes::copy_from_slice(root)..)
+            .take_while(|(k, _)| k.starts_with(root))
+            .map(|(_, o)| Arc::clone(o))
+            .collect()
+    }
+
     /// Counts an open watcher for as long as the guard lives.
     pub fn watcher_guard(&self) -> WatcherGuard {
         self.watchers.set(self.watchers.get() + 1);

@@ -1,0 +1,270 @@
+//! ServiceAccount tokens: JWTs signed by the server, for in-cluster clients.
+//!
+//! Bound tokens (TokenRequest, `kubectl create token`) carry upstream's claims: `iss`, `sub`
+//! (`system:serviceaccount:NS:NAME`), `aud`, `exp`, `iat`, `nbf`, `jti` and the private
+//! `kubernetes.io` claim naming the namespace, the ServiceAccount and the object the token is
+//! bound to (a Pod, Secret or Node) with their uids. Legacy tokens (Secrets of type
+//! `kubernetes.io/service-account-token`) carry the older `kubernetes.io/serviceaccount/*`
+//! claims and issuer `kubernetes/serviceaccount`.
+//!
+//! A token is valid while its signature verifies with a `--service-account-key-file` key, its
+//! issuer is one of `--service-account-issuer`, it names one of `--api-audiences`, it has not
+//! expired, and the ServiceAccount (and bound object, or Secret) still exists with the uid
+//! the token names — looked up in the shard's watch cache, so a deleted Pod's token stops
+//! working at once. Signatures verified are remembered for a short while; the lookups are not.
+
+pub mod claims;
+pub mod keys;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+
+use self::claims::{BoundRef, Claims, LEGACY_ISSUER};
+use self::keys::{SigningKey, VerifyKey};
+use super::{Outcome, TokenAuthenticator};
+use crate::registry::keys as storage_keys;
+use crate::request::UserInfo;
+use crate::storage::cache::WatchCache;
+
+/// How long a verified signature is trusted without verifying again (the token's expiry and
+/// its objects are still checked on every request).
+const VERIFIED_TTL: Duration = Duration::from_secs(60);
+
+/// What the ServiceAccount token authenticator is configured with, shared by every shard.
+#[derive(Debug)]
+pub struct TokenSettings {
+    /// Issuers accepted; the first is the one tokens are issued with.
+    pub issuers: Vec<String>,
+    /// Audiences a token must name one of (`--api-audiences`).
+    pub audiences: Vec<String>,
+    /// Keys tokens are verified with.
+    pub verify_keys: Vec<VerifyKey>,
+    /// The key tokens are signed with.
+    pub signing_key: SigningKey,
+    /// `--service-account-max-token-expiration`.
+    pub max_expiration: Option<Duration>,
+    /// The storage prefix (`/registry`), where the objects tokens name are looked up.
+    pub prefix: String,
+}
+
+/// The authenticator of one shard.
+pub struct ServiceAccountTokens {
+    settings: Arc<TokenSettings>,
+    cache: WatchCache,
+    /// Tokens whose signature verified, with their claims and when.
+    verified: RefCell<HashMap<[u8; 32], (Instant, Claims)>>,
+    /// Object uids read from the replica, by key and revision.
+    uids: RefCell<HashMap<Bytes, (i64, String)>>,
+}
+
+impl std::fmt::Debug for ServiceAccountTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountTokens")
+            .field("issuers", &self.settings.issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceAccountTokens {
+    /// The authenticator over `cache`.
+    pub fn new(settings: Arc<TokenSettings>, cache: WatchCache) -> Self {
+        Self {
+            settings,
+            cache,
+            verified: RefCell::new(HashMap::new()),
+            uids: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The claims of a token whose signature verifies, or why not (None: not ours).
+    fn verify(&self, token: &str) -> Option<Result<Claims, String>> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if !matches!(header.alg, Algorithm::ES256 | Algorithm::RS256) {
+            return None;
+        }
+        let unverified = claims::peek(token)?;
+        let legacy = unverified.iss == LEGACY_ISSUER;
+        if !legacy && !self.settings.issuers.contains(&unverified.iss) {
+            return None;
+        }
+        let hash = {
+            let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+            let mut k = [0u8; 32];
+            k.copy_from_slice(d.as_ref());
+            k
+        };
+        if let Some((at, c)) = self.verified.borrow().get(&hash) {
+            if at.elapsed() < VERIFIED_TTL {
+                return Some(Ok(c.clone()));
+            }
+        }
+        let mut v = Validation::new(header.alg);
+        v.validate_aud = false;
+        v.validate_exp = false;
+        v.required_spec_claims.clear();
+        let keys =
+            self.settings.verify_keys.iter().filter(|k| {
+                k.alg == header.alg && header.kid.as_ref().is_none_or(|kid| *kid == k.kid)
+            });
+        for k in keys {
+            if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &k.key, &v) {
+                let mut verified = self.verified.borrow_mut();
+                if verified.len() > 4096 {
+                    verified.clear();
+                }
+                verified.insert(hash, (Instant::now(), data.claims.clone()));
+                return Some(Ok(data.claims));
+            }
+        }
+        Some(Err(
+            "invalid bearer token, token could not be verified".into()
+        ))
+    }
+
+    /// The uid of the object stored under `key` now (None: there is none).
+    fn uid_of(&self, key: &str) -> Option<String> {
+        let key = Bytes::copy_from_slice(key.as_bytes());
+        let (obj, _) = self.cache.get(&key);
+        let obj = obj?;
+        if let Some((rev, uid)) = self.uids.borrow().get(&key) {
+            if *rev == obj.revision {
+                return Some(uid.clone());
+            }
+        }
+        let v: Value = serde_json::from_slice(&obj.json).ok()?;
+        let uid = v["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut uids = self.uids.borrow_mut();
+        if uids.len() > 65536 {
+            uids.clear();
+        }
+        uids.insert(key, (obj.revision, uid.clone()));
+        Some(uid)
+    }
+
+    fn key(&self, segment: &str, namespace: Option<&str>, name: &str) -> String {
+        storage_keys::object_key(&self.settings.prefix, segment, namespace, name)
+    }
+
+    /// Checks a bound reference: the object exists with the uid the token names.
+    fn check_ref(&self, what: &str, key: String, r: &BoundRef) -> Result<(), String> {
+        match self.uid_of(&key) {
+            None => Err(format!("{what} {:?} not found", r.name)),
+            Some(uid) if !r.uid.is_empty() && uid != r.uid => Err(format!(
+                "{what} {:?} uid ({uid}) does not match claim ({})",
+                r.name, r.uid
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn validate(&self, c: &Claims) -> Result<UserInfo, String> {
+        let now = claims::now();
+        let ns = c.namespace();
+        let sa = c.service_account();
+        if ns.is_empty() || sa.name.is_empty() {
+            return Err("token has no ServiceAccount claims".into());
+        }
+        if c.iss != LEGACY_ISSUER {
+            if !c.aud.iter().any(|a| self.settings.audiences.contains(a)) {
+                return Err("token audiences is invalid for the target audiences".into());
+            }
+            match c.exp {
+                Some(exp) if now > exp => return Err("token has expired".into()),
+                None => return Err("token has no expiry".into()),
+                _ => {}
+            }
+            if c.nbf.is_some_and(|nbf| now + 60 < nbf) {
+                return Err("token is not valid yet".into());
+            }
+        }
+        self.check_ref(
+            "serviceaccount",
+            self.key("serviceaccounts", Some(&ns), &sa.name),
+            &sa,
+        )?;
+        let mut extra = std::collections::BTreeMap::new();
+        let private = c.kubernetes.as_ref();
+        if let Some(pod) = private.and_then(|k| k.pod.as_ref()) {
+            self.check_ref("pod", self.key("pods", Some(&ns), &pod.name), pod)?;
+            extra.insert(
+                "authentication.kubernetes.io/pod-name".into(),
+                vec![pod.name.clone()],
+            );
+            extra.insert(
+                "authentication.kubernetes.io/pod-uid".into(),
+                vec![pod.uid.clone()],
+            );
+        }
+        if let Some(secret) = private.and_then(|k| k.secret.as_ref()) {
+            self.check_ref(
+                "secret",
+                self.key("secrets", Some(&ns), &secret.name),
+                secret,
+            )?;
+        }
+        if let Some(node) = private.and_then(|k| k.node.as_ref()) {
+            self.check_ref("node", self.key("minions", None, &node.name), node)?;
+            extra.insert(
+                "authentication.kubernetes.io/node-name".into(),
+                vec![node.name.clone()],
+            );
+            extra.insert(
+                "authentication.kubernetes.io/node-uid".into(),
+                vec![node.uid.clone()],
+            );
+        }
+        if let Some(secret) = c.legacy_secret_name() {
+            let r = BoundRef {
+                name: secret,
+                uid: String::new(),
+            };
+            self.check_ref("secret", self.key("secrets", Some(&ns), &r.name), &r)?;
+        }
+        if let Some(jti) = c.jti.as_ref().filter(|j| !j.is_empty()) {
+            extra.insert(
+                "authentication.kubernetes.io/credential-id".into(),
+                vec![format!("JTI={jti}")],
+            );
+        }
+        Ok(UserInfo {
+            name: format!("system:serviceaccount:{ns}:{}", sa.name),
+            uid: sa.uid.clone(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{ns}"),
+            ],
+            extra,
+        })
+    }
+}
+
+impl TokenAuthenticator for ServiceAccountTokens {
+    fn name(&self) -> &'static str {
+        "serviceaccount"
+    }
+
+    fn authenticate(&self, token: &str) -> Outcome {
+        match self.verify(token) {
+            None => Outcome::Unknown,
+            Some(Err(e)) => Outcome::Invalid(e),
+            Some(Ok(c)) => match self.validate(&c) {
+                Ok(u) => Outcome::User(u),
+                Err(e) => Outcome::Invalid(e),
+            },
+        }
+    }
+
+    fn cacheable(&self) -> bool {
+        // The objects a token names are checked on every request (they are a lookup).
+        false
+    }
+}

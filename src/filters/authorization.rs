@@ -1,0 +1,24 @@
+//! Authorization: the request's attributes (user, verb, resource or path) asked of the
+//! `--authorization-mode` chain; anything not allowed is upstream's 403.
+
+use hyper::Response;
+use shards::server::Body;
+
+use crate::authz::{forbidden, Attributes, AuthorizerChain, Decision};
+use crate::endpoints::response;
+use crate::request::{RequestInfo, UserInfo};
+
+/// The 403 to answer instead of serving, if any.
+pub fn check(
+    authz: &AuthorizerChain,
+    user: &UserInfo,
+    info: &RequestInfo,
+) -> Option<Response<Body>> {
+    let a = Attributes::of_request(user, info);
+    match authz.authorize(&a) {
+        Decision::Allow(_) => None,
+        Decision::Deny(reason) | Decision::NoOpinion(reason) => {
+            Some(response::status(&forbidden(&a, &reason)))
+        }
+    }
+}
