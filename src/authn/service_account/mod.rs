@@ -11,7 +11,9 @@
 //! issuer is one of `--service-account-issuer`, it names one of `--api-audiences`, it has not
 //! expired, and the ServiceAccount (and bound object, or Secret) still exists with the uid
 //! the token names — looked up in the shard's watch cache, so a deleted Pod's token stops
-//! working at once. Signatures verified are remembered for a short while; the lookups are not.
+//! working at once. Signatures verified are remembered for a short while; a token that passed
+//! every check is answered again without decoding it while it has not expired and every
+//! object it names is still at the revision it was checked at (a few replica lookups).
 
 pub mod claims;
 pub mod keys;
@@ -53,6 +55,18 @@ pub struct TokenSettings {
     pub prefix: String,
 }
 
+/// How many validated tokens a shard remembers (then it forgets them all and starts over).
+const MAX_VALIDATED: usize = 4096;
+
+/// A token that passed every check, with what those checks depended on.
+struct Validated {
+    user: UserInfo,
+    /// When it expires (None: legacy tokens do not).
+    exp: Option<i64>,
+    /// The objects it names (ServiceAccount, bound object, Secret) and their revisions.
+    deps: Vec<(Bytes, i64)>,
+}
+
 /// The authenticator of one shard.
 pub struct ServiceAccountTokens {
     settings: Arc<TokenSettings>,
@@ -61,6 +75,8 @@ pub struct ServiceAccountTokens {
     verified: RefCell<HashMap<[u8; 32], (Instant, Claims)>>,
     /// Object uids read from the replica, by key and revision.
     uids: RefCell<HashMap<Bytes, (i64, String)>>,
+    /// Tokens that passed every check, answered again while their objects are unchanged.
+    validated: RefCell<HashMap<Box<str>, Validated, foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for ServiceAccountTokens {
@@ -79,6 +95,7 @@ impl ServiceAccountTokens {
             cache,
             verified: RefCell::new(HashMap::new()),
             uids: RefCell::new(HashMap::new()),
+            validated: RefCell::new(HashMap::default()),
         }
     }
 
@@ -127,14 +144,13 @@ impl ServiceAccountTokens {
         ))
     }
 
-    /// The uid of the object stored under `key` now (None: there is none).
-    fn uid_of(&self, key: &str) -> Option<String> {
-        let key = Bytes::copy_from_slice(key.as_bytes());
-        let (obj, _) = self.cache.get(&key);
+    /// The uid and revision of the object stored under `key` now (None: there is none).
+    fn uid_of(&self, key: &Bytes) -> Option<(String, i64)> {
+        let (obj, _) = self.cache.get(key);
         let obj = obj?;
-        if let Some((rev, uid)) = self.uids.borrow().get(&key) {
+        if let Some((rev, uid)) = self.uids.borrow().get(key) {
             if *rev == obj.revision {
-                return Some(uid.clone());
+                return Some((uid.clone(), obj.revision));
             }
         }
         let v: Value = serde_json::from_slice(&obj.json).ok()?;
@@ -146,27 +162,51 @@ impl ServiceAccountTokens {
         if uids.len() > 65536 {
             uids.clear();
         }
-        uids.insert(key, (obj.revision, uid.clone()));
-        Some(uid)
+        uids.insert(key.clone(), (obj.revision, uid.clone()));
+        Some((uid, obj.revision))
     }
 
     fn key(&self, segment: &str, namespace: Option<&str>, name: &str) -> String {
         storage_keys::object_key(&self.settings.prefix, segment, namespace, name)
     }
 
-    /// Checks a bound reference: the object exists with the uid the token names.
-    fn check_ref(&self, what: &str, key: String, r: &BoundRef) -> Result<(), String> {
+    /// Checks a bound reference: the object exists with the uid the token names; records
+    /// the object's key and revision in `deps`.
+    fn check_ref(
+        &self,
+        what: &str,
+        key: String,
+        r: &BoundRef,
+        deps: &mut Vec<(Bytes, i64)>,
+    ) -> Result<(), String> {
+        let key = Bytes::from(key);
         match self.uid_of(&key) {
             None => Err(format!("{what} {:?} not found", r.name)),
-            Some(uid) if !r.uid.is_empty() && uid != r.uid => Err(format!(
+            Some((uid, _)) if !r.uid.is_empty() && uid != r.uid => Err(format!(
                 "{what} {:?} uid ({uid}) does not match claim ({})",
                 r.name, r.uid
             )),
-            Some(_) => Ok(()),
+            Some((_, rev)) => {
+                deps.push((key, rev));
+                Ok(())
+            }
         }
     }
 
-    fn validate(&self, c: &Claims) -> Result<UserInfo, String> {
+    /// The user of a token validated before, while nothing it depends on has changed: it
+    /// has not expired and every object it names is at the revision it was checked at.
+    fn revalidated(&self, token: &str) -> Option<UserInfo> {
+        let known = self.validated.borrow();
+        let v = known.get(token)?;
+        let now = claims::now();
+        let fresh = v.exp.is_none_or(|exp| now <= exp)
+            && v.deps
+                .iter()
+                .all(|(key, rev)| self.cache.get(key).0.is_some_and(|o| o.revision == *rev));
+        fresh.then(|| v.user.clone())
+    }
+
+    fn validate(&self, c: &Claims, deps: &mut Vec<(Bytes, i64)>) -> Result<UserInfo, String> {
         let now = claims::now();
         let ns = c.namespace();
         let sa = c.service_account();
@@ -190,11 +230,12 @@ impl ServiceAccountTokens {
             "serviceaccount",
             self.key("serviceaccounts", Some(&ns), &sa.name),
             &sa,
+            deps,
         )?;
         let mut extra = std::collections::BTreeMap::new();
         let private = c.kubernetes.as_ref();
         if let Some(pod) = private.and_then(|k| k.pod.as_ref()) {
-            self.check_ref("pod", self.key("pods", Some(&ns), &pod.name), pod)?;
+            self.check_ref("pod", self.key("pods", Some(&ns), &pod.name), pod, deps)?;
             extra.insert(
                 "authentication.kubernetes.io/pod-name".into(),
                 vec![pod.name.clone()],
@@ -209,10 +250,11 @@ impl ServiceAccountTokens {
                 "secret",
                 self.key("secrets", Some(&ns), &secret.name),
                 secret,
+                deps,
             )?;
         }
         if let Some(node) = private.and_then(|k| k.node.as_ref()) {
-            self.check_ref("node", self.key("minions", None, &node.name), node)?;
+            self.check_ref("node", self.key("minions", None, &node.name), node, deps)?;
             extra.insert(
                 "authentication.kubernetes.io/node-name".into(),
                 vec![node.name.clone()],
@@ -227,7 +269,7 @@ impl ServiceAccountTokens {
                 name: secret,
                 uid: String::new(),
             };
-            self.check_ref("secret", self.key("secrets", Some(&ns), &r.name), &r)?;
+            self.check_ref("secret", self.key("secrets", Some(&ns), &r.name), &r, deps)?;
         }
         if let Some(jti) = c.jti.as_ref().filter(|j| !j.is_empty()) {
             extra.insert(
@@ -253,13 +295,35 @@ impl TokenAuthenticator for ServiceAccountTokens {
     }
 
     fn authenticate(&self, token: &str) -> Outcome {
+        if let Some(user) = self.revalidated(token) {
+            return Outcome::User(user);
+        }
+        self.validated.borrow_mut().remove(token);
         match self.verify(token) {
             None => Outcome::Unknown,
             Some(Err(e)) => Outcome::Invalid(e),
-            Some(Ok(c)) => match self.validate(&c) {
-                Ok(u) => Outcome::User(u),
-                Err(e) => Outcome::Invalid(e),
-            },
+            Some(Ok(c)) => {
+                let mut deps = Vec::new();
+                match self.validate(&c, &mut deps) {
+                    Ok(user) => {
+                        let mut known = self.validated.borrow_mut();
+                        if known.len() >= MAX_VALIDATED {
+                            known.clear();
+                        }
+                        let exp = (c.iss != LEGACY_ISSUER).then_some(c.exp).flatten();
+                        known.insert(
+                            token.into(),
+                            Validated {
+                                user: user.clone(),
+                                exp,
+                                deps,
+                            },
+                        );
+                        Outcome::User(user)
+                    }
+                    Err(e) => Outcome::Invalid(e),
+                }
+            }
         }
     }
 
