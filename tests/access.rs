@@ -903,6 +903,125 @@ fn access_reviews(ks: &Kubeshard) {
     });
 }
 
+fn escalation_is_refused(ks: &Kubeshard) {
+    rt().block_on(async {
+        let rbac = "/apis/rbac.authorization.k8s.io/v1";
+        admin_create(ks, "/api/v1/namespaces", json!({"metadata": {"name": "esc"}})).await;
+        // Bob may manage Roles and RoleBindings in esc, and read ConfigMaps there.
+        admin_create(
+            ks,
+            &format!("{rbac}/namespaces/esc/roles"),
+            json!({"metadata": {"name": "rbac-writer"}, "rules": [
+                {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"],
+                    "verbs": ["get", "create", "update", "delete"]},
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]}),
+        )
+        .await;
+        admin_create(
+            ks,
+            &format!("{rbac}/namespaces/esc/rolebindings"),
+            json!({"metadata": {"name": "bob-writes"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "rbac-writer"},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "bob"}]}),
+        )
+        .await;
+        let bob = token_client(ks, Some("bob-token"));
+        let role = |name: &str, resource: &str, verbs: &[&str]| {
+            json!({"metadata": {"name": name},
+                "rules": [{"apiGroups": [""], "resources": [resource], "verbs": verbs}]})
+        };
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, v) = post(&bob, ks, &format!("{rbac}/namespaces/esc/roles"), role("reader", "configmaps", &["get"])).await;
+            if code == 201 {
+                break;
+            }
+            assert!(Instant::now() < end, "bob's grant never took effect: {code} {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // What he does not hold, he cannot grant.
+        let (code, v) = post(
+            &bob,
+            ks,
+            &format!("{rbac}/namespaces/esc/roles"),
+            role("steal", "secrets", &["get", "list"]),
+        )
+        .await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(
+            v,
+            status(
+                403,
+                "Forbidden",
+                "roles.rbac.authorization.k8s.io \"steal\" is forbidden: user \"bob\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"list\"]}",
+                json!({"name": "steal", "group": "rbac.authorization.k8s.io", "kind": "roles"})
+            )
+        );
+        // Nor widen a role he may update.
+        let (code, _) = send(
+            bob.put(ks.url(&format!("{rbac}/namespaces/esc/roles/reader")))
+                .json(&role("reader", "configmaps", &["get", "delete"])),
+        )
+        .await;
+        assert_eq!(code, 403);
+        // Binding: his own role, yes; admin, no.
+        let binding = |name: &str, kind: &str, role: &str| {
+            json!({"metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "carol"}]})
+        };
+        let path = format!("{rbac}/namespaces/esc/rolebindings");
+        assert_eq!(post(&bob, ks, &path, binding("carol-reads", "Role", "reader")).await.0, 201);
+        let (code, v) = post(&bob, ks, &path, binding("carol-admin", "ClusterRole", "admin")).await;
+        assert_eq!(code, 403, "{v}");
+        let msg = v["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with("rolebindings.rbac.authorization.k8s.io \"carol-admin\" is forbidden: user \"bob\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n"),
+            "{msg}"
+        );
+        assert!(msg.contains(r#"{APIGroups:[""], Resources:["secrets"]"#), "{msg}");
+        // The bind verb on that role, or escalate on roles, lifts the check.
+        admin_create(
+            ks,
+            &format!("{rbac}/namespaces/esc/roles"),
+            json!({"metadata": {"name": "binder"}, "rules": [
+                {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"], "resourceNames": ["admin"]},
+                {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]}]}),
+        )
+        .await;
+        admin_create(
+            ks,
+            &format!("{rbac}/namespaces/esc/rolebindings"),
+            json!({"metadata": {"name": "bob-binds"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "binder"},
+                "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "bob"}]}),
+        )
+        .await;
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, v) = post(&bob, ks, &path, binding("carol-admin", "ClusterRole", "admin")).await;
+            if code == 201 {
+                break;
+            }
+            assert!(Instant::now() < end, "bind never took effect: {code} {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            post(&bob, ks, &path, binding("carol-edit", "ClusterRole", "edit")).await.0,
+            403,
+            "bind is limited to the role it names"
+        );
+        let (code, v) = post(
+            &bob,
+            ks,
+            &format!("{rbac}/namespaces/esc/roles"),
+            role("steal", "secrets", &["get", "list"]),
+        )
+        .await;
+        assert_eq!(code, 201, "escalate lifts the check: {v}");
+    });
+}
+
 /// The RBAC matrix: users and groups × verbs × resources × namespaces × resourceNames ×
 /// subresources × non-resource URLs, asked through SubjectAccessReview (the same decision
 /// every request gets) and spot-checked with real requests.
@@ -1099,6 +1218,7 @@ fn access_control_on_the_embedded_store() {
             ("impersonation", impersonation),
             ("access_reviews", access_reviews),
             ("bootstrap_tokens", bootstrap_tokens),
+            ("escalation_is_refused", escalation_is_refused),
             ("rbac_matrix", rbac_matrix),
             // Last: it deletes ci/bot.
             (

@@ -481,17 +481,18 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
 }
 
 /// The `--authorization-mode` chain of one shard (RBAC reads the shard's replica).
-fn authorization(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authz::AuthorizerChain {
+fn authorization(
+    boot: &ShardBoot,
+    rbac: Option<&Rc<crate::authz::rbac::RbacAuthorizer>>,
+) -> crate::authz::AuthorizerChain {
     use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer};
     let mut modes: Vec<Rc<dyn Authorizer>> = Vec::new();
     for m in &boot.authorization_modes {
         match m.as_str() {
             "AlwaysAllow" => modes.push(Rc::new(AlwaysAllow)),
             "AlwaysDeny" => modes.push(Rc::new(AlwaysDeny)),
-            "RBAC" => match cache.and_then(|c| {
-                crate::authz::rbac::RbacAuthorizer::new(c.clone(), &boot.storage_prefix)
-            }) {
-                Some(rbac) => modes.push(Rc::new(rbac)),
+            "RBAC" => match rbac {
+                Some(rbac) => modes.push(Rc::clone(rbac) as Rc<dyn Authorizer>),
                 None => log::error!("RBAC needs the watch cache's RBAC resources; it denies all"),
             },
             "Node" => modes.push(Rc::new(crate::authz::node::NodeAuthorizer)),
@@ -554,16 +555,21 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 .with_node_ports(boot.node_port_range),
         ),
     }));
+    // One RBAC index per shard, shared by the authorizer chain and the escalation check.
+    let rbac = cache.as_ref().and_then(|c| {
+        crate::authz::rbac::RbacAuthorizer::new(c.clone(), &boot.storage_prefix).map(Rc::new)
+    });
+    let authz = Rc::new(authorization(&boot, rbac.as_ref()));
+    let escalation = crate::authz::rbac::escalation::EscalationCheck::new(Rc::clone(&authz), rbac);
     let store = Rc::new(Store::new(
         table,
         boot.storage.clone(),
         boot.storage_prefix.clone(),
         cache,
-        crate::admission::default_chain(),
+        crate::admission::default_chain().with(Rc::new(escalation)),
         Arc::clone(&lc.not_accepting_new_requests),
     ));
     let authn = Rc::new(authentication(&boot, store.cache()));
-    let authz = Rc::new(authorization(&boot, store.cache()));
     let reviewers = Rc::new(crate::endpoints::rest::reviews::Reviewers {
         authn: Rc::clone(&authn),
         authz: Rc::clone(&authz),

@@ -4,6 +4,7 @@
 //! replica, so a decision is a few hash lookups and rule scans, never a read of storage.
 
 pub mod bootstrap;
+pub mod escalation;
 mod index;
 mod rules;
 

@@ -84,6 +84,12 @@ impl AdmissionChain {
         Self { plugins }
     }
 
+    /// The chain with `plugin` run after the others.
+    pub fn with(mut self, plugin: Rc<dyn AdmissionPlugin>) -> Self {
+        self.plugins.push(plugin);
+        self
+    }
+
     /// The plugins' names, in order.
     pub fn names(&self) -> Vec<&'static str> {
         self.plugins.iter().map(|p| p.name()).collect()
