@@ -1249,6 +1249,198 @@ fn access_control_on_etcd() {
     );
 }
 
+/// A token webhook on loopback HTTPS, as an admin would run one: it knows the token
+/// `hook-good` (user `webhook-jane` in `hooked`), wants `Authorization: Bearer hook-secret`
+/// from kube-apiserver, and records every review it is sent.
+struct TokenWebhook {
+    port: u16,
+    reviews: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    _dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl TokenWebhook {
+    fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let tls = support::etcd::EtcdTls::generate(&dir.path().join("tls"));
+        use rustls::pki_types::pem::PemObject;
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&tls.server_cert_file)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&tls.server_key_file).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let reviews = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reviews.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else { return };
+                    let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                    tokio::spawn(async move {
+                        let Ok(mut conn) = acceptor.accept(tcp).await else { return };
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        // One request per connection: headers, then Content-Length bytes.
+                        let (head_end, length) = loop {
+                            let Ok(n) = conn.read(&mut chunk).await else { return };
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                                let length = head
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length:"))
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                                    .unwrap_or(0);
+                                break (i + 4, length);
+                            }
+                        };
+                        while buf.len() < head_end + length {
+                            let Ok(n) = conn.read(&mut chunk).await else { return };
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                        let review: Value =
+                            serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
+                        let authorized = head.contains("authorization: bearer hook-secret");
+                        let token = review["spec"]["token"].as_str().unwrap_or_default().to_string();
+                        seen.lock().unwrap().push(review.clone());
+                        let (code, answer) = if !authorized {
+                            ("401 Unauthorized", json!({}))
+                        } else if token == "hook-good" {
+                            ("200 OK", json!({"apiVersion": review["apiVersion"], "kind": "TokenReview",
+                                "status": {"authenticated": true, "user": {"username": "webhook-jane",
+                                    "uid": "u-jane", "groups": ["hooked"], "extra": {"team": ["blue"]}}}}))
+                        } else if token == "hook-broken" {
+                            ("500 Internal Server Error", json!({}))
+                        } else {
+                            ("200 OK", json!({"apiVersion": review["apiVersion"], "kind": "TokenReview",
+                                "status": {"authenticated": false}}))
+                        };
+                        let body = answer.to_string();
+                        let resp = format!(
+                            "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = conn.write_all(resp.as_bytes()).await;
+                        let _ = conn.shutdown().await;
+                    });
+                }
+            });
+        });
+        let kubeconfig = dir.path().join("webhook.kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: hook\n  cluster:\n    server: https://127.0.0.1:{port}/authenticate\n    certificate-authority: {}\nusers:\n- name: apiserver\n  user:\n    token: hook-secret\ncontexts:\n- name: webhook\n  context:\n    cluster: hook\n    user: apiserver\ncurrent-context: webhook\n",
+                tls.ca_file.display()
+            ),
+        )
+        .unwrap();
+        TokenWebhook {
+            port,
+            reviews,
+            _dir: dir,
+            kubeconfig,
+        }
+    }
+
+    fn reviews_of(&self, token: &str) -> usize {
+        self.reviews
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r["spec"]["token"] == token)
+            .count()
+    }
+}
+
+#[test]
+fn webhook_token_authentication() {
+    let hook = TokenWebhook::start();
+    let _ = hook.port;
+    let (ks, _dir) = start(&[
+        &format!(
+            "--authentication-token-webhook-config-file={}",
+            hook.kubeconfig.display()
+        ),
+        "--authentication-token-webhook-version=v1",
+    ]);
+    rt().block_on(async {
+        let jane = token_client(&ks, Some("hook-good"));
+        let (code, who) = post(
+            &jane,
+            &ks,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+        )
+        .await;
+        assert_eq!(code, 201, "{who}");
+        assert_eq!(
+            who["status"]["userInfo"],
+            json!({"username": "webhook-jane", "uid": "u-jane",
+                "groups": ["hooked", "system:authenticated"], "extra": {"team": ["blue"]}})
+        );
+        // What kube-apiserver sends: a v1 TokenReview with the API audiences.
+        let sent = hook.reviews.lock().unwrap()[0].clone();
+        assert_eq!(sent["apiVersion"], "authentication.k8s.io/v1");
+        assert_eq!(sent["kind"], "TokenReview");
+        assert_eq!(sent["spec"]["audiences"], json!(["https://kubernetes.default.svc.cluster.local"]));
+        // Answers are cached (--authentication-token-webhook-cache-ttl), refusals too.
+        for _ in 0..5 {
+            assert_eq!(get(&jane, &ks, "/apis").await.0, 200);
+        }
+        let bad = token_client(&ks, Some("hook-bad"));
+        for _ in 0..3 {
+            assert_eq!(get(&bad, &ks, "/version").await.0, 401);
+        }
+        // Each shard asks once; the test server may count one per shard.
+        let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!((1..=shards + 1).contains(&hook.reviews_of("hook-good")), "{}", hook.reviews_of("hook-good"));
+        assert!((1..=3.min(shards)).contains(&hook.reviews_of("hook-bad")), "{}", hook.reviews_of("hook-bad"));
+        // A webhook error is a 401, and not cached.
+        let broken = token_client(&ks, Some("hook-broken"));
+        assert_eq!(get(&broken, &ks, "/version").await.0, 401);
+        assert_eq!(get(&broken, &ks, "/version").await.0, 401);
+        assert!(hook.reviews_of("hook-broken") >= 2);
+        // Tokens the other authenticators know never reach the webhook.
+        assert_eq!(get(&token_client(&ks, Some("bob-token")), &ks, "/apis").await.0, 200);
+        assert_eq!(hook.reviews_of("bob-token"), 0);
+        // TokenReview asks the webhook too.
+        let (_, v) = post(
+            &ks.client(true, true),
+            &ks,
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "hook-good"}}),
+        )
+        .await;
+        assert_eq!(v["status"]["user"]["username"], "webhook-jane", "{v}");
+    });
+}
+
 #[test]
 fn anonymous_auth_off_and_always_allow() {
     let (ks, _dir) = start(&["--anonymous-auth=false"]);

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod service_account;
 
 pub mod token_file;
+pub mod webhook;
 pub mod x509;
 
 use std::rc::Rc;
@@ -82,6 +83,8 @@ pub struct Authentication {
     tokens: Vec<Rc<dyn TokenAuthenticator>>,
     anonymous: bool,
     cache: cache::TokenCache,
+    /// The token webhook, asked last, with this shard's cache of its answers.
+    webhook: Option<(webhook::WebhookTokenAuthenticator, webhook::WebhookCache)>,
 }
 
 impl std::fmt::Debug for Authentication {
@@ -104,18 +107,41 @@ impl Authentication {
             tokens,
             anonymous,
             cache: cache::TokenCache::default(),
+            webhook: None,
         }
     }
 
+    /// The union with the token webhook asked after every other token authenticator.
+    pub fn with_webhook(mut self, hook: webhook::WebhookTokenAuthenticator) -> Self {
+        self.webhook = Some((hook, webhook::WebhookCache::default()));
+        self
+    }
+
     /// The request's user, or upstream's 401.
-    pub fn authenticate(&self, c: Credentials<'_>) -> Result<UserInfo, Status> {
+    pub async fn authenticate(&self, c: Credentials<'_>) -> Result<UserInfo, Status> {
         if self.x509 {
             if let Some(user) = c.certificates.first().and_then(x509::user) {
                 return Ok(authenticated(user));
             }
         }
         if let Some(token) = c.authorization.and_then(bearer_token) {
-            return match self.token(token) {
+            let mut out = self.token(token);
+            if let (Outcome::Unknown | Outcome::Invalid(_), Some((hook, cache))) =
+                (&out, &self.webhook)
+            {
+                out = match cache.get(token, hook.ttl) {
+                    Some(cached) => cached,
+                    None => {
+                        let answer = hook.authenticate(token).await;
+                        if let Outcome::Invalid(why) = &answer {
+                            log::debug!("token webhook: {why}");
+                        }
+                        cache.put(token, &answer);
+                        answer
+                    }
+                };
+            }
+            return match out {
                 Outcome::User(user) => Ok(authenticated(user)),
                 Outcome::Unknown | Outcome::Invalid(_) => Err(Status::unauthorized()),
             };
@@ -191,42 +217,43 @@ mod tests {
         }
     }
 
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        futures_lite::future::block_on(f)
+    }
+
     #[test]
     fn the_union_as_upstream() {
         let a = Authentication::new(true, vec![Rc::new(Fixed)], true);
-        let ok = a
-            .authenticate(Credentials {
-                certificates: &[],
-                authorization: Some("Bearer good"),
-            })
-            .unwrap_or_default();
+        let ok = a.authenticate(Credentials {
+            certificates: &[],
+            authorization: Some("Bearer good"),
+        });
+        let ok = block(ok).unwrap_or_default();
         assert_eq!(ok.name, "alice");
         assert_eq!(ok.groups, ["system:authenticated"]);
         for bad in ["Bearer fixed.x", "Bearer unknown"] {
-            let e = a.authenticate(Credentials {
+            let e = block(a.authenticate(Credentials {
                 certificates: &[],
                 authorization: Some(bad),
-            });
+            }));
             assert_eq!(
                 e.map_err(|s| s.code),
                 Err(401),
                 "{bad}: a failing credential is never anonymous"
             );
         }
-        let anon = a
-            .authenticate(Credentials {
-                certificates: &[],
-                authorization: None,
-            })
-            .unwrap_or_default();
+        let anon = a.authenticate(Credentials {
+            certificates: &[],
+            authorization: None,
+        });
+        let anon = block(anon).unwrap_or_default();
         assert_eq!(anon.name, "system:anonymous");
         let closed = Authentication::new(true, vec![], false);
-        assert!(closed
-            .authenticate(Credentials {
-                certificates: &[],
-                authorization: None,
-            })
-            .is_err());
+        assert!(block(closed.authenticate(Credentials {
+            certificates: &[],
+            authorization: None,
+        }))
+        .is_err());
         assert_eq!(bearer_token("bearer  abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
     }

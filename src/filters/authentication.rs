@@ -10,7 +10,7 @@ use crate::authn::{Authentication, Credentials};
 use crate::request::UserInfo;
 
 /// The request's user, or the 401 to answer.
-pub fn authenticate<B>(
+pub async fn authenticate<B>(
     authn: &Authentication,
     req: &Request<B>,
     conn: &ConnInfo,
@@ -19,8 +19,10 @@ pub fn authenticate<B>(
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    authn.authenticate(Credentials {
-        certificates: &conn.peer_certificates,
-        authorization,
-    })
+    authn
+        .authenticate(Credentials {
+            certificates: &conn.peer_certificates,
+            authorization,
+        })
+        .await
 }

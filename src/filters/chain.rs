@@ -72,7 +72,7 @@ async fn handle(
             req.uri().path(),
             req.uri().query(),
         ));
-        let user = match authentication::authenticate(&state.authn, &req, &conn) {
+        let user = match authentication::authenticate(&state.authn, &req, &conn).await {
             Ok(u) => u,
             Err(s) => return crate::endpoints::response::status(&s),
         };

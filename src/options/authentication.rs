@@ -57,6 +57,24 @@ pub struct AuthenticationOptions {
     /// requested, a token will be issued with a validity duration of this value.
     #[arg(long = "service-account-max-token-expiration", value_name = "duration", value_parser = parse_duration)]
     pub service_account_max_token_expiration: Option<Duration>,
+    /// File with webhook configuration for token authentication in kubeconfig format. The API
+    /// server will query the remote service to determine authentication for bearer tokens.
+    #[arg(
+        long = "authentication-token-webhook-config-file",
+        value_name = "string"
+    )]
+    pub authentication_token_webhook_config_file: Option<PathBuf>,
+    /// The duration to cache responses from the webhook token authenticator.
+    #[arg(long = "authentication-token-webhook-cache-ttl", value_name = "duration", default_value = "2m0s", value_parser = parse_duration)]
+    pub authentication_token_webhook_cache_ttl: Duration,
+    /// The API version of the authentication.k8s.io TokenReview to send to and expect from
+    /// the webhook.
+    #[arg(
+        long = "authentication-token-webhook-version",
+        value_name = "string",
+        default_value = "v1beta1"
+    )]
+    pub authentication_token_webhook_version: String,
 }
 
 impl AuthenticationOptions {
@@ -66,6 +84,10 @@ impl AuthenticationOptions {
         for (flag, path) in [
             ("--client-ca-file", self.client_ca_file.as_ref()),
             ("--token-auth-file", self.token_auth_file.as_ref()),
+            (
+                "--authentication-token-webhook-config-file",
+                self.authentication_token_webhook_config_file.as_ref(),
+            ),
             (
                 "--service-account-signing-key-file",
                 self.service_account_signing_key_file.as_ref(),
@@ -91,6 +113,15 @@ impl AuthenticationOptions {
             .all(|i| i.trim().is_empty())
         {
             errs.push("--service-account-issuer: must be specified".into());
+        }
+        if !matches!(
+            self.authentication_token_webhook_version.as_str(),
+            "v1" | "v1beta1"
+        ) {
+            errs.push(format!(
+                "--authentication-token-webhook-version: {:?} is not v1 or v1beta1",
+                self.authentication_token_webhook_version
+            ));
         }
         if let Some(d) = self.service_account_max_token_expiration {
             if d < Duration::from_secs(3600) {

@@ -75,6 +75,8 @@ struct ShardBoot {
     ca_pem: String,
     /// ServiceAccount token keys, issuers and audiences.
     service_account_tokens: Arc<crate::authn::service_account::TokenSettings>,
+    /// `--authentication-token-webhook-config-file`: the webhook thread's handle.
+    token_webhook: Option<crate::authn::webhook::WebhookTokenAuthenticator>,
     /// Each shard takes its own event lane (by shard index) when it starts.
     lanes: std::sync::Mutex<Vec<Option<LaneReceiver>>>,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
@@ -248,6 +250,18 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
             None => None,
         },
         authorization_modes: opts.authorization.authorization_mode.clone(),
+        token_webhook: match &opts.authentication.authentication_token_webhook_config_file {
+            Some(p) => {
+                let target = crate::authn::webhook::WebhookTarget::read(p)?;
+                Some(crate::authn::webhook::WebhookTokenAuthenticator::start(
+                    target,
+                    &opts.authentication.authentication_token_webhook_version,
+                    opts.authentication.audiences(),
+                    opts.authentication.authentication_token_webhook_cache_ttl,
+                )?)
+            }
+            None => None,
+        },
         service_account_tokens: Arc::new(service_account_tokens(
             &opts,
             &pki.paths,
@@ -477,7 +491,11 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
             ));
         }
     }
-    crate::authn::Authentication::new(true, tokens, boot.anonymous_auth)
+    let authn = crate::authn::Authentication::new(true, tokens, boot.anonymous_auth);
+    match &boot.token_webhook {
+        Some(hook) => authn.with_webhook(hook.clone()),
+        None => authn,
+    }
 }
 
 /// The `--authorization-mode` chain of one shard (RBAC reads the shard's replica).

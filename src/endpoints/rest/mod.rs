@@ -188,7 +188,9 @@ impl RestApi {
             let answered = if token {
                 reviewers.token_request(store, res, facts, &body).await?
             } else {
-                reviewers.create(res, &r.user, facts.namespace.as_deref(), &body)?
+                reviewers
+                    .create(res, &r.user, facts.namespace.as_deref(), &body)
+                    .await?
             };
             return Ok(response::json(StatusCode::CREATED, answered));
         }

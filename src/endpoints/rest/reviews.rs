@@ -91,7 +91,7 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 
 impl Reviewers {
     /// Creates a review of `res` for `user` (`namespace`: the URL's).
-    pub fn create(
+    pub async fn create(
         &self,
         res: &Resource,
         user: &UserInfo,
@@ -153,10 +153,15 @@ impl Reviewers {
             "SelfSubjectReview" => json!({"userInfo": user_info_json(user)}),
             "TokenReview" => {
                 let token = s(&spec, "token");
-                match self.authn.authenticate(Credentials {
-                    certificates: &[],
-                    authorization: Some(&format!("Bearer {token}")),
-                }) {
+                let auth_header = format!("Bearer {token}");
+                let checked = self
+                    .authn
+                    .authenticate(Credentials {
+                        certificates: &[],
+                        authorization: Some(&auth_header),
+                    })
+                    .await;
+                match checked {
                     Ok(u) if !token.is_empty() => {
                         let audiences = {
                             let asked = strs(spec.get("audiences"));
