@@ -19,3 +19,4 @@ pub mod registry;
 pub mod request;
 pub mod server;
 pub mod storage;
+pub mod webhook;

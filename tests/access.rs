@@ -1249,18 +1249,18 @@ fn access_control_on_etcd() {
     );
 }
 
-/// A token webhook on loopback HTTPS, as an admin would run one: it knows the token
-/// `hook-good` (user `webhook-jane` in `hooked`), wants `Authorization: Bearer hook-secret`
-/// from kube-apiserver, and records every review it is sent.
-struct TokenWebhook {
+/// A webhook on loopback HTTPS, as an admin would run one: it wants `Authorization: Bearer
+/// hook-secret` from kube-apiserver, answers each review with the status `answer` gives
+/// (None: a 500), and records every review it is sent.
+struct TestWebhook {
     port: u16,
     reviews: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
     _dir: tempfile::TempDir,
     kubeconfig: PathBuf,
 }
 
-impl TokenWebhook {
-    fn start() -> Self {
+impl TestWebhook {
+    fn start(answer: fn(&Value) -> Option<Value>) -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let dir = tempfile::tempdir().unwrap();
         let tls = support::etcd::EtcdTls::generate(&dir.path().join("tls"));
@@ -1326,19 +1326,15 @@ impl TokenWebhook {
                         let review: Value =
                             serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
                         let authorized = head.contains("authorization: bearer hook-secret");
-                        let token = review["spec"]["token"].as_str().unwrap_or_default().to_string();
                         seen.lock().unwrap().push(review.clone());
                         let (code, answer) = if !authorized {
                             ("401 Unauthorized", json!({}))
-                        } else if token == "hook-good" {
-                            ("200 OK", json!({"apiVersion": review["apiVersion"], "kind": "TokenReview",
-                                "status": {"authenticated": true, "user": {"username": "webhook-jane",
-                                    "uid": "u-jane", "groups": ["hooked"], "extra": {"team": ["blue"]}}}}))
-                        } else if token == "hook-broken" {
-                            ("500 Internal Server Error", json!({}))
                         } else {
-                            ("200 OK", json!({"apiVersion": review["apiVersion"], "kind": "TokenReview",
-                                "status": {"authenticated": false}}))
+                            match answer(&review) {
+                                Some(status) => ("200 OK", json!({"apiVersion": review["apiVersion"],
+                                    "kind": review["kind"], "status": status})),
+                                None => ("500 Internal Server Error", json!({})),
+                            }
                         };
                         let body = answer.to_string();
                         let resp = format!(
@@ -1355,12 +1351,12 @@ impl TokenWebhook {
         std::fs::write(
             &kubeconfig,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: hook\n  cluster:\n    server: https://127.0.0.1:{port}/authenticate\n    certificate-authority: {}\nusers:\n- name: apiserver\n  user:\n    token: hook-secret\ncontexts:\n- name: webhook\n  context:\n    cluster: hook\n    user: apiserver\ncurrent-context: webhook\n",
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: hook\n  cluster:\n    server: https://127.0.0.1:{port}/review\n    certificate-authority: {}\nusers:\n- name: apiserver\n  user:\n    token: hook-secret\ncontexts:\n- name: webhook\n  context:\n    cluster: hook\n    user: apiserver\ncurrent-context: webhook\n",
                 tls.ca_file.display()
             ),
         )
         .unwrap();
-        TokenWebhook {
+        TestWebhook {
             port,
             reviews,
             _dir: dir,
@@ -1368,20 +1364,25 @@ impl TokenWebhook {
         }
     }
 
+    fn reviews_where(&self, f: impl Fn(&Value) -> bool) -> usize {
+        self.reviews.lock().unwrap().iter().filter(|r| f(r)).count()
+    }
+
     fn reviews_of(&self, token: &str) -> usize {
-        self.reviews
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r["spec"]["token"] == token)
-            .count()
+        self.reviews_where(|r| r["spec"]["token"] == token)
     }
 }
 
 #[test]
 fn webhook_token_authentication() {
-    let hook = TokenWebhook::start();
-    let _ = hook.port;
+    let hook = TestWebhook::start(|review| match review["spec"]["token"].as_str() {
+        Some("hook-good") => Some(
+            json!({"authenticated": true, "user": {"username": "webhook-jane",
+            "uid": "u-jane", "groups": ["hooked"], "extra": {"team": ["blue"]}}}),
+        ),
+        Some("hook-broken") => None,
+        _ => Some(json!({"authenticated": false})),
+    });
     let (ks, _dir) = start(&[
         &format!(
             "--authentication-token-webhook-config-file={}",
@@ -1438,6 +1439,92 @@ fn webhook_token_authentication() {
         )
         .await;
         assert_eq!(v["status"]["user"]["username"], "webhook-jane", "{v}");
+    });
+}
+
+#[test]
+fn webhook_authorization_after_rbac() {
+    let hook = TestWebhook::start(|review| {
+        let spec = &review["spec"];
+        let r = &spec["resourceAttributes"];
+        if spec["nonResourceAttributes"]["path"] == "/broken" {
+            return None;
+        }
+        if spec["user"] != "bob" {
+            return Some(json!({"allowed": false}));
+        }
+        Some(match r["resource"].as_str() {
+            Some("configmaps") if r["verb"] == "list" || r["verb"] == "get" => {
+                json!({"allowed": true, "reason": "bob reads configmaps"})
+            }
+            Some("secrets") => {
+                json!({"allowed": false, "denied": true, "reason": "no secrets for you"})
+            }
+            _ => json!({"allowed": false}),
+        })
+    });
+    let (ks, _dir) = start(&[
+        "--authorization-mode=Node,RBAC,Webhook",
+        &format!(
+            "--authorization-webhook-config-file={}",
+            hook.kubeconfig.display()
+        ),
+        "--authorization-webhook-version=v1",
+    ]);
+    rt().block_on(async {
+        let bob = token_client(&ks, Some("bob-token"));
+        for _ in 0..4 {
+            assert_eq!(get(&bob, &ks, "/api/v1/namespaces/default/configmaps").await.0, 200);
+        }
+        let sent = hook.reviews.lock().unwrap()[0].clone();
+        assert_eq!(sent["apiVersion"], "authorization.k8s.io/v1");
+        assert_eq!(sent["kind"], "SubjectAccessReview");
+        assert_eq!(
+            sent["spec"],
+            json!({"resourceAttributes": {"namespace": "default", "verb": "list", "version": "v1",
+                "resource": "configmaps"}, "user": "bob", "groups": ["system:authenticated"],
+                "uid": "uid-bob"})
+        );
+        // Cached: each shard asked at most once.
+        let shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let asked = hook.reviews_where(|r| r["spec"]["resourceAttributes"]["resource"] == "configmaps");
+        assert!((1..=shards).contains(&asked), "{asked}");
+        // A denial carries the webhook's reason.
+        let (code, v) = get(&bob, &ks, "/api/v1/namespaces/default/secrets").await;
+        assert_eq!(code, 403);
+        assert_eq!(
+            v["message"],
+            r#"secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the namespace "default": no secrets for you"#
+        );
+        // RBAC decides first: public info never reaches the webhook.
+        assert_eq!(get(&bob, &ks, "/version").await.0, 200);
+        assert_eq!(hook.reviews_where(|r| r["spec"]["nonResourceAttributes"]["path"] == "/version"), 0);
+        // A webhook that fails, and nobody else allowing: upstream's plain-text 500.
+        let r = bob.get(ks.url("/broken")).send().await.unwrap();
+        assert_eq!(r.status(), 500);
+        assert_eq!(
+            r.text().await.unwrap(),
+            "Internal Server Error: \"/broken\": webhook authorizer: https://127.0.0.1:".to_string()
+                + &format!("{}/review: 500 Internal Server Error\n", hook.port)
+        );
+        // SubjectAccessReview goes through the webhook too; rules cannot be listed.
+        let (_, v) = post(
+            &ks.client(true, true),
+            &ks,
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": {"user": "bob", "resourceAttributes": {"namespace": "x", "verb": "get", "resource": "configmaps"}}}),
+        )
+        .await;
+        assert_eq!((v["status"]["allowed"].clone(), v["status"]["reason"].clone()), (json!(true), json!("bob reads configmaps")));
+        let (_, v) = post(
+            &bob,
+            &ks,
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": "default"}}),
+        )
+        .await;
+        assert_eq!(v["status"]["incomplete"], true);
     });
 }
 

@@ -8,6 +8,7 @@
 
 pub mod node;
 pub mod rbac;
+pub mod webhook;
 
 use std::rc::Rc;
 
@@ -69,6 +70,9 @@ pub enum Decision {
     Deny(String),
     /// No opinion; the reason (may be empty) joins the final denial's.
     NoOpinion(String),
+    /// No mode allowed and one failed to decide (a webhook that could not be asked): the
+    /// request is a 500, as upstream answers an authorizer error.
+    Error(String),
 }
 
 /// One mode of `--authorization-mode`.
@@ -147,34 +151,64 @@ impl Authorizer for AlwaysDeny {
     }
 }
 
+/// One mode of the chain: decided on the shard, or asked of a webhook.
+#[derive(Clone)]
+pub enum Mode {
+    /// A mode that answers from the shard's own state.
+    Local(Rc<dyn Authorizer>),
+    /// The `Webhook` mode.
+    Webhook(Rc<webhook::WebhookAuthorizer>),
+}
+
+impl Mode {
+    fn name(&self) -> &'static str {
+        match self {
+            Mode::Local(m) => m.name(),
+            Mode::Webhook(_) => "Webhook",
+        }
+    }
+}
+
 /// The modes of `--authorization-mode`, in order, behind the privileged groups.
 #[derive(Clone, Default)]
 pub struct AuthorizerChain {
-    modes: Vec<Rc<dyn Authorizer>>,
+    modes: Vec<Mode>,
 }
 
 impl std::fmt::Debug for AuthorizerChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.modes.iter().map(|m| m.name()).collect();
+        let names: Vec<&str> = self.modes.iter().map(Mode::name).collect();
         f.debug_tuple("AuthorizerChain").field(&names).finish()
     }
 }
 
 impl AuthorizerChain {
-    /// A chain of `modes`, asked in order.
+    /// A chain of shard-local `modes`, asked in order.
     pub fn new(modes: Vec<Rc<dyn Authorizer>>) -> Self {
+        Self {
+            modes: modes.into_iter().map(Mode::Local).collect(),
+        }
+    }
+
+    /// A chain of `modes`, asked in order.
+    pub fn of_modes(modes: Vec<Mode>) -> Self {
         Self { modes }
     }
 
     /// The decision for one request: privileged groups, then each mode; the reasons of the
-    /// modes without an opinion when none allows.
-    pub fn authorize(&self, a: &Attributes<'_>) -> Decision {
+    /// modes without an opinion when none allows, or the error of one that failed.
+    pub async fn authorize(&self, a: &Attributes<'_>) -> Decision {
         if a.user.in_group(SYSTEM_MASTERS) {
             return Decision::Allow(String::new());
         }
         let mut reasons = Vec::new();
+        let mut errors = Vec::new();
         for m in &self.modes {
-            match m.authorize(a) {
+            let d = match m {
+                Mode::Local(m) => m.authorize(a),
+                Mode::Webhook(w) => w.authorize(a).await,
+            };
+            match d {
                 Decision::Allow(r) => return Decision::Allow(r),
                 Decision::Deny(r) => return Decision::Deny(r),
                 Decision::NoOpinion(r) => {
@@ -182,19 +216,30 @@ impl AuthorizerChain {
                         reasons.push(r);
                     }
                 }
+                Decision::Error(e) => errors.push(e),
             }
         }
-        Decision::NoOpinion(reasons.join(", "))
+        if errors.is_empty() {
+            Decision::NoOpinion(reasons.join(", "))
+        } else {
+            Decision::Error(errors.join(", "))
+        }
     }
 
-    /// Every mode's rules for the user, merged.
+    /// Every mode's rules for the user, merged (a webhook's cannot be listed: incomplete).
     pub fn rules_for(&self, user: &UserInfo, namespace: &str) -> RuleSet {
         let mut out = RuleSet::default();
         if user.in_group(SYSTEM_MASTERS) {
             return AlwaysAllow.rules_for(user, namespace);
         }
         for m in &self.modes {
-            let r = m.rules_for(user, namespace);
+            let r = match m {
+                Mode::Local(m) => m.rules_for(user, namespace),
+                Mode::Webhook(_) => RuleSet {
+                    incomplete: true,
+                    ..RuleSet::default()
+                },
+            };
             out.resource_rules.extend(r.resource_rules);
             out.non_resource_rules.extend(r.non_resource_rules);
             out.incomplete |= r.incomplete;
@@ -322,21 +367,21 @@ mod tests {
         let bob = UserInfo::default();
         let deny = AuthorizerChain::new(vec![Rc::new(AlwaysDeny), Rc::new(AlwaysAllow)]);
         assert!(matches!(
-            deny.authorize(&attrs(&root, "get", "", "nodes", "")),
+            futures_lite::future::block_on(deny.authorize(&attrs(&root, "get", "", "nodes", ""))),
             Decision::Allow(_)
         ));
         assert!(matches!(
-            deny.authorize(&attrs(&bob, "get", "", "nodes", "")),
+            futures_lite::future::block_on(deny.authorize(&attrs(&bob, "get", "", "nodes", ""))),
             Decision::Deny(_)
         ));
         let allow = AuthorizerChain::new(vec![Rc::new(AlwaysAllow), Rc::new(AlwaysDeny)]);
         assert!(matches!(
-            allow.authorize(&attrs(&bob, "get", "", "nodes", "")),
+            futures_lite::future::block_on(allow.authorize(&attrs(&bob, "get", "", "nodes", ""))),
             Decision::Allow(_)
         ));
         let none = AuthorizerChain::new(vec![]);
         assert!(matches!(
-            none.authorize(&attrs(&bob, "get", "", "nodes", "")),
+            futures_lite::future::block_on(none.authorize(&attrs(&bob, "get", "", "nodes", ""))),
             Decision::NoOpinion(_)
         ));
     }

@@ -8,17 +8,23 @@ use crate::authz::{forbidden, Attributes, AuthorizerChain, Decision};
 use crate::endpoints::response;
 use crate::request::{RequestInfo, UserInfo};
 
-/// The 403 to answer instead of serving, if any.
-pub fn check(
+/// The 403 (or, when an authorizer failed and none allowed, upstream's plain-text 500) to
+/// answer instead of serving, if any.
+pub async fn check(
     authz: &AuthorizerChain,
     user: &UserInfo,
     info: &RequestInfo,
+    request_uri: &str,
 ) -> Option<Response<Body>> {
     let a = Attributes::of_request(user, info);
-    match authz.authorize(&a) {
+    match authz.authorize(&a).await {
         Decision::Allow(_) => None,
         Decision::Deny(reason) | Decision::NoOpinion(reason) => {
             Some(response::status(&forbidden(&a, &reason)))
         }
+        Decision::Error(e) => Some(response::text(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Internal Server Error: {request_uri:?}: {e}\n"),
+        )),
     }
 }

@@ -76,14 +76,12 @@ async fn handle(
             Ok(u) => u,
             Err(s) => return crate::endpoints::response::status(&s),
         };
-        let user = match impersonation::apply(&state.authz, user, &req) {
+        let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let user = match impersonation::apply(&state.authz, user, &req).await {
             Ok(u) => Rc::new(u),
-            Err(r) => {
-                let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                return r.response(uri);
-            }
+            Err(r) => return r.response(uri),
         };
-        if let Some(r) = authorization::check(&state.authz, &user, &info) {
+        if let Some(r) = authorization::check(&state.authz, &user, &info, uri).await {
             return r;
         }
         if let Some(r) = retry_after::check(&state, &req) {

@@ -68,7 +68,7 @@ fn object_reference(kind: &str, name: &str, api_version: &str, field_path: &str)
 
 /// The user the request acts as: `user` itself when it impersonates nobody, the impersonated
 /// user when every part is allowed, else the refusal to answer.
-pub fn apply<B>(
+pub async fn apply<B>(
     authz: &AuthorizerChain,
     user: UserInfo,
     req: &Request<B>,
@@ -152,9 +152,9 @@ pub fn apply<B>(
             name: object,
             path: "",
         };
-        match authz.authorize(&a) {
+        match authz.authorize(&a).await {
             Decision::Allow(_) => {}
-            Decision::Deny(r) | Decision::NoOpinion(r) => {
+            Decision::Deny(r) | Decision::NoOpinion(r) | Decision::Error(r) => {
                 return Err(Refusal::Forbidden(forbidden(&a, &r)))
             }
         }
@@ -225,6 +225,14 @@ mod tests {
         b.body(()).unwrap()
     }
 
+    fn run(
+        authz: &AuthorizerChain,
+        user: UserInfo,
+        req: &Request<()>,
+    ) -> Result<UserInfo, Refusal> {
+        futures_lite::future::block_on(apply(authz, user, req))
+    }
+
     fn ok(r: Result<UserInfo, Refusal>) -> UserInfo {
         r.unwrap_or_else(|s| panic!("refused: {}", s.code()))
     }
@@ -240,9 +248,9 @@ mod tests {
     #[test]
     fn allowed_impersonation_acts_as_the_other_user() {
         let allow = AuthorizerChain::new(vec![Rc::new(AlwaysAllow)]);
-        let same = ok(apply(&allow, alice(), &req(&[])));
+        let same = ok(run(&allow, alice(), &req(&[])));
         assert_eq!(same, alice());
-        let bob = ok(apply(
+        let bob = ok(run(
             &allow,
             alice(),
             &req(&[
@@ -254,7 +262,7 @@ mod tests {
         assert_eq!(bob.name, "bob");
         assert_eq!(bob.groups, ["dev", "system:authenticated"]);
         assert_eq!(bob.extra["scopes/a"], ["x"]);
-        let sa = ok(apply(
+        let sa = ok(run(
             &allow,
             alice(),
             &req(&[(USER, "system:serviceaccount:ns:bot")]),
@@ -267,19 +275,19 @@ mod tests {
                 "system:authenticated"
             ]
         );
-        let anon = ok(apply(&allow, alice(), &req(&[(USER, "system:anonymous")])));
+        let anon = ok(run(&allow, alice(), &req(&[(USER, "system:anonymous")])));
         assert_eq!(anon.groups, ["system:unauthenticated"]);
     }
 
     #[test]
     fn refusals_as_upstream() {
         let deny = AuthorizerChain::new(vec![Rc::new(AlwaysDeny)]);
-        let Err(r) = apply(&deny, alice(), &req(&[(USER, "bob")])) else {
+        let Err(r) = run(&deny, alice(), &req(&[(USER, "bob")])) else {
             panic!("allowed");
         };
         assert_eq!(r.code(), 403);
         let allow = AuthorizerChain::new(vec![Rc::new(AlwaysAllow)]);
-        let Err(r) = apply(&allow, alice(), &req(&[(GROUP, "dev")])) else {
+        let Err(r) = run(&allow, alice(), &req(&[(GROUP, "dev")])) else {
             panic!("a group without a user");
         };
         assert_eq!(r.code(), 500);

@@ -6,7 +6,7 @@
 #[command(next_help_heading = "Authorization flags")]
 pub struct AuthorizationOptions {
     /// Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of:
-    /// AlwaysAllow,AlwaysDeny,Node,RBAC. kubeshard's default is Node,RBAC (as kubeadm
+    /// AlwaysAllow,AlwaysDeny,Node,RBAC,Webhook. kubeshard's default is Node,RBAC (as kubeadm
     /// configures kube-apiserver).
     #[arg(
         long = "authorization-mode",
@@ -15,10 +15,29 @@ pub struct AuthorizationOptions {
         default_value = "Node,RBAC"
     )]
     pub authorization_mode: Vec<String>,
+    /// File with webhook configuration in kubeconfig format, used with
+    /// --authorization-mode=Webhook. The API server will query the remote service to determine
+    /// access on the API server's secure port.
+    #[arg(long = "authorization-webhook-config-file", value_name = "string")]
+    pub authorization_webhook_config_file: Option<std::path::PathBuf>,
+    /// The API version of the authorization.k8s.io SubjectAccessReview to send to and expect
+    /// from the webhook.
+    #[arg(
+        long = "authorization-webhook-version",
+        value_name = "string",
+        default_value = "v1beta1"
+    )]
+    pub authorization_webhook_version: String,
+    /// The duration to cache 'authorized' responses from the webhook authorizer.
+    #[arg(long = "authorization-webhook-cache-authorized-ttl", value_name = "duration", default_value = "5m0s", value_parser = tuning::parse_duration)]
+    pub authorization_webhook_cache_authorized_ttl: std::time::Duration,
+    /// The duration to cache 'unauthorized' responses from the webhook authorizer.
+    #[arg(long = "authorization-webhook-cache-unauthorized-ttl", value_name = "duration", default_value = "30s", value_parser = tuning::parse_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: std::time::Duration,
 }
 
 /// The modes kubeshard has.
-pub(super) const MODES: [&str; 4] = ["AlwaysAllow", "AlwaysDeny", "Node", "RBAC"];
+pub(super) const MODES: [&str; 5] = ["AlwaysAllow", "AlwaysDeny", "Node", "RBAC", "Webhook"];
 
 impl AuthorizationOptions {
     /// Problems with these flags.
@@ -37,6 +56,29 @@ impl AuthorizationOptions {
                 ));
             }
             seen.push(m.clone());
+        }
+        let webhook = self.authorization_mode.iter().any(|m| m == "Webhook");
+        match (&self.authorization_webhook_config_file, webhook) {
+            (None, true) => errs.push(
+                "--authorization-mode: authorization-mode Webhook's authorization config file not passed".into(),
+            ),
+            (Some(_), false) => errs.push(
+                "--authorization-webhook-config-file: cannot specify --authorization-webhook-config-file without mode Webhook".into(),
+            ),
+            (Some(p), true) if !p.is_file() => errs.push(format!(
+                "--authorization-webhook-config-file {}: no such file",
+                p.display()
+            )),
+            _ => {}
+        }
+        if !matches!(
+            self.authorization_webhook_version.as_str(),
+            "v1" | "v1beta1"
+        ) {
+            errs.push(format!(
+                "--authorization-webhook-version: {:?} is not v1 or v1beta1",
+                self.authorization_webhook_version
+            ));
         }
         if self.authorization_mode.is_empty() {
             errs.push(

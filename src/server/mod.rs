@@ -77,6 +77,8 @@ struct ShardBoot {
     service_account_tokens: Arc<crate::authn::service_account::TokenSettings>,
     /// `--authentication-token-webhook-config-file`: the webhook thread's handle.
     token_webhook: Option<crate::authn::webhook::WebhookTokenAuthenticator>,
+    /// `--authorization-webhook-config-file`: the Webhook mode's client and settings.
+    authz_webhook: Option<crate::authz::webhook::WebhookSettings>,
     /// Each shard takes its own event lane (by shard index) when it starts.
     lanes: std::sync::Mutex<Vec<Option<LaneReceiver>>>,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
@@ -250,9 +252,20 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
             None => None,
         },
         authorization_modes: opts.authorization.authorization_mode.clone(),
+        authz_webhook: match &opts.authorization.authorization_webhook_config_file {
+            Some(p) => Some(crate::authz::webhook::WebhookSettings::start(
+                crate::webhook::WebhookTarget::read(p)?,
+                &opts.authorization.authorization_webhook_version,
+                opts.authorization
+                    .authorization_webhook_cache_authorized_ttl,
+                opts.authorization
+                    .authorization_webhook_cache_unauthorized_ttl,
+            )?),
+            None => None,
+        },
         token_webhook: match &opts.authentication.authentication_token_webhook_config_file {
             Some(p) => {
-                let target = crate::authn::webhook::WebhookTarget::read(p)?;
+                let target = crate::webhook::WebhookTarget::read(p)?;
                 Some(crate::authn::webhook::WebhookTokenAuthenticator::start(
                     target,
                     &opts.authentication.authentication_token_webhook_version,
@@ -503,21 +516,27 @@ fn authorization(
     boot: &ShardBoot,
     rbac: Option<&Rc<crate::authz::rbac::RbacAuthorizer>>,
 ) -> crate::authz::AuthorizerChain {
-    use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer};
-    let mut modes: Vec<Rc<dyn Authorizer>> = Vec::new();
+    use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer, Mode};
+    let mut modes: Vec<Mode> = Vec::new();
     for m in &boot.authorization_modes {
         match m.as_str() {
-            "AlwaysAllow" => modes.push(Rc::new(AlwaysAllow)),
-            "AlwaysDeny" => modes.push(Rc::new(AlwaysDeny)),
+            "AlwaysAllow" => modes.push(Mode::Local(Rc::new(AlwaysAllow))),
+            "AlwaysDeny" => modes.push(Mode::Local(Rc::new(AlwaysDeny))),
             "RBAC" => match rbac {
-                Some(rbac) => modes.push(Rc::clone(rbac) as Rc<dyn Authorizer>),
+                Some(rbac) => modes.push(Mode::Local(Rc::clone(rbac) as Rc<dyn Authorizer>)),
                 None => log::error!("RBAC needs the watch cache's RBAC resources; it denies all"),
             },
-            "Node" => modes.push(Rc::new(crate::authz::node::NodeAuthorizer)),
+            "Node" => modes.push(Mode::Local(Rc::new(crate::authz::node::NodeAuthorizer))),
+            "Webhook" => match &boot.authz_webhook {
+                Some(w) => modes.push(Mode::Webhook(Rc::new(
+                    crate::authz::webhook::WebhookAuthorizer::new(w.clone()),
+                ))),
+                None => log::error!("the Webhook mode has no --authorization-webhook-config-file"),
+            },
             other => log::error!("unknown authorization mode {other}"),
         }
     }
-    crate::authz::AuthorizerChain::new(modes)
+    crate::authz::AuthorizerChain::of_modes(modes)
 }
 
 /// One shard: bind, serve until told to stop, report each lifecycle step it owns.

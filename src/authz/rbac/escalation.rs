@@ -46,7 +46,7 @@ impl EscalationCheck {
         Self { authz, rbac }
     }
 
-    fn authorized(
+    async fn authorized(
         &self,
         user: &UserInfo,
         verb: &str,
@@ -66,7 +66,7 @@ impl EscalationCheck {
             name,
             path: "",
         };
-        matches!(self.authz.authorize(&a), Decision::Allow(_))
+        matches!(self.authz.authorize(&a).await, Decision::Allow(_))
     }
 
     /// Refuses `rules` unless `user` holds them in `ns` ("" : cluster-wide).
@@ -321,7 +321,10 @@ impl AdmissionPlugin for EscalationCheck {
                         // Nothing granted changes (labels, finalizers, ...).
                         return Ok(());
                     }
-                    if self.authorized(user, "escalate", res.plural, ns, &name) {
+                    if self
+                        .authorized(user, "escalate", res.plural, ns, &name)
+                        .await
+                    {
                         return Ok(());
                     }
                     self.confirm_no_escalation(user, ns, &rules_of(obj))
@@ -358,7 +361,7 @@ impl AdmissionPlugin for EscalationCheck {
                     } else {
                         "roles"
                     };
-                    if self.authorized(user, "bind", role_plural, ns, role) {
+                    if self.authorized(user, "bind", role_plural, ns, role).await {
                         return Ok(());
                     }
                     let role_ns = (kind == "Role").then_some(ns);

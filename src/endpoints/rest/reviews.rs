@@ -103,7 +103,7 @@ impl Reviewers {
         let kind = res.api.kind;
         let group = res.api.group;
         let status = match kind {
-            "SelfSubjectAccessReview" => self.access(user, &spec, None, group, kind)?,
+            "SelfSubjectAccessReview" => self.access(user, &spec, None, group, kind).await?,
             "LocalSubjectAccessReview" => {
                 let ns = namespace.unwrap_or_default();
                 let given = spec
@@ -115,7 +115,8 @@ impl Reviewers {
                         "spec.resourceAttributes.namespace must match namespace: {ns}"
                     )));
                 }
-                self.access(&subject(&spec), &spec, Some(ns), group, kind)?
+                self.access(&subject(&spec), &spec, Some(ns), group, kind)
+                    .await?
             }
             "SubjectAccessReview" => {
                 let subject = subject(&spec);
@@ -127,7 +128,7 @@ impl Reviewers {
                         "at least one of user or group must be specified",
                     ));
                 }
-                self.access(&subject, &spec, None, group, kind)?
+                self.access(&subject, &spec, None, group, kind).await?
             }
             "SelfSubjectRulesReview" => {
                 let ns = s(&spec, "namespace");
@@ -183,7 +184,7 @@ impl Reviewers {
         Ok(answer(res, obj, status))
     }
 
-    fn access(
+    async fn access(
         &self,
         user: &UserInfo,
         spec: &Value,
@@ -237,7 +238,7 @@ impl Reviewers {
                 ));
             }
         };
-        Ok(match self.authz.authorize(&a) {
+        Ok(match self.authz.authorize(&a).await {
             Decision::Allow(reason) => {
                 let mut v = json!({"allowed": true});
                 if !reason.is_empty() {
@@ -259,6 +260,7 @@ impl Reviewers {
                 }
                 v
             }
+            Decision::Error(e) => json!({"allowed": false, "evaluationError": e}),
         })
     }
 
