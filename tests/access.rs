@@ -1022,6 +1022,87 @@ fn escalation_is_refused(ks: &Kubeshard) {
     });
 }
 
+fn node_authorizer_follows_pods(ks: &Kubeshard) {
+    rt().block_on(async {
+        let admin = ks.client(true, true);
+        admin_create(ks, "/api/v1/namespaces", json!({"metadata": {"name": "nodes"}})).await;
+        for (kind, name) in [("secrets", "mounted"), ("secrets", "unrelated"), ("configmaps", "env")] {
+            admin_create(ks, &format!("/api/v1/namespaces/nodes/{kind}"), json!({"metadata": {"name": name}})).await;
+        }
+        admin_create(ks, "/api/v1/namespaces/nodes/serviceaccounts", json!({"metadata": {"name": "runner"}})).await;
+        admin_create(
+            ks,
+            "/api/v1/namespaces/nodes/pods",
+            json!({"metadata": {"name": "on-n1"}, "spec": {"nodeName": "n1", "serviceAccountName": "runner",
+                "containers": [{"name": "c", "image": "i",
+                    "env": [{"name": "E", "valueFrom": {"configMapKeyRef": {"name": "env", "key": "k"}}}]}],
+                "volumes": [{"name": "s", "secret": {"secretName": "mounted"}}]}}),
+        )
+        .await;
+        // A kubelet is its client certificate's user: the admin impersonates n1 and n2.
+        let as_node = |n: &str, req: reqwest::RequestBuilder| {
+            req.header("Impersonate-User", format!("system:node:{n}"))
+                .header("Impersonate-Group", "system:nodes")
+        };
+        let get_as = |n: &'static str, path: &'static str| {
+            let admin = admin.clone();
+            async move { send(as_node(n, admin.get(ks.url(path)))).await }
+        };
+        let end = Instant::now() + Duration::from_secs(10);
+        while get_as("n1", "/api/v1/namespaces/nodes/secrets/mounted").await.0 != 200 {
+            assert!(Instant::now() < end, "the node never reached its pod's secret");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(get_as("n1", "/api/v1/namespaces/nodes/configmaps/env").await.0, 200);
+        assert_eq!(
+            get_as("n1", "/api/v1/namespaces/nodes/secrets?fieldSelector=metadata.name%3Dmounted").await.0,
+            200
+        );
+        let (code, v) = get_as("n1", "/api/v1/namespaces/nodes/secrets/unrelated").await;
+        assert_eq!(code, 403);
+        assert_eq!(
+            v["message"],
+            r#"secrets "unrelated" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "nodes": no relationship found between node 'n1' and this object"#
+        );
+        let (code, v) = get_as("n2", "/api/v1/namespaces/nodes/secrets/mounted").await;
+        assert_eq!(code, 403, "{v}");
+        let (code, v) = get_as("n1", "/api/v1/namespaces/nodes/secrets").await;
+        assert_eq!(code, 403);
+        assert!(v["message"].as_str().unwrap().ends_with(": No Object name found"), "{v}");
+        // The static node rules: nodes read Services and Pods.
+        assert_eq!(get_as("n2", "/api/v1/services").await.0, 200);
+        // Tokens for the ServiceAccounts of its own pods only.
+        let token = |n: &'static str, sa: &str| {
+            as_node(n, admin.post(ks.url(&format!("/api/v1/namespaces/nodes/serviceaccounts/{sa}/token"))))
+                .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}))
+        };
+        assert_eq!(send(token("n1", "runner")).await.0, 201);
+        assert_eq!(send(token("n2", "runner")).await.0, 403);
+        // Its own Lease only.
+        let lease = |n: &str| json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": n}});
+        let leases = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
+        assert_eq!(send(as_node("n1", admin.post(ks.url(leases)).json(&lease("n1")))).await.0, 201);
+        let (code, v) = send(as_node("n2", admin.get(ks.url(&format!("{leases}/n1"))))).await;
+        assert_eq!(code, 403);
+        assert!(
+            v["message"].as_str().unwrap().ends_with("can only access node lease with the same name as the requesting node"),
+            "{v}"
+        );
+        // The pod leaves the node: so does the access.
+        let r = admin
+            .delete(ks.url("/api/v1/namespaces/nodes/pods/on-n1?gracePeriodSeconds=0"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let end = Instant::now() + Duration::from_secs(10);
+        while get_as("n1", "/api/v1/namespaces/nodes/secrets/mounted").await.0 != 403 {
+            assert!(Instant::now() < end, "the node kept access after its pod went");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
+
 /// The RBAC matrix: users and groups × verbs × resources × namespaces × resourceNames ×
 /// subresources × non-resource URLs, asked through SubjectAccessReview (the same decision
 /// every request gets) and spot-checked with real requests.
@@ -1219,6 +1300,7 @@ fn access_control_on_the_embedded_store() {
             ("access_reviews", access_reviews),
             ("bootstrap_tokens", bootstrap_tokens),
             ("escalation_is_refused", escalation_is_refused),
+            ("node_authorizer_follows_pods", node_authorizer_follows_pods),
             ("rbac_matrix", rbac_matrix),
             // Last: it deletes ci/bot.
             (

@@ -515,6 +515,7 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
 fn authorization(
     boot: &ShardBoot,
     rbac: Option<&Rc<crate::authz::rbac::RbacAuthorizer>>,
+    cache: Option<&WatchCache>,
 ) -> crate::authz::AuthorizerChain {
     use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer, Mode};
     let mut modes: Vec<Mode> = Vec::new();
@@ -526,7 +527,9 @@ fn authorization(
                 Some(rbac) => modes.push(Mode::Local(Rc::clone(rbac) as Rc<dyn Authorizer>)),
                 None => log::error!("RBAC needs the watch cache's RBAC resources; it denies all"),
             },
-            "Node" => modes.push(Mode::Local(Rc::new(crate::authz::node::NodeAuthorizer))),
+            "Node" => modes.push(Mode::Local(Rc::new(
+                crate::authz::node::NodeAuthorizer::new(cache.cloned(), &boot.storage_prefix),
+            ))),
             "Webhook" => match &boot.authz_webhook {
                 Some(w) => modes.push(Mode::Webhook(Rc::new(
                     crate::authz::webhook::WebhookAuthorizer::new(w.clone()),
@@ -596,7 +599,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
     let rbac = cache.as_ref().and_then(|c| {
         crate::authz::rbac::RbacAuthorizer::new(c.clone(), &boot.storage_prefix).map(Rc::new)
     });
-    let authz = Rc::new(authorization(&boot, rbac.as_ref()));
+    let authz = Rc::new(authorization(&boot, rbac.as_ref(), cache.as_ref()));
     let escalation = crate::authz::rbac::escalation::EscalationCheck::new(Rc::clone(&authz), rbac);
     let store = Rc::new(Store::new(
         table,
