@@ -1331,6 +1331,90 @@ fn access_control_on_etcd() {
     );
 }
 
+/// What a loopback HTTPS test server answers a request (its lower-cased head, its JSON
+/// body) with: the status line and the JSON body.
+type Handler = std::sync::Arc<dyn Fn(&str, &Value) -> (&'static str, Value) + Send + Sync>;
+
+/// A loopback HTTPS server (certificate from a fresh test CA) answering one request per
+/// connection with `handler`; returns its port, the CA file, and the directory holding them.
+fn serve_https(handler: Handler) -> (u16, PathBuf, tempfile::TempDir) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let tls = support::etcd::EtcdTls::generate(&dir.path().join("tls"));
+    use rustls::pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&tls.server_cert_file)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&tls.server_key_file).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let (acceptor, handler) = (acceptor.clone(), handler.clone());
+                tokio::spawn(async move {
+                    let Ok(mut conn) = acceptor.accept(tcp).await else { return };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // One request per connection: headers, then Content-Length bytes.
+                    let (head_end, length) = loop {
+                        let Ok(n) = conn.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, length);
+                        }
+                    };
+                    while buf.len() < head_end + length {
+                        let Ok(n) = conn.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let body: Value = serde_json::from_slice(&buf[head_end..head_end + length])
+                        .unwrap_or(Value::Null);
+                    let (code, answer) = handler(&head, &body);
+                    let body = answer.to_string();
+                    let resp = format!(
+                        "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(resp.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+    });
+    (port, tls.ca_file.clone(), dir)
+}
+
 /// A webhook on loopback HTTPS, as an admin would run one: it wants `Authorization: Bearer
 /// hook-secret` from kube-apiserver, answers each review with the status `answer` gives
 /// (None: a 500), and records every review it is sent.
@@ -1343,98 +1427,27 @@ struct TestWebhook {
 
 impl TestWebhook {
     fn start(answer: fn(&Value) -> Option<Value>) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let dir = tempfile::tempdir().unwrap();
-        let tls = support::etcd::EtcdTls::generate(&dir.path().join("tls"));
-        use rustls::pki_types::pem::PemObject;
-        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&tls.server_cert_file)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&tls.server_key_file).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let reviews = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = reviews.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else { return };
-                    let (acceptor, seen) = (acceptor.clone(), seen.clone());
-                    tokio::spawn(async move {
-                        let Ok(mut conn) = acceptor.accept(tcp).await else { return };
-                        let mut buf = Vec::new();
-                        let mut chunk = [0u8; 4096];
-                        // One request per connection: headers, then Content-Length bytes.
-                        let (head_end, length) = loop {
-                            let Ok(n) = conn.read(&mut chunk).await else { return };
-                            if n == 0 {
-                                return;
-                            }
-                            buf.extend_from_slice(&chunk[..n]);
-                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                                let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
-                                let length = head
-                                    .lines()
-                                    .find_map(|l| l.strip_prefix("content-length:"))
-                                    .and_then(|v| v.trim().parse::<usize>().ok())
-                                    .unwrap_or(0);
-                                break (i + 4, length);
-                            }
-                        };
-                        while buf.len() < head_end + length {
-                            let Ok(n) = conn.read(&mut chunk).await else { return };
-                            if n == 0 {
-                                return;
-                            }
-                            buf.extend_from_slice(&chunk[..n]);
-                        }
-                        let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
-                        let review: Value =
-                            serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
-                        let authorized = head.contains("authorization: bearer hook-secret");
-                        seen.lock().unwrap().push(review.clone());
-                        let (code, answer) = if !authorized {
-                            ("401 Unauthorized", json!({}))
-                        } else {
-                            match answer(&review) {
-                                Some(status) => ("200 OK", json!({"apiVersion": review["apiVersion"],
-                                    "kind": review["kind"], "status": status})),
-                                None => ("500 Internal Server Error", json!({})),
-                            }
-                        };
-                        let body = answer.to_string();
-                        let resp = format!(
-                            "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                        let _ = conn.write_all(resp.as_bytes()).await;
-                        let _ = conn.shutdown().await;
-                    });
-                }
-            });
-        });
+        let (port, ca_file, dir) = serve_https(std::sync::Arc::new(move |head, review| {
+            seen.lock().unwrap().push(review.clone());
+            if !head.contains("authorization: bearer hook-secret") {
+                return ("401 Unauthorized", json!({}));
+            }
+            match answer(review) {
+                Some(status) => (
+                    "200 OK",
+                    json!({"apiVersion": review["apiVersion"], "kind": review["kind"], "status": status}),
+                ),
+                None => ("500 Internal Server Error", json!({})),
+            }
+        }));
         let kubeconfig = dir.path().join("webhook.kubeconfig");
         std::fs::write(
             &kubeconfig,
             format!(
                 "apiVersion: v1\nkind: Config\nclusters:\n- name: hook\n  cluster:\n    server: https://127.0.0.1:{port}/review\n    certificate-authority: {}\nusers:\n- name: apiserver\n  user:\n    token: hook-secret\ncontexts:\n- name: webhook\n  context:\n    cluster: hook\n    user: apiserver\ncurrent-context: webhook\n",
-                tls.ca_file.display()
+                ca_file.display()
             ),
         )
         .unwrap();
@@ -1607,6 +1620,180 @@ fn webhook_authorization_after_rbac() {
         )
         .await;
         assert_eq!(v["status"]["incomplete"], true);
+    });
+}
+
+/// An OpenID Connect issuer on loopback HTTPS: discovery and JWKS for one ES256 key, and
+/// tokens signed with it (or with a key it does not publish).
+struct TestIssuer {
+    url: String,
+    ca_pem: String,
+    key: jsonwebtoken::EncodingKey,
+    stranger: jsonwebtoken::EncodingKey,
+    _dir: tempfile::TempDir,
+}
+
+impl TestIssuer {
+    fn start() -> Self {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let raw = pair.public_key_raw().to_vec();
+        let jwk = json!({"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "alg": "ES256",
+            "x": b64(&raw[1..33]), "y": b64(&raw[33..65])});
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        let stranger =
+            jsonwebtoken::EncodingKey::from_ec_pem(other.serialize_pem().as_bytes()).unwrap();
+        let url_cell = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+        let url_seen = url_cell.clone();
+        let (port, ca_file, dir) = serve_https(std::sync::Arc::new(move |head, _| {
+            let url = url_seen.get().cloned().unwrap_or_default();
+            if head.starts_with("get /.well-known/openid-configuration ") {
+                (
+                    "200 OK",
+                    json!({"issuer": url, "jwks_uri": format!("{url}/jwks")}),
+                )
+            } else if head.starts_with("get /jwks ") {
+                ("200 OK", json!({"keys": [jwk]}))
+            } else {
+                ("404 Not Found", json!({}))
+            }
+        }));
+        let url = format!("https://127.0.0.1:{port}");
+        url_cell.set(url.clone()).unwrap();
+        TestIssuer {
+            url,
+            ca_pem: std::fs::read_to_string(ca_file).unwrap(),
+            key,
+            stranger,
+            _dir: dir,
+        }
+    }
+
+    fn token(&self, claims: Value, stranger: bool) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("k1".into());
+        let key = if stranger { &self.stranger } else { &self.key };
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    }
+
+    fn config(&self, groups_prefix: &str) -> String {
+        let ca: String = self
+            .ca_pem
+            .lines()
+            .map(|l| format!("      {l}\n"))
+            .collect();
+        format!(
+            "apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: {}\n    audiences: [kubeshard]\n    certificateAuthority: |\n{ca}  claimValidationRules:\n  - claim: hd\n    requiredValue: example.com\n  claimMappings:\n    username:\n      claim: email\n      prefix: \"\"\n    groups:\n      claim: groups\n      prefix: \"{groups_prefix}\"\nanonymous:\n  enabled: true\n  conditions:\n  - path: /livez\n",
+            self.url
+        )
+    }
+}
+
+#[test]
+fn structured_authentication_with_an_oidc_issuer() {
+    let issuer = TestIssuer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authn.yaml");
+    std::fs::write(&file, issuer.config("oidc:")).unwrap();
+    let (ks, _tokens) = start(&[&format!("--authentication-config={}", file.display())]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |f: &dyn Fn(&mut Value)| {
+        let mut c = json!({"iss": issuer.url, "aud": "kubeshard", "sub": "1234",
+            "email": "jane@example.com", "email_verified": true, "hd": "example.com",
+            "groups": ["dev"], "iat": now, "exp": now + 600});
+        f(&mut c);
+        c
+    };
+    rt().block_on(async {
+        let ks = &ks;
+        let whoami = |token: String| async move {
+            post(
+                &token_client(ks, Some(&token)),
+                ks,
+                "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+            )
+            .await
+        };
+        let (code, who) = whoami(issuer.token(claims(&|_| {}), false)).await;
+        assert_eq!(code, 201, "{who}");
+        assert_eq!(
+            who["status"]["userInfo"],
+            json!({"username": "jane@example.com", "groups": ["oidc:dev", "system:authenticated"]})
+        );
+        let refused: [(&str, Value, bool); 5] = [
+            (
+                "another audience",
+                claims(&|c| c["aud"] = json!("other")),
+                false,
+            ),
+            ("expired", claims(&|c| c["exp"] = json!(now - 60)), false),
+            (
+                "the required claim differs",
+                claims(&|c| c["hd"] = json!("evil.com")),
+                false,
+            ),
+            (
+                "email not verified",
+                claims(&|c| c["email_verified"] = json!(false)),
+                false,
+            ),
+            ("signed by another key", claims(&|_| {}), true),
+        ];
+        for (why, c, stranger) in refused {
+            assert_eq!(whoami(issuer.token(c, stranger)).await.0, 401, "{why}");
+        }
+        // The anonymous section: only /livez.
+        let anon = token_client(ks, None);
+        assert_eq!(get(&anon, ks, "/livez").await.0, 200);
+        let (code, v) = get(&anon, ks, "/version").await;
+        assert_eq!(
+            (code.as_u16(), v["reason"].as_str()),
+            (401, Some("Unauthorized"))
+        );
+        // The file is read again when it changes.
+        std::fs::write(&file, issuer.config("sso:")).unwrap();
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, who) = whoami(issuer.token(claims(&|_| {}), false)).await;
+            if who["status"]["userInfo"]["groups"][0] == "sso:dev" {
+                break;
+            }
+            assert!(
+                Instant::now() < end,
+                "the configuration was never reloaded: {who}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    drop(ks);
+    // The --oidc-* flags map onto the same authenticator, with upstream's default prefix.
+    let ca = dir.path().join("issuer-ca.crt");
+    std::fs::write(&ca, &issuer.ca_pem).unwrap();
+    let (ks, _tokens) = start(&[
+        &format!("--oidc-issuer-url={}", issuer.url),
+        "--oidc-client-id=kubeshard",
+        &format!("--oidc-ca-file={}", ca.display()),
+        "--oidc-groups-claim=groups",
+        "--oidc-required-claim=hd=example.com",
+    ]);
+    rt().block_on(async {
+        let (code, who) = post(
+            &token_client(&ks, Some(&issuer.token(claims(&|_| {}), false))),
+            &ks,
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+        )
+        .await;
+        assert_eq!(code, 201, "{who}");
+        assert_eq!(
+            who["status"]["userInfo"],
+            json!({"username": format!("{}#1234", issuer.url), "groups": ["dev", "system:authenticated"]})
+        );
     });
 }
 

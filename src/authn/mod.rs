@@ -11,6 +11,7 @@
 pub mod anonymous;
 pub mod bootstrap_token;
 pub mod cache;
+pub mod jwt;
 pub mod service_account;
 
 pub mod token_file;
@@ -75,6 +76,9 @@ pub struct Credentials<'a> {
     pub certificates: &'a [CertificateDer<'static>],
     /// The `Authorization` header, if any.
     pub authorization: Option<&'a str>,
+    /// The request's path (the `anonymous` section of `--authentication-config` may allow
+    /// anonymous requests only for some).
+    pub path: &'a str,
 }
 
 /// The authenticator union of one shard.
@@ -83,6 +87,9 @@ pub struct Authentication {
     tokens: Vec<Rc<dyn TokenAuthenticator>>,
     anonymous: bool,
     cache: cache::TokenCache,
+    /// `--authentication-config`'s state, whose `anonymous` section, when it has one,
+    /// decides anonymous requests instead of `--anonymous-auth`.
+    jwt: Option<jwt::SharedJwtState>,
     /// The token webhook, asked last, with this shard's cache of its answers.
     webhook: Option<(webhook::WebhookTokenAuthenticator, webhook::WebhookCache)>,
 }
@@ -107,7 +114,29 @@ impl Authentication {
             tokens,
             anonymous,
             cache: cache::TokenCache::default(),
+            jwt: None,
             webhook: None,
+        }
+    }
+
+    /// The union reading `--authentication-config`'s anonymous section from `state`.
+    pub fn with_jwt_state(mut self, state: jwt::SharedJwtState) -> Self {
+        self.jwt = Some(state);
+        self
+    }
+
+    /// Whether a request without credentials for `path` is anonymous.
+    fn anonymous_allowed(&self, path: &str) -> bool {
+        let configured = self
+            .jwt
+            .as_ref()
+            .and_then(|s| s.read().ok().and_then(|s| s.anonymous.clone()));
+        match configured {
+            Some(a) => {
+                a.enabled
+                    && (a.conditions.is_empty() || a.conditions.iter().any(|c| c.path == path))
+            }
+            None => self.anonymous,
         }
     }
 
@@ -146,7 +175,7 @@ impl Authentication {
                 Outcome::Unknown | Outcome::Invalid(_) => Err(Status::unauthorized()),
             };
         }
-        if self.anonymous {
+        if self.anonymous_allowed(c.path) {
             return Ok(anonymous::user());
         }
         Err(Status::unauthorized())
@@ -226,6 +255,7 @@ mod tests {
         let a = Authentication::new(true, vec![Rc::new(Fixed)], true);
         let ok = a.authenticate(Credentials {
             certificates: &[],
+            path: "/",
             authorization: Some("Bearer good"),
         });
         let ok = block(ok).unwrap_or_default();
@@ -234,6 +264,7 @@ mod tests {
         for bad in ["Bearer fixed.x", "Bearer unknown"] {
             let e = block(a.authenticate(Credentials {
                 certificates: &[],
+                path: "/",
                 authorization: Some(bad),
             }));
             assert_eq!(
@@ -244,6 +275,7 @@ mod tests {
         }
         let anon = a.authenticate(Credentials {
             certificates: &[],
+            path: "/",
             authorization: None,
         });
         let anon = block(anon).unwrap_or_default();
@@ -251,6 +283,7 @@ mod tests {
         let closed = Authentication::new(true, vec![], false);
         assert!(block(closed.authenticate(Credentials {
             certificates: &[],
+            path: "/",
             authorization: None,
         }))
         .is_err());

@@ -23,6 +23,7 @@ pub async fn authenticate<B>(
         .authenticate(Credentials {
             certificates: &conn.peer_certificates,
             authorization,
+            path: req.uri().path(),
         })
         .await
 }

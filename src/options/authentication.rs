@@ -57,6 +57,54 @@ pub struct AuthenticationOptions {
     /// requested, a token will be issued with a validity duration of this value.
     #[arg(long = "service-account-max-token-expiration", value_name = "duration", value_parser = parse_duration)]
     pub service_account_max_token_expiration: Option<Duration>,
+    /// File with Authentication Configuration to configure the JWT Token authenticator or the
+    /// anonymous authenticator. Note: This feature is mutually exclusive with the oidc-* flags.
+    /// Reloaded when the file changes. (kubeshard: CEL expressions are refused.)
+    #[arg(long = "authentication-config", value_name = "string")]
+    pub authentication_config: Option<PathBuf>,
+    /// The URL of the OpenID issuer, only HTTPS scheme will be accepted. If set, it will be
+    /// used to verify the OIDC JSON Web Token (JWT).
+    #[arg(long = "oidc-issuer-url", value_name = "string")]
+    pub oidc_issuer_url: Option<String>,
+    /// The client ID for the OpenID Connect client, must be set if oidc-issuer-url is set.
+    #[arg(long = "oidc-client-id", value_name = "string")]
+    pub oidc_client_id: Option<String>,
+    /// If set, the OpenID server's certificate will be verified by one of the authorities in
+    /// the oidc-ca-file, otherwise the host's root CA set will be used.
+    #[arg(long = "oidc-ca-file", value_name = "string")]
+    pub oidc_ca_file: Option<PathBuf>,
+    /// The OpenID claim to use as the user name.
+    #[arg(
+        long = "oidc-username-claim",
+        value_name = "string",
+        default_value = "sub"
+    )]
+    pub oidc_username_claim: String,
+    /// If provided, all usernames will be prefixed with this value. If not provided, username
+    /// claims other than 'email' are prefixed by the issuer URL to avoid clashes. To skip any
+    /// prefixing, provide the value '-'.
+    #[arg(
+        long = "oidc-username-prefix",
+        value_name = "string",
+        default_value = ""
+    )]
+    pub oidc_username_prefix: String,
+    /// If provided, the name of a custom OpenID Connect claim for specifying user groups.
+    #[arg(long = "oidc-groups-claim", value_name = "string", default_value = "")]
+    pub oidc_groups_claim: String,
+    /// If provided, all groups will be prefixed with this value to prevent conflicts with
+    /// other authentication strategies.
+    #[arg(long = "oidc-groups-prefix", value_name = "string", default_value = "")]
+    pub oidc_groups_prefix: String,
+    /// A key=value pair that describes a required claim in the ID Token. If set, the claim is
+    /// verified to be present in the ID Token with a matching value. Repeat this flag to
+    /// specify multiple claims.
+    #[arg(
+        long = "oidc-required-claim",
+        value_name = "mapStringString",
+        value_delimiter = ','
+    )]
+    pub oidc_required_claim: Vec<String>,
     /// File with webhook configuration for token authentication in kubeconfig format. The API
     /// server will query the remote service to determine authentication for bearer tokens.
     #[arg(
@@ -123,6 +171,26 @@ impl AuthenticationOptions {
                 self.authentication_token_webhook_version
             ));
         }
+        if self.authentication_config.is_some() && self.oidc_issuer_url.is_some() {
+            errs.push("--authentication-config: authentication-config file and oidc-* flags are mutually exclusive".into());
+        }
+        if let Some(p) = self.authentication_config.as_ref().filter(|p| !p.is_file()) {
+            errs.push(format!(
+                "--authentication-config {}: no such file",
+                p.display()
+            ));
+        }
+        if self.oidc_issuer_url.is_some() != self.oidc_client_id.is_some() {
+            errs.push(
+                "--oidc-issuer-url: oidc-issuer-url and oidc-client-id must be specified together"
+                    .into(),
+            );
+        }
+        for c in &self.oidc_required_claim {
+            if !c.contains('=') {
+                errs.push(format!("--oidc-required-claim: {c:?} is not key=value"));
+            }
+        }
         if let Some(d) = self.service_account_max_token_expiration {
             if d < Duration::from_secs(3600) {
                 errs.push("--service-account-max-token-expiration: must be at least 1h".into());
@@ -142,5 +210,37 @@ impl AuthenticationOptions {
         } else {
             self.api_audiences.clone()
         }
+    }
+}
+
+impl AuthenticationOptions {
+    /// The JWT authenticators: `--authentication-config`, else the `--oidc-*` flags mapped
+    /// onto one, else none.
+    pub fn jwt_config(
+        &self,
+    ) -> Result<Option<crate::authn::jwt::AuthenticationConfiguration>, String> {
+        if let Some(p) = &self.authentication_config {
+            return crate::authn::jwt::AuthenticationConfiguration::read(p).map(Some);
+        }
+        let (Some(url), Some(id)) = (&self.oidc_issuer_url, &self.oidc_client_id) else {
+            return Ok(None);
+        };
+        crate::authn::jwt::OidcFlags {
+            issuer_url: url.clone(),
+            client_id: id.clone(),
+            ca_file: self.oidc_ca_file.clone(),
+            username_claim: self.oidc_username_claim.clone(),
+            username_prefix: self.oidc_username_prefix.clone(),
+            groups_claim: self.oidc_groups_claim.clone(),
+            groups_prefix: self.oidc_groups_prefix.clone(),
+            required_claims: self
+                .oidc_required_claim
+                .iter()
+                .filter_map(|c| c.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+        .to_config()
+        .map(Some)
     }
 }

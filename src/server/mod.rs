@@ -77,6 +77,8 @@ struct ShardBoot {
     service_account_tokens: Arc<crate::authn::service_account::TokenSettings>,
     /// `--authentication-token-webhook-config-file`: the webhook thread's handle.
     token_webhook: Option<crate::authn::webhook::WebhookTokenAuthenticator>,
+    /// `--authentication-config` / `--oidc-*`: the JWT issuers' state, kept current.
+    jwt: Option<crate::authn::jwt::SharedJwtState>,
     /// `--authorization-webhook-config-file`: the Webhook mode's client and settings.
     authz_webhook: Option<crate::authz::webhook::WebhookSettings>,
     /// Each shard takes its own event lane (by shard index) when it starts.
@@ -260,6 +262,13 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
                     .authorization_webhook_cache_authorized_ttl,
                 opts.authorization
                     .authorization_webhook_cache_unauthorized_ttl,
+            )?),
+            None => None,
+        },
+        jwt: match opts.authentication.jwt_config()? {
+            Some(cfg) => Some(crate::authn::jwt::start(
+                cfg,
+                opts.authentication.authentication_config.clone(),
             )?),
             None => None,
         },
@@ -495,6 +504,11 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
                 c.clone(),
             ),
         ));
+        if let Some(state) = &boot.jwt {
+            tokens.push(Rc::new(crate::authn::jwt::JwtTokens::new(Arc::clone(
+                state,
+            ))));
+        }
         if boot.bootstrap_token_auth {
             tokens.push(Rc::new(
                 crate::authn::bootstrap_token::BootstrapTokens::new(
@@ -504,7 +518,10 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
             ));
         }
     }
-    let authn = crate::authn::Authentication::new(true, tokens, boot.anonymous_auth);
+    let mut authn = crate::authn::Authentication::new(true, tokens, boot.anonymous_auth);
+    if let Some(state) = &boot.jwt {
+        authn = authn.with_jwt_state(Arc::clone(state));
+    }
     match &boot.token_webhook {
         Some(hook) => authn.with_webhook(hook.clone()),
         None => authn,

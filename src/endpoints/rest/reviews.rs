@@ -160,6 +160,7 @@ impl Reviewers {
                     .authenticate(Credentials {
                         certificates: &[],
                         authorization: Some(&auth_header),
+                        path: "",
                     })
                     .await;
                 match checked {
