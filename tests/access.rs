@@ -1798,6 +1798,74 @@ fn structured_authentication_with_an_oidc_issuer() {
 }
 
 #[test]
+fn authorization_config_file() {
+    let hook = TestWebhook::start(|review| {
+        let spec = &review["spec"];
+        if spec["nonResourceAttributes"]["path"] == "/broken" {
+            return None;
+        }
+        Some(
+            json!({"allowed": spec["user"] == "bob" && spec["resourceAttributes"]["resource"] == "configmaps"}),
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authz.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n- type: Webhook\n  name: hook\n  webhook:\n    timeout: 3s\n    subjectAccessReviewVersion: v1\n    matchConditionSubjectAccessReviewVersion: v1\n    failurePolicy: NoOpinion\n    authorizedTTL: 1m\n    unauthorizedTTL: 1s\n    connectionInfo:\n      type: KubeConfigFile\n      kubeConfigFile: {}\n",
+            hook.kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let (ks, _tokens) = start(&[&format!("--authorization-config={}", file.display())]);
+    rt().block_on(async {
+        let bob = token_client(&ks, Some("bob-token"));
+        assert_eq!(
+            get(&bob, &ks, "/api/v1/namespaces/default/configmaps")
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            get(&bob, &ks, "/api/v1/namespaces/default/secrets").await.0,
+            403
+        );
+        // failurePolicy: NoOpinion: a failing webhook is a 403, not a 500.
+        assert_eq!(get(&bob, &ks, "/broken").await.0, 403);
+        // RBAC came first: discovery never reached the webhook.
+        assert_eq!(get(&bob, &ks, "/apis").await.0, 200);
+        assert_eq!(
+            hook.reviews_where(|r| r["spec"]["nonResourceAttributes"]["path"] == "/apis"),
+            0
+        );
+    });
+    drop(ks);
+    // A file upstream would refuse keeps the server from starting, saying why.
+    std::fs::write(
+        &file,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: RBAC\n  name: rbac\n- type: Magic\n  name: magic\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(support::server::binary())
+        .args([
+            "--bind-address=127.0.0.1",
+            &format!("--secure-port={}", support::server::free_port()),
+            &format!("--data-dir={}", data.display()),
+            &format!("--authorization-config={}", file.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(r#"authorizers[1].type: Unsupported value: "Magic""#),
+        "{err}"
+    );
+}
+
+#[test]
 fn anonymous_auth_off_and_always_allow() {
     let (ks, _dir) = start(&["--anonymous-auth=false"]);
     rt().block_on(async {

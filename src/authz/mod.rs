@@ -6,6 +6,7 @@
 //! Every authorizer here is shard-local: RBAC answers from an index of the shard's own watch
 //! cache replica, so a decision is a lookup, not a request to storage.
 
+pub mod config;
 pub mod node;
 pub mod rbac;
 pub mod webhook;

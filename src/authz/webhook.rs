@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::config::{FailurePolicy, WebhookSpec};
 use super::{Attributes, Decision};
 use crate::webhook::{WebhookClient, WebhookTarget};
 
@@ -25,17 +26,14 @@ pub struct WebhookSettings {
     api_version: &'static str,
     authorized_ttl: Duration,
     unauthorized_ttl: Duration,
+    failure_policy: FailurePolicy,
+    name: String,
 }
 
 impl WebhookSettings {
-    /// Starts the `authz-webhook` thread for `target`, sending reviews in `version`.
-    pub fn start(
-        target: WebhookTarget,
-        version: &str,
-        authorized_ttl: Duration,
-        unauthorized_ttl: Duration,
-    ) -> Result<Self, String> {
-        let api_version = match version {
+    /// Starts the `authz-webhook` thread for the webhook `spec` describes.
+    pub fn start(spec: &WebhookSpec) -> Result<Self, String> {
+        let api_version = match spec.version.as_str() {
             "v1" => "authorization.k8s.io/v1",
             "v1beta1" => "authorization.k8s.io/v1beta1",
             other => {
@@ -44,11 +42,14 @@ impl WebhookSettings {
                 ))
             }
         };
+        let target = WebhookTarget::read(&spec.kubeconfig)?.with_timeout(spec.timeout);
         Ok(Self {
             client: WebhookClient::start("authz-webhook", target)?,
             api_version,
-            authorized_ttl,
-            unauthorized_ttl,
+            authorized_ttl: spec.authorized_ttl,
+            unauthorized_ttl: spec.unauthorized_ttl,
+            failure_policy: spec.failure_policy,
+            name: spec.name.clone(),
         })
     }
 }
@@ -147,7 +148,14 @@ impl WebhookAuthorizer {
                 cache.insert(key, (Instant::now(), d.clone()));
                 d
             }
-            Err(e) => Decision::Error(format!("webhook authorizer: {e}")),
+            Err(e) => {
+                log::warn!("authorization webhook {}: {e}", self.settings.name);
+                match self.settings.failure_policy {
+                    FailurePolicy::Error => Decision::Error(format!("webhook authorizer: {e}")),
+                    FailurePolicy::NoOpinion => Decision::NoOpinion(String::new()),
+                    FailurePolicy::Deny => Decision::Deny(String::new()),
+                }
+            }
         }
     }
 }

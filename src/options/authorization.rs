@@ -15,6 +15,11 @@ pub struct AuthorizationOptions {
         default_value = "Node,RBAC"
     )]
     pub authorization_mode: Vec<String>,
+    /// File with Authorization Configuration to configure the authorizer chain. Replaces
+    /// --authorization-mode and the --authorization-webhook-* flags. (kubeshard: read at
+    /// start; matchConditions, which are CEL, are refused.)
+    #[arg(long = "authorization-config", value_name = "string")]
+    pub authorization_config: Option<std::path::PathBuf>,
     /// File with webhook configuration in kubeconfig format, used with
     /// --authorization-mode=Webhook. The API server will query the remote service to determine
     /// access on the API server's secure port.
@@ -57,6 +62,18 @@ impl AuthorizationOptions {
             }
             seen.push(m.clone());
         }
+        if let Some(p) = &self.authorization_config {
+            if self.authorization_webhook_config_file.is_some() {
+                errs.push("--authorization-config: authorization-config flag cannot be used with --authorization-webhook-* flags".into());
+            }
+            if !p.is_file() {
+                errs.push(format!(
+                    "--authorization-config {}: no such file",
+                    p.display()
+                ));
+            }
+            return errs;
+        }
         let webhook = self.authorization_mode.iter().any(|m| m == "Webhook");
         match (&self.authorization_webhook_config_file, webhook) {
             (None, true) => errs.push(
@@ -86,5 +103,34 @@ impl AuthorizationOptions {
             );
         }
         errs
+    }
+}
+
+impl AuthorizationOptions {
+    /// The authorizer chain: `--authorization-config`, else `--authorization-mode` with the
+    /// `--authorization-webhook-*` flags for its Webhook mode.
+    pub fn chain(&self) -> Result<Vec<crate::authz::config::AuthorizerSpec>, String> {
+        use crate::authz::config::{AuthorizerSpec, FailurePolicy, WebhookSpec};
+        if let Some(p) = &self.authorization_config {
+            return crate::authz::config::read(p);
+        }
+        Ok(self
+            .authorization_mode
+            .iter()
+            .map(
+                |m| match (m.as_str(), &self.authorization_webhook_config_file) {
+                    ("Webhook", Some(file)) => AuthorizerSpec::Webhook(WebhookSpec {
+                        name: "webhook".into(),
+                        kubeconfig: file.clone(),
+                        version: self.authorization_webhook_version.clone(),
+                        authorized_ttl: self.authorization_webhook_cache_authorized_ttl,
+                        unauthorized_ttl: self.authorization_webhook_cache_unauthorized_ttl,
+                        timeout: std::time::Duration::from_secs(30),
+                        failure_policy: FailurePolicy::Error,
+                    }),
+                    (other, _) => AuthorizerSpec::Builtin(other.to_string()),
+                },
+            )
+            .collect())
     }
 }

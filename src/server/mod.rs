@@ -70,7 +70,7 @@ struct ShardBoot {
     /// `--token-auth-file`, read once.
     token_file: Option<Arc<crate::authn::token_file::TokenFile>>,
     /// `--authorization-mode`.
-    authorization_modes: Vec<String>,
+    authorization_modes: Vec<BootAuthorizer>,
     /// The CA bundle published in namespaces and token Secrets.
     ca_pem: String,
     /// ServiceAccount token keys, issuers and audiences.
@@ -79,8 +79,6 @@ struct ShardBoot {
     token_webhook: Option<crate::authn::webhook::WebhookTokenAuthenticator>,
     /// `--authentication-config` / `--oidc-*`: the JWT issuers' state, kept current.
     jwt: Option<crate::authn::jwt::SharedJwtState>,
-    /// `--authorization-webhook-config-file`: the Webhook mode's client and settings.
-    authz_webhook: Option<crate::authz::webhook::WebhookSettings>,
     /// Each shard takes its own event lane (by shard index) when it starts.
     lanes: std::sync::Mutex<Vec<Option<LaneReceiver>>>,
     ready: crossbeam::channel::Sender<(ShardId, Result<SocketAddr, String>)>,
@@ -226,6 +224,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     // termination, not kill the process with the default action.
     install_signal_handler(Arc::clone(&lifecycle))?;
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
+    let authz_chain = opts.authorization.chain()?;
     let boot = Arc::new(ShardBoot {
         addr,
         tls,
@@ -247,24 +246,23 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         service_ip_range,
         node_port_range: PortRange::parse(&opts.generic.service_node_port_range)?,
         cache,
-        anonymous_auth: anonymous_auth(&opts),
+        anonymous_auth: anonymous_auth(&opts, &authz_chain),
         bootstrap_token_auth: opts.authentication.enable_bootstrap_token_auth,
         token_file: match &opts.authentication.token_auth_file {
             Some(p) => Some(Arc::new(crate::authn::token_file::TokenFile::read(p)?)),
             None => None,
         },
-        authorization_modes: opts.authorization.authorization_mode.clone(),
-        authz_webhook: match &opts.authorization.authorization_webhook_config_file {
-            Some(p) => Some(crate::authz::webhook::WebhookSettings::start(
-                crate::webhook::WebhookTarget::read(p)?,
-                &opts.authorization.authorization_webhook_version,
-                opts.authorization
-                    .authorization_webhook_cache_authorized_ttl,
-                opts.authorization
-                    .authorization_webhook_cache_unauthorized_ttl,
-            )?),
-            None => None,
-        },
+        authorization_modes: authz_chain
+            .iter()
+            .map(|spec| match spec {
+                crate::authz::config::AuthorizerSpec::Builtin(m) => {
+                    Ok(BootAuthorizer::Builtin(m.clone()))
+                }
+                crate::authz::config::AuthorizerSpec::Webhook(w) => {
+                    crate::authz::webhook::WebhookSettings::start(w).map(BootAuthorizer::Webhook)
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?,
         jwt: match opts.authentication.jwt_config()? {
             Some(cfg) => Some(crate::authn::jwt::start(
                 cfg,
@@ -474,14 +472,20 @@ fn service_account_tokens(
     })
 }
 
+/// One authorizer of the chain, as the shards build it.
+enum BootAuthorizer {
+    /// A built-in mode by name.
+    Builtin(String),
+    /// A webhook, its client started.
+    Webhook(crate::authz::webhook::WebhookSettings),
+}
+
 /// `--anonymous-auth`, which upstream turns off (with a warning) under `AlwaysAllow`: every
 /// anonymous request would otherwise be allowed.
-fn anonymous_auth(opts: &CompletedOptions) -> bool {
-    let always_allow = opts
-        .authorization
-        .authorization_mode
+fn anonymous_auth(opts: &CompletedOptions, chain: &[crate::authz::config::AuthorizerSpec]) -> bool {
+    let always_allow = chain
         .iter()
-        .any(|m| m == "AlwaysAllow");
+        .any(|m| *m == crate::authz::config::AuthorizerSpec::Builtin("AlwaysAllow".into()));
     if opts.authentication.anonymous_auth && always_allow {
         log::warn!(
             "AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false. You should use a different authorizer"
@@ -537,7 +541,16 @@ fn authorization(
     use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer, Mode};
     let mut modes: Vec<Mode> = Vec::new();
     for m in &boot.authorization_modes {
-        match m.as_str() {
+        let name = match m {
+            BootAuthorizer::Webhook(w) => {
+                modes.push(Mode::Webhook(Rc::new(
+                    crate::authz::webhook::WebhookAuthorizer::new(w.clone()),
+                )));
+                continue;
+            }
+            BootAuthorizer::Builtin(name) => name.as_str(),
+        };
+        match name {
             "AlwaysAllow" => modes.push(Mode::Local(Rc::new(AlwaysAllow))),
             "AlwaysDeny" => modes.push(Mode::Local(Rc::new(AlwaysDeny))),
             "RBAC" => match rbac {
@@ -547,12 +560,6 @@ fn authorization(
             "Node" => modes.push(Mode::Local(Rc::new(
                 crate::authz::node::NodeAuthorizer::new(cache.cloned(), &boot.storage_prefix),
             ))),
-            "Webhook" => match &boot.authz_webhook {
-                Some(w) => modes.push(Mode::Webhook(Rc::new(
-                    crate::authz::webhook::WebhookAuthorizer::new(w.clone()),
-                ))),
-                None => log::error!("the Webhook mode has no --authorization-webhook-config-file"),
-            },
             other => log::error!("unknown authorization mode {other}"),
         }
     }

@@ -94,6 +94,7 @@ pub struct WebhookTarget {
     insecure: bool,
     identity_pem: Option<Vec<u8>>,
     token: Option<String>,
+    timeout: Duration,
 }
 
 fn data_or_file(
@@ -182,13 +183,20 @@ impl WebhookTarget {
             insecure: cluster.insecure_skip_tls_verify,
             identity_pem,
             token: user.token.clone(),
+            timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// The target with each call limited to `timeout` (upstream's default: 30s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     fn client(&self) -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
-            .timeout(REQUEST_TIMEOUT);
+            .timeout(self.timeout);
         if let Some(ca) = &self.ca_pem {
             for cert in reqwest::Certificate::from_pem_bundle(ca).map_err(|e| e.to_string())? {
                 b = b.add_root_certificate(cert);
