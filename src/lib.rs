@@ -8,6 +8,7 @@ pub mod admission;
 pub mod api;
 pub mod authn;
 pub mod authz;
+pub mod cel;
 pub mod codec;
 pub mod endpoints;
 pub mod filters;

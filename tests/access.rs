@@ -1813,7 +1813,7 @@ fn authorization_config_file() {
     std::fs::write(
         &file,
         format!(
-            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n- type: Webhook\n  name: hook\n  webhook:\n    timeout: 3s\n    subjectAccessReviewVersion: v1\n    matchConditionSubjectAccessReviewVersion: v1\n    failurePolicy: NoOpinion\n    authorizedTTL: 1m\n    unauthorizedTTL: 1s\n    connectionInfo:\n      type: KubeConfigFile\n      kubeConfigFile: {}\n",
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n- type: Webhook\n  name: hook\n  webhook:\n    timeout: 3s\n    subjectAccessReviewVersion: v1\n    matchConditionSubjectAccessReviewVersion: v1\n    failurePolicy: NoOpinion\n    authorizedTTL: 1m\n    unauthorizedTTL: 1s\n    connectionInfo:\n      type: KubeConfigFile\n      kubeConfigFile: {}\n    matchConditions:\n    - expression: \"!has(request.resourceAttributes) || request.resourceAttributes.namespace != 'private'\"\n",
             hook.kubeconfig.display()
         ),
     )
@@ -1831,8 +1831,24 @@ fn authorization_config_file() {
             get(&bob, &ks, "/api/v1/namespaces/default/secrets").await.0,
             403
         );
+        // matchConditions: the webhook is not asked about the private namespace.
+        assert_eq!(
+            get(&bob, &ks, "/api/v1/namespaces/private/configmaps")
+                .await
+                .0,
+            403
+        );
+        assert_eq!(
+            hook.reviews_where(|r| r["spec"]["resourceAttributes"]["namespace"] == "private"),
+            0
+        );
         // failurePolicy: NoOpinion: a failing webhook is a 403, not a 500.
         assert_eq!(get(&bob, &ks, "/broken").await.0, 403);
+        assert_eq!(
+            hook.reviews_where(|r| r["spec"]["nonResourceAttributes"]["path"] == "/broken"),
+            1,
+            "the webhook was asked, and failed"
+        );
         // RBAC came first: discovery never reached the webhook.
         assert_eq!(get(&bob, &ks, "/apis").await.0, 200);
         assert_eq!(

@@ -7,9 +7,9 @@
 //!
 //! A `jwt-issuers` thread fetches every issuer's discovery document and keys (with the CA the
 //! configuration gives) at start and every minute, re-reads the configuration file when it
-//! changes, and publishes the result for the shards, which only read it. CEL expressions
-//! (claim, user and validation expressions) are refused when the file is read: kubeshard has
-//! no CEL module yet.
+//! changes, and publishes the result for the shards, which only read it. The CEL forms
+//! (claim mapping expressions, `extra`, expression validation rules on claims and on the
+//! user) are compiled when the file is read, through the CEL module (`crate::cel`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::service_account::claims::now;
 use super::{Outcome, TokenAuthenticator};
+use crate::cel::Expression;
 use crate::request::UserInfo;
 
 /// How often keys are fetched again and the file is looked at.
@@ -71,9 +72,46 @@ pub struct JwtAuthenticator {
     /// How claims become the user.
     #[serde(default)]
     pub claim_mappings: ClaimMappings,
-    /// CEL rules on the user (refused: no CEL yet).
+    /// CEL rules on the user.
     #[serde(default)]
-    pub user_validation_rules: Vec<Value>,
+    pub user_validation_rules: Vec<ExpressionRule>,
+    /// The expressions above, compiled when the file is read.
+    #[serde(skip)]
+    pub compiled: Compiled,
+}
+
+/// An expression with the message to refuse with when it is false.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExpressionRule {
+    /// The CEL expression (a bool).
+    #[serde(default)]
+    pub expression: String,
+    /// The message when it is false.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One `extra` mapping: a key and the expression giving its values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtraMapping {
+    /// The key (domain-prefixed, lower case).
+    #[serde(default)]
+    pub key: String,
+    /// The CEL expression (a string or a list of strings).
+    #[serde(default)]
+    pub value_expression: String,
+}
+
+/// An authenticator's compiled expressions.
+#[derive(Debug, Clone, Default)]
+pub struct Compiled {
+    username: Option<Expression>,
+    groups: Option<Expression>,
+    uid: Option<Expression>,
+    extra: Vec<(String, Expression)>,
+    claim_rules: Vec<(Expression, String)>,
+    user_rules: Vec<(Expression, String)>,
 }
 
 /// The issuer section.
@@ -103,9 +141,12 @@ pub struct ClaimValidationRule {
     /// The value it must have.
     #[serde(default)]
     pub required_value: String,
-    /// A CEL expression (refused: no CEL yet).
+    /// A CEL expression (a bool) instead of `claim`.
     #[serde(default)]
     pub expression: Option<String>,
+    /// The message when the expression is false.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// The claim mappings.
@@ -120,9 +161,9 @@ pub struct ClaimMappings {
     /// The uid.
     #[serde(default)]
     pub uid: PrefixedClaim,
-    /// Extra values (CEL only: refused).
+    /// Extra values, by CEL expression.
     #[serde(default)]
-    pub extra: Vec<Value>,
+    pub extra: Vec<ExtraMapping>,
 }
 
 /// A claim with its prefix (or a CEL expression, refused).
@@ -134,7 +175,7 @@ pub struct PrefixedClaim {
     /// Prepended to each value; must be given for `username` and `groups` when `claim` is.
     #[serde(default)]
     pub prefix: Option<String>,
-    /// A CEL expression (refused: no CEL yet).
+    /// A CEL expression instead of `claim`.
     #[serde(default)]
     pub expression: Option<String>,
 }
@@ -151,7 +192,7 @@ impl AuthenticationConfiguration {
                 path.display()
             ));
         }
-        let cfg: Self =
+        let mut cfg: Self =
             serde_json::from_value(doc).map_err(|e| format!("{}: {e}", path.display()))?;
         let errs = cfg.validate();
         if errs.is_empty() {
@@ -161,16 +202,57 @@ impl AuthenticationConfiguration {
         }
     }
 
-    /// upstream's validation of what kubeshard reads, and CEL refused.
-    pub fn validate(&self) -> Vec<String> {
-        let mut errs = Vec::new();
-        let no_cel = |field: String, errs: &mut Vec<String>| {
-            errs.push(format!(
-                "{field}: CEL expressions are not supported by kubeshard yet"
-            ));
+    fn compile(j: &mut JwtAuthenticator, at: &str, errs: &mut Vec<String>) {
+        let mut compile = |field: String, src: &str| match Expression::compile(src) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                errs.push(format!("{field}: Invalid value: {src:?}: {e}"));
+                None
+            }
         };
+        let m = &j.claim_mappings;
+        let mut c = Compiled::default();
+        if let Some(src) = &m.username.expression {
+            c.username = compile(format!("{at}.claimMappings.username.expression"), src);
+        }
+        if let Some(src) = &m.groups.expression {
+            c.groups = compile(format!("{at}.claimMappings.groups.expression"), src);
+        }
+        if let Some(src) = &m.uid.expression {
+            c.uid = compile(format!("{at}.claimMappings.uid.expression"), src);
+        }
+        for (k, x) in m.extra.iter().enumerate() {
+            if let Some(e) = compile(
+                format!("{at}.claimMappings.extra[{k}].valueExpression"),
+                &x.value_expression,
+            ) {
+                c.extra.push((x.key.clone(), e));
+            }
+        }
+        for (k, r) in j.claim_validation_rules.iter().enumerate() {
+            if let Some(src) = &r.expression {
+                if let Some(e) = compile(format!("{at}.claimValidationRules[{k}].expression"), src)
+                {
+                    c.claim_rules.push((e, r.message.clone()));
+                }
+            }
+        }
+        for (k, r) in j.user_validation_rules.iter().enumerate() {
+            if let Some(e) = compile(
+                format!("{at}.userValidationRules[{k}].expression"),
+                &r.expression,
+            ) {
+                c.user_rules.push((e, r.message.clone()));
+            }
+        }
+        j.compiled = c;
+    }
+
+    /// upstream's validation, and the expressions compiled.
+    pub fn validate(&mut self) -> Vec<String> {
+        let mut errs = Vec::new();
         let mut seen = Vec::new();
-        for (i, j) in self.jwt.iter().enumerate() {
+        for (i, j) in self.jwt.iter_mut().enumerate() {
             let at = format!("jwt[{i}]");
             if !j.issuer.url.starts_with("https://") {
                 errs.push(format!(
@@ -194,11 +276,19 @@ impl AuthenticationConfiguration {
                 ("groups", &m.groups),
                 ("uid", &m.uid),
             ] {
-                if c.expression.is_some() {
-                    no_cel(format!("{at}.claimMappings.{name}.expression"), &mut errs);
+                let field = format!("{at}.claimMappings.{name}");
+                if c.expression.is_some() && !c.claim.is_empty() {
+                    errs.push(format!(
+                        "{field}: Invalid value: \"\": claim and expression can't both be set"
+                    ));
+                }
+                if c.expression.is_some() && c.prefix.is_some() {
+                    errs.push(format!(
+                        "{field}.prefix: Invalid value: may not be set when expression is set"
+                    ));
                 }
                 if name != "uid" && !c.claim.is_empty() && c.prefix.is_none() {
-                    errs.push(format!("{at}.claimMappings.{name}.prefix: Required value: prefix is required when claim is set. It can be set to an empty string to disable prefixing"));
+                    errs.push(format!("{field}.prefix: Required value: prefix is required when claim is set. It can be set to an empty string to disable prefixing"));
                 }
             }
             if m.username.claim.is_empty() && m.username.expression.is_none() {
@@ -206,22 +296,22 @@ impl AuthenticationConfiguration {
                     "{at}.claimMappings.username: Required value: claim or expression is required"
                 ));
             }
-            if !m.extra.is_empty() {
-                no_cel(format!("{at}.claimMappings.extra"), &mut errs);
-            }
-            for (k, r) in j.claim_validation_rules.iter().enumerate() {
-                if r.expression.is_some() {
-                    no_cel(
-                        format!("{at}.claimValidationRules[{k}].expression"),
-                        &mut errs,
-                    );
-                } else if r.claim.is_empty() {
-                    errs.push(format!("{at}.claimValidationRules[{k}].claim: Required value: claim or expression is required"));
+            for (k, x) in m.extra.iter().enumerate() {
+                let domain_path = x.key.contains('/')
+                    && x.key == x.key.to_lowercase()
+                    && x.key.split('/').next().is_some_and(|d| d.contains('.'));
+                if !domain_path {
+                    errs.push(format!("{at}.claimMappings.extra[{k}].key: Invalid value: {:?}: must be a domain-prefixed path (such as \"acme.io/foo\")", x.key));
                 }
             }
-            if !j.user_validation_rules.is_empty() {
-                no_cel(format!("{at}.userValidationRules"), &mut errs);
+            for (k, r) in j.claim_validation_rules.iter().enumerate() {
+                match (&r.expression, r.claim.is_empty()) {
+                    (Some(_), false) => errs.push(format!("{at}.claimValidationRules[{k}]: Invalid value: claim and expression can't both be set")),
+                    (None, true) => errs.push(format!("{at}.claimValidationRules[{k}].claim: Required value: claim or expression is required")),
+                    _ => {}
+                }
             }
+            Self::compile(j, &at, &mut errs);
         }
         errs
     }
@@ -277,7 +367,7 @@ impl OidcFlags {
                 .map(|(k, v)| ClaimValidationRule {
                     claim: k.clone(),
                     required_value: v.clone(),
-                    expression: None,
+                    ..ClaimValidationRule::default()
                 })
                 .collect(),
             claim_mappings: ClaimMappings {
@@ -294,8 +384,9 @@ impl OidcFlags {
                 ..ClaimMappings::default()
             },
             user_validation_rules: vec![],
+            compiled: Compiled::default(),
         };
-        let cfg = AuthenticationConfiguration {
+        let mut cfg = AuthenticationConfiguration {
             jwt: vec![jwt],
             anonymous: None,
         };
@@ -488,9 +579,32 @@ fn claim_strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// A CEL value that is a string or a list of strings, as strings.
+fn cel_strings(v: &Value, what: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{what}: not a string or a list of strings"))
+            })
+            .collect(),
+        Value::Null => Ok(vec![]),
+        _ => Err(format!("{what}: not a string or a list of strings")),
+    }
+}
+
 /// The user `claims` map to under `j`, or why not.
 pub fn map_claims(j: &JwtAuthenticator, claims: &Value) -> Result<UserInfo, String> {
-    for r in &j.claim_validation_rules {
+    let c = &j.compiled;
+    let vars = [("claims", claims)];
+    for r in j
+        .claim_validation_rules
+        .iter()
+        .filter(|r| r.expression.is_none())
+    {
         let got = &claims[r.claim.as_str()];
         let ok = match got {
             Value::String(s) => *s == r.required_value,
@@ -504,37 +618,84 @@ pub fn map_claims(j: &JwtAuthenticator, claims: &Value) -> Result<UserInfo, Stri
             ));
         }
     }
-    let m = &j.claim_mappings;
-    let name = claims[m.username.claim.as_str()]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "oidc: parse username claims {:?}: claim not present",
-                m.username.claim
-            )
-        })?;
-    if m.username.claim == "email" && claims.get("email_verified").is_some_and(|v| v != true) {
-        return Err("oidc: email not verified".into());
+    for (e, message) in &c.claim_rules {
+        if !e.eval_bool(&vars)? {
+            return Err(if message.is_empty() {
+                format!("oidc: error evaluating claim validation expression: expression {:?} resulted in error", e.source())
+            } else {
+                format!("oidc: {message}")
+            });
+        }
     }
+    let m = &j.claim_mappings;
+    let name = match &c.username {
+        Some(e) => match e.eval(&vars)? {
+            Value::String(s) if !s.is_empty() => s,
+            _ => {
+                return Err(
+                    "oidc: error evaluating username expression: must be a non-empty string".into(),
+                )
+            }
+        },
+        None => {
+            let name = claims[m.username.claim.as_str()]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "oidc: parse username claims {:?}: claim not present",
+                        m.username.claim
+                    )
+                })?;
+            if m.username.claim == "email"
+                && claims.get("email_verified").is_some_and(|v| v != true)
+            {
+                return Err("oidc: email not verified".into());
+            }
+            format!("{}{name}", m.username.prefix.as_deref().unwrap_or_default())
+        }
+    };
     let mut user = UserInfo {
-        name: format!("{}{name}", m.username.prefix.as_deref().unwrap_or_default()),
+        name,
         ..UserInfo::default()
     };
-    if !m.groups.claim.is_empty() {
+    if let Some(e) = &c.groups {
+        user.groups = cel_strings(&e.eval(&vars)?, "groups expression")?;
+    } else if !m.groups.claim.is_empty() {
         let prefix = m.groups.prefix.as_deref().unwrap_or_default();
         user.groups = claim_strings(&claims[m.groups.claim.as_str()])
             .into_iter()
             .map(|g| format!("{prefix}{g}"))
             .collect();
     }
-    if !m.uid.claim.is_empty() {
+    if let Some(e) = &c.uid {
+        user.uid = e.eval(&vars)?.as_str().unwrap_or_default().to_string();
+    } else if !m.uid.claim.is_empty() {
         user.uid = claims[m.uid.claim.as_str()]
             .as_str()
             .unwrap_or_default()
             .to_string();
     }
-    user.extra = BTreeMap::new();
+    let mut extra = BTreeMap::new();
+    for (key, e) in &c.extra {
+        let values = cel_strings(&e.eval(&vars)?, key)?;
+        if !values.is_empty() {
+            extra.insert(key.clone(), values);
+        }
+    }
+    user.extra = extra;
+    if !c.user_rules.is_empty() {
+        let u = serde_json::json!({"username": user.name, "uid": user.uid, "groups": user.groups, "extra": user.extra});
+        for (e, message) in &c.user_rules {
+            if !e.eval_bool(&[("user", &u)])? {
+                return Err(if message.is_empty() {
+                    format!("oidc: error evaluating user info validation rule: expression {:?} resulted in error", e.source())
+                } else {
+                    format!("oidc: {message}")
+                });
+            }
+        }
+    }
     Ok(user)
 }
 
@@ -625,9 +786,50 @@ mod tests {
         .unwrap();
         let e = AuthenticationConfiguration::read(&p).unwrap_err();
         assert!(
-            e.contains("URL scheme must be https")
-                && e.contains("audiences is required")
-                && e.contains("CEL expressions are not supported"),
+            e.contains("URL scheme must be https") && e.contains("audiences is required"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: https://issuer.example\n    audiences: [k]\n  claimValidationRules:\n  - expression: claims.hd == 'example.com'\n    message: wrong domain\n  claimMappings:\n    username:\n      expression: \"'sso:' + claims.sub\"\n    groups:\n      expression: claims.roles.map(r, 'role:' + r)\n    extra:\n    - key: example.com/tenant\n      valueExpression: claims.tenant\n  userValidationRules:\n  - expression: \"!user.username.startsWith('sso:system')\"\n    message: no system users\n",
+        )
+        .unwrap();
+        let cfg = AuthenticationConfiguration::read(&p).unwrap();
+        let j = &cfg.jwt[0];
+        let u = map_claims(
+            j,
+            &json!({"sub": "7", "hd": "example.com", "roles": ["a"], "tenant": "t1"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (u.name.as_str(), u.groups.as_slice()),
+            ("sso:7", &["role:a".to_string()][..])
+        );
+        assert_eq!(u.extra["example.com/tenant"], ["t1"]);
+        assert_eq!(
+            map_claims(
+                j,
+                &json!({"sub": "7", "hd": "x.com", "roles": [], "tenant": "t"})
+            )
+            .unwrap_err(),
+            "oidc: wrong domain"
+        );
+        assert_eq!(
+            map_claims(
+                j,
+                &json!({"sub": "system", "hd": "example.com", "roles": [], "tenant": "t"})
+            )
+            .unwrap_err(),
+            "oidc: no system users"
+        );
+        std::fs::write(
+            &p,
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: https://issuer.example\n    audiences: [k]\n  claimMappings:\n    username:\n      expression: \"claims.sub +\"\n",
+        )
+        .unwrap();
+        let e = AuthenticationConfiguration::read(&p).unwrap_err();
+        assert!(
+            e.contains("claimMappings.username.expression: Invalid value"),
             "{e}"
         );
         let flags = OidcFlags {

@@ -1,8 +1,9 @@
 //! `--authorization-config` (structured authorization, `AuthorizationConfiguration`): the
 //! authorizer chain as a list (`Node`, `RBAC`, `AlwaysAllow`, `AlwaysDeny`, and any number of
 //! `Webhook`s, each with its own timeout, review version, cache TTLs, failure policy and
-//! kubeconfig file). `matchConditions` (CEL) are refused when the file is read: kubeshard has
-//! no CEL module yet. The file is read at start.
+//! kubeconfig file, and `matchConditions`: CEL over the review's `request`, compiled when the
+//! file is read, all of which must hold for the webhook to be asked). The file is read at
+//! start.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub struct WebhookSpec {
     pub timeout: Duration,
     /// What a failure decides.
     pub failure_policy: FailurePolicy,
+    /// CEL conditions over `request` (the v1 SubjectAccessReview spec); the webhook is asked
+    /// only when all are true.
+    pub match_conditions: Vec<crate::cel::Expression>,
 }
 
 #[derive(Deserialize)]
@@ -119,8 +123,14 @@ pub fn read(path: &Path) -> Result<Vec<AuthorizerSpec>, String> {
                     errs.push(format!("{at}.webhook: Required value: required when type=Webhook"));
                     continue;
                 };
-                if w.get("matchConditions").and_then(Value::as_array).is_some_and(|m| !m.is_empty()) {
-                    errs.push(format!("{at}.webhook.matchConditions: CEL expressions are not supported by kubeshard yet"));
+                let mut match_conditions = Vec::new();
+                for (k, m) in w["matchConditions"].as_array().into_iter().flatten().enumerate() {
+                    let src = m["expression"].as_str().unwrap_or_default();
+                    match crate::cel::Expression::compile(src) {
+                        Ok(e) if !src.is_empty() => match_conditions.push(e),
+                        Ok(_) => errs.push(format!("{at}.webhook.matchConditions[{k}].expression: Required value")),
+                        Err(e) => errs.push(format!("{at}.webhook.matchConditions[{k}].expression: Invalid value: {src:?}: {e}")),
+                    }
                 }
                 let version = w["subjectAccessReviewVersion"].as_str().unwrap_or_default().to_string();
                 if !matches!(version.as_str(), "v1" | "v1beta1") {
@@ -130,6 +140,7 @@ pub fn read(path: &Path) -> Result<Vec<AuthorizerSpec>, String> {
                     Some("NoOpinion") => FailurePolicy::NoOpinion,
                     Some("Deny") => FailurePolicy::Deny,
                     other => {
+                        let other = other.unwrap_or_default();
                         errs.push(format!("{at}.webhook.failurePolicy: Unsupported value: {other:?}: supported values: \"NoOpinion\", \"Deny\""));
                         FailurePolicy::NoOpinion
                     }
@@ -142,6 +153,7 @@ pub fn read(path: &Path) -> Result<Vec<AuthorizerSpec>, String> {
                         continue;
                     }
                     (other, _) => {
+                        let other = other.unwrap_or_default();
                         errs.push(format!("{at}.webhook.connectionInfo.type: Unsupported value: {other:?}: supported values: \"KubeConfigFile\" (kubeshard runs outside a cluster: no \"InClusterConfig\")"));
                         continue;
                     }
@@ -159,6 +171,7 @@ pub fn read(path: &Path) -> Result<Vec<AuthorizerSpec>, String> {
                         unauthorized_ttl: duration(w, "unauthorizedTTL", Duration::from_secs(30))?,
                         timeout,
                         failure_policy,
+                        match_conditions: match_conditions.clone(),
                     })
                 })();
                 match parsed {
@@ -211,14 +224,14 @@ mod tests {
         );
         std::fs::write(
             &p,
-            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: RBAC\n  name: a\n- type: RBAC\n  name: a\n- type: Webhook\n  name: w\n  webhook:\n    subjectAccessReviewVersion: v2\n    failurePolicy: Deny\n    matchConditions:\n    - expression: 'true'\n    connectionInfo:\n      type: InClusterConfig\n",
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: RBAC\n  name: a\n- type: RBAC\n  name: a\n- type: Webhook\n  name: w\n  webhook:\n    subjectAccessReviewVersion: v2\n    failurePolicy: Deny\n    matchConditions:\n    - expression: 'request.user =='\n    connectionInfo:\n      type: InClusterConfig\n",
         )
         .unwrap();
         let e = read(&p).unwrap_err();
         for want in [
             "Duplicate value: \"a\"",
             "Duplicate value: \"RBAC\"",
-            "CEL expressions are not supported",
+            "matchConditions[0].expression: Invalid value",
             "subjectAccessReviewVersion: Unsupported value",
             "connectionInfo.type",
         ] {

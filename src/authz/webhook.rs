@@ -28,6 +28,7 @@ pub struct WebhookSettings {
     unauthorized_ttl: Duration,
     failure_policy: FailurePolicy,
     name: String,
+    match_conditions: Vec<crate::cel::Expression>,
 }
 
 impl WebhookSettings {
@@ -50,6 +51,7 @@ impl WebhookSettings {
             unauthorized_ttl: spec.unauthorized_ttl,
             failure_policy: spec.failure_policy,
             name: spec.name.clone(),
+            match_conditions: spec.match_conditions.clone(),
         })
     }
 }
@@ -117,8 +119,32 @@ impl WebhookAuthorizer {
         }
     }
 
+    /// What a failure to decide becomes under the webhook's failure policy.
+    fn failed(&self, why: String) -> Decision {
+        log::warn!("authorization webhook {}: {why}", self.settings.name);
+        match self.settings.failure_policy {
+            FailurePolicy::Error => Decision::Error(format!("webhook authorizer: {why}")),
+            FailurePolicy::NoOpinion => Decision::NoOpinion(String::new()),
+            FailurePolicy::Deny => Decision::Deny(String::new()),
+        }
+    }
+
     /// The webhook's decision for `a`.
     pub async fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        if !self.settings.match_conditions.is_empty() {
+            // `request` is the v1 spec, whatever version the webhook is sent.
+            let mut request = review_spec(a);
+            if let Some(g) = request.as_object_mut().and_then(|m| m.remove("group")) {
+                request["groups"] = g;
+            }
+            for c in &self.settings.match_conditions {
+                match c.eval_bool(&[("request", &request)]) {
+                    Ok(true) => {}
+                    Ok(false) => return Decision::NoOpinion(String::new()),
+                    Err(e) => return self.failed(format!("matchCondition: {e}")),
+                }
+            }
+        }
         let mut spec = review_spec(a);
         // v1 names the groups field `groups`, v1beta1 `group`.
         if self.settings.api_version.ends_with("/v1") {
@@ -148,14 +174,7 @@ impl WebhookAuthorizer {
                 cache.insert(key, (Instant::now(), d.clone()));
                 d
             }
-            Err(e) => {
-                log::warn!("authorization webhook {}: {e}", self.settings.name);
-                match self.settings.failure_policy {
-                    FailurePolicy::Error => Decision::Error(format!("webhook authorizer: {e}")),
-                    FailurePolicy::NoOpinion => Decision::NoOpinion(String::new()),
-                    FailurePolicy::Deny => Decision::Deny(String::new()),
-                }
-            }
+            Err(e) => self.failed(e),
         }
     }
 }

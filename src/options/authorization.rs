@@ -17,7 +17,7 @@ pub struct AuthorizationOptions {
     pub authorization_mode: Vec<String>,
     /// File with Authorization Configuration to configure the authorizer chain. Replaces
     /// --authorization-mode and the --authorization-webhook-* flags. (kubeshard: read at
-    /// start; matchConditions, which are CEL, are refused.)
+    /// start.)
     #[arg(long = "authorization-config", value_name = "string")]
     pub authorization_config: Option<std::path::PathBuf>,
     /// File with webhook configuration in kubeconfig format, used with
@@ -127,6 +127,7 @@ impl AuthorizationOptions {
                         unauthorized_ttl: self.authorization_webhook_cache_unauthorized_ttl,
                         timeout: std::time::Duration::from_secs(30),
                         failure_policy: FailurePolicy::Error,
+                        match_conditions: Vec::new(),
                     }),
                     (other, _) => AuthorizerSpec::Builtin(other.to_string()),
                 },

@@ -1,0 +1,112 @@
+//! The one CEL module: expressions compiled once (when a configuration is read) and evaluated
+//! over JSON variables (`claims`, `user`, `request`, ...), on the cel-rust interpreter (the
+//! `cel` crate) with its standard library and macros (`has`, `exists`, `all`, `map`, `filter`,
+//! string functions, regex `matches`).
+//!
+//! Not yet as upstream: type checking at compile time (an expression that refers to a field
+//! that is not there fails when evaluated), cost limits, and the Kubernetes extension
+//! libraries (`url`, `quantity`, `lists`, `sets`, `authz`, ...).
+
+use serde_json::Value;
+
+/// A compiled CEL expression (cheap to clone: the program is shared).
+#[derive(Clone)]
+pub struct Expression {
+    source: String,
+    program: std::sync::Arc<cel::Program>,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Expression").field(&self.source).finish()
+    }
+}
+
+impl PartialEq for Expression {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Expression {}
+
+impl Expression {
+    /// Compiles `source`, or says why it does not parse.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        let program = cel::Program::compile(source).map_err(|e| {
+            format!(
+                "compilation failed: {}",
+                e.to_string().lines().next().unwrap_or("syntax error")
+            )
+        })?;
+        Ok(Self {
+            source: source.to_string(),
+            program: std::sync::Arc::new(program),
+        })
+    }
+
+    /// The expression's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The value of the expression with `vars` bound, as JSON.
+    pub fn eval(&self, vars: &[(&str, &Value)]) -> Result<Value, String> {
+        let mut ctx = cel::Context::default();
+        for (name, v) in vars {
+            let v = cel::to_value(v).map_err(|e| format!("{name}: {e}"))?;
+            ctx.add_variable_from_value(*name, v);
+        }
+        let out = self
+            .program
+            .execute(&ctx)
+            .map_err(|e| format!("expression {:?}: {e}", self.source))?;
+        out.json()
+            .map_err(|e| format!("expression {:?}: {e}", self.source))
+    }
+
+    /// The expression's value, which must be a bool.
+    pub fn eval_bool(&self, vars: &[(&str, &Value)]) -> Result<bool, String> {
+        match self.eval(vars)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "expression {:?} must evaluate to bool, got {other}",
+                self.source
+            )),
+        }
+    }
+}
+
+/// Expressions live in configuration shared by every shard.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Expression>();
+};
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn expressions_over_json() {
+        let claims = json!({"sub": "1", "email": "jane@example.com", "groups": ["a", "b"], "hd": "example.com"});
+        let vars = [("claims", &claims)];
+        let e = Expression::compile("'oidc:' + claims.email").unwrap();
+        assert_eq!(e.eval(&vars).unwrap(), json!("oidc:jane@example.com"));
+        let e = Expression::compile("claims.groups.map(g, 'x:' + g)").unwrap();
+        assert_eq!(e.eval(&vars).unwrap(), json!(["x:a", "x:b"]));
+        let e = Expression::compile("has(claims.hd) && claims.hd == 'example.com'").unwrap();
+        assert!(e.eval_bool(&vars).unwrap());
+        let e = Expression::compile("claims.email.endsWith('@other.com')").unwrap();
+        assert!(!e.eval_bool(&vars).unwrap());
+        assert!(Expression::compile("claims.email +").is_err());
+        let e = Expression::compile("claims.sub").unwrap();
+        assert!(e.eval_bool(&vars).is_err(), "not a bool");
+        assert!(Expression::compile("claims.nope.deeper")
+            .unwrap()
+            .eval(&vars)
+            .is_err());
+    }
+}
