@@ -90,6 +90,11 @@ pub struct Authentication {
     /// `--authentication-config`'s state, whose `anonymous` section, when it has one,
     /// decides anonymous requests instead of `--anonymous-auth`.
     jwt: Option<jwt::SharedJwtState>,
+    /// Users of client certificates seen on this shard, by the certificate's bytes (parsing a
+    /// certificate on every request cost more than the rest of authentication).
+    certificate_users: std::cell::RefCell<
+        std::collections::HashMap<Box<[u8]>, Option<UserInfo>, foldhash::fast::RandomState>,
+    >,
     /// The token webhook, asked last, with this shard's cache of its answers.
     webhook: Option<(webhook::WebhookTokenAuthenticator, webhook::WebhookCache)>,
 }
@@ -115,8 +120,23 @@ impl Authentication {
             anonymous,
             cache: cache::TokenCache::default(),
             jwt: None,
+            certificate_users: Default::default(),
             webhook: None,
         }
+    }
+
+    /// The user of a verified leaf certificate, parsed once per shard.
+    fn certificate_user(&self, leaf: &CertificateDer<'_>) -> Option<UserInfo> {
+        if let Some(known) = self.certificate_users.borrow().get(leaf.as_ref()) {
+            return known.clone();
+        }
+        let user = x509::user(leaf);
+        let mut known = self.certificate_users.borrow_mut();
+        if known.len() >= 1024 {
+            known.clear();
+        }
+        known.insert(leaf.as_ref().into(), user.clone());
+        user
     }
 
     /// The union reading `--authentication-config`'s anonymous section from `state`.
@@ -149,7 +169,11 @@ impl Authentication {
     /// The request's user, or upstream's 401.
     pub async fn authenticate(&self, c: Credentials<'_>) -> Result<UserInfo, Status> {
         if self.x509 {
-            if let Some(user) = c.certificates.first().and_then(x509::user) {
+            if let Some(user) = c
+                .certificates
+                .first()
+                .and_then(|l| self.certificate_user(l))
+            {
                 return Ok(authenticated(user));
             }
         }
