@@ -94,16 +94,7 @@ fn token_kubeconfig(ks: &Kubeshard, dir: &Path, name: &str, token: &str) -> Path
 }
 
 fn kubectl_as(bin: &Path, kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(bin)
-        .arg(format!("--kubeconfig={}", kubeconfig.display()))
-        .args(args)
-        .output()
-        .expect("kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::kubectl_with(bin, kubeconfig, args)
 }
 
 fn status(code: u16, reason: &str, message: &str, details: Value) -> Value {

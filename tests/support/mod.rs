@@ -14,8 +14,17 @@ pub fn rt() -> tokio::runtime::Runtime {
 
 /// Runs a kubectl binary against `ks`'s admin kubeconfig: (success, stdout, stderr).
 pub fn kubectl_bin(bin: &str, ks: &server::Kubeshard, args: &[&str]) -> (bool, String, String) {
+    kubectl_with(std::path::Path::new(bin), &ks.kubeconfig(), args)
+}
+
+/// Runs the kubectl at `bin` with `kubeconfig`: (success, stdout, stderr).
+pub fn kubectl_with(
+    bin: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
     let out = std::process::Command::new(bin)
-        .arg(format!("--kubeconfig={}", ks.kubeconfig().display()))
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
         .args(args)
         .output()
         .expect("kubectl");

@@ -90,6 +90,16 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 impl Reviewers {
+    /// The audiences a review or token request asks for, else the API audiences.
+    fn audiences(&self, spec: &Value) -> Vec<String> {
+        let asked = strs(spec.get("audiences"));
+        if asked.is_empty() {
+            self.tokens.audiences.clone()
+        } else {
+            asked
+        }
+    }
+
     /// Creates a review of `res` for `user` (`namespace`: the URL's).
     pub async fn create(
         &self,
@@ -165,14 +175,7 @@ impl Reviewers {
                     .await;
                 match checked {
                     Ok(u) if !token.is_empty() => {
-                        let audiences = {
-                            let asked = strs(spec.get("audiences"));
-                            if asked.is_empty() {
-                                self.tokens.audiences.clone()
-                            } else {
-                                asked
-                            }
-                        };
+                        let audiences = self.audiences(&spec);
                         json!({"authenticated": true, "user": user_info_json(&u), "audiences": audiences})
                     }
                     _ => {
@@ -367,14 +370,7 @@ impl Reviewers {
                 ))
             }
         };
-        let audiences = {
-            let asked = strs(spec.get("audiences"));
-            if asked.is_empty() {
-                self.tokens.audiences.clone()
-            } else {
-                asked
-            }
-        };
+        let audiences = self.audiences(&spec);
         let issuer = self.tokens.issuers.first().cloned().unwrap_or_default();
         let c = claims::bound(&issuer, audiences.clone(), ns, sa_ref, bound, seconds);
         let token = claims::sign(&self.tokens.signing_key, &c).map_err(Status::internal)?;
