@@ -1846,6 +1846,17 @@ fn authorization_config_file() {
             hook.reviews_where(|r| r["spec"]["nonResourceAttributes"]["path"] == "/apis"),
             0
         );
+        // The file is read again when it changes: now everything is allowed.
+        std::fs::write(
+            &file,
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: RBAC\n  name: rbac\n- type: AlwaysAllow\n  name: everyone\n",
+        )
+        .unwrap();
+        let end = Instant::now() + Duration::from_secs(30);
+        while get(&bob, &ks, "/api/v1/namespaces/default/secrets").await.0 != 200 {
+            assert!(Instant::now() < end, "the configuration was never reloaded");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     });
     drop(ks);
     // A file upstream would refuse keeps the server from starting, saying why.

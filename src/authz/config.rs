@@ -2,8 +2,8 @@
 //! authorizer chain as a list (`Node`, `RBAC`, `AlwaysAllow`, `AlwaysDeny`, and any number of
 //! `Webhook`s, each with its own timeout, review version, cache TTLs, failure policy and
 //! kubeconfig file, and `matchConditions`: CEL over the review's `request`, compiled when the
-//! file is read, all of which must hold for the webhook to be asked). The file is read at
-//! start.
+//! file is read, all of which must hold for the webhook to be asked). `server::authorizers`
+//! reads the file again when it changes.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -11,6 +11,7 @@ pub mod node;
 pub mod rbac;
 pub mod webhook;
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::api::status::{qualified, Reason, Status};
@@ -170,15 +171,28 @@ impl Mode {
     }
 }
 
+/// Where a chain's modes come from when they can change while serving
+/// (`--authorization-config` reloaded): a generation that moves on every change, and the
+/// modes of the current one.
+pub trait ModeSource {
+    /// Changes whenever the modes do.
+    fn generation(&self) -> u64;
+    /// The modes now.
+    fn modes(&self) -> Vec<Mode>;
+}
+
 /// The modes of `--authorization-mode`, in order, behind the privileged groups.
 #[derive(Clone, Default)]
 pub struct AuthorizerChain {
-    modes: Vec<Mode>,
+    modes: RefCell<Rc<[Mode]>>,
+    generation: Cell<u64>,
+    source: Option<Rc<dyn ModeSource>>,
 }
 
 impl std::fmt::Debug for AuthorizerChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.modes.iter().map(Mode::name).collect();
+        let modes = self.modes.borrow();
+        let names: Vec<&str> = modes.iter().map(Mode::name).collect();
         f.debug_tuple("AuthorizerChain").field(&names).finish()
     }
 }
@@ -186,14 +200,38 @@ impl std::fmt::Debug for AuthorizerChain {
 impl AuthorizerChain {
     /// A chain of shard-local `modes`, asked in order.
     pub fn new(modes: Vec<Rc<dyn Authorizer>>) -> Self {
-        Self {
-            modes: modes.into_iter().map(Mode::Local).collect(),
-        }
+        Self::of_modes(modes.into_iter().map(Mode::Local).collect())
     }
 
     /// A chain of `modes`, asked in order.
     pub fn of_modes(modes: Vec<Mode>) -> Self {
-        Self { modes }
+        Self {
+            modes: RefCell::new(modes.into()),
+            generation: Cell::new(0),
+            source: None,
+        }
+    }
+
+    /// A chain whose modes follow `source`.
+    pub fn following(source: Rc<dyn ModeSource>) -> Self {
+        let chain = Self::of_modes(source.modes());
+        chain.generation.set(source.generation());
+        Self {
+            source: Some(source),
+            ..chain
+        }
+    }
+
+    /// The current modes (rebuilt from the source when it moved on).
+    fn current(&self) -> Rc<[Mode]> {
+        if let Some(src) = &self.source {
+            let g = src.generation();
+            if g != self.generation.get() {
+                *self.modes.borrow_mut() = src.modes().into();
+                self.generation.set(g);
+            }
+        }
+        Rc::clone(&self.modes.borrow())
     }
 
     /// The decision for one request: privileged groups, then each mode; the reasons of the
@@ -204,7 +242,7 @@ impl AuthorizerChain {
         }
         let mut reasons = Vec::new();
         let mut errors = Vec::new();
-        for m in &self.modes {
+        for m in self.current().iter() {
             let d = match m {
                 Mode::Local(m) => m.authorize(a),
                 Mode::Webhook(w) => w.authorize(a).await,
@@ -233,7 +271,7 @@ impl AuthorizerChain {
         if user.in_group(SYSTEM_MASTERS) {
             return AlwaysAllow.rules_for(user, namespace);
         }
-        for m in &self.modes {
+        for m in self.current().iter() {
             let r = match m {
                 Mode::Local(m) => m.rules_for(user, namespace),
                 Mode::Webhook(_) => RuleSet {

@@ -16,8 +16,8 @@ pub struct AuthorizationOptions {
     )]
     pub authorization_mode: Vec<String>,
     /// File with Authorization Configuration to configure the authorizer chain. Replaces
-    /// --authorization-mode and the --authorization-webhook-* flags. (kubeshard: read at
-    /// start.)
+    /// --authorization-mode and the --authorization-webhook-* flags. Reloaded when the file
+    /// changes.
     #[arg(long = "authorization-config", value_name = "string")]
     pub authorization_config: Option<std::path::PathBuf>,
     /// File with webhook configuration in kubeconfig format, used with

@@ -1,5 +1,6 @@
 //! The server: start-up (PKI, TLS, shards), the per-shard handler, and graceful termination.
 
+pub mod authorizers;
 pub mod discovery;
 pub mod health;
 pub mod lifecycle;
@@ -70,7 +71,7 @@ struct ShardBoot {
     /// `--token-auth-file`, read once.
     token_file: Option<Arc<crate::authn::token_file::TokenFile>>,
     /// `--authorization-mode`.
-    authorization_modes: Vec<BootAuthorizer>,
+    authorization_modes: Arc<authorizers::SharedAuthorizers>,
     /// The CA bundle published in namespaces and token Secrets.
     ca_pem: String,
     /// ServiceAccount token keys, issuers and audiences.
@@ -252,17 +253,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
             Some(p) => Some(Arc::new(crate::authn::token_file::TokenFile::read(p)?)),
             None => None,
         },
-        authorization_modes: authz_chain
-            .iter()
-            .map(|spec| match spec {
-                crate::authz::config::AuthorizerSpec::Builtin(m) => {
-                    Ok(BootAuthorizer::Builtin(m.clone()))
-                }
-                crate::authz::config::AuthorizerSpec::Webhook(w) => {
-                    crate::authz::webhook::WebhookSettings::start(w).map(BootAuthorizer::Webhook)
-                }
-            })
-            .collect::<Result<Vec<_>, String>>()?,
+        authorization_modes: authorizers::SharedAuthorizers::start(
+            &authz_chain,
+            opts.authorization.authorization_config.clone(),
+        )?,
         jwt: match opts.authentication.jwt_config()? {
             Some(cfg) => Some(crate::authn::jwt::start(
                 cfg,
@@ -472,14 +466,6 @@ fn service_account_tokens(
     })
 }
 
-/// One authorizer of the chain, as the shards build it.
-enum BootAuthorizer {
-    /// A built-in mode by name.
-    Builtin(String),
-    /// A webhook, its client started.
-    Webhook(crate::authz::webhook::WebhookSettings),
-}
-
 /// `--anonymous-auth`, which upstream turns off (with a warning) under `AlwaysAllow`: every
 /// anonymous request would otherwise be allowed.
 fn anonymous_auth(opts: &CompletedOptions, chain: &[crate::authz::config::AuthorizerSpec]) -> bool {
@@ -530,40 +516,6 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
         Some(hook) => authn.with_webhook(hook.clone()),
         None => authn,
     }
-}
-
-/// The `--authorization-mode` chain of one shard (RBAC reads the shard's replica).
-fn authorization(
-    boot: &ShardBoot,
-    rbac: Option<&Rc<crate::authz::rbac::RbacAuthorizer>>,
-    cache: Option<&WatchCache>,
-) -> crate::authz::AuthorizerChain {
-    use crate::authz::{AlwaysAllow, AlwaysDeny, Authorizer, Mode};
-    let mut modes: Vec<Mode> = Vec::new();
-    for m in &boot.authorization_modes {
-        let name = match m {
-            BootAuthorizer::Webhook(w) => {
-                modes.push(Mode::Webhook(Rc::new(
-                    crate::authz::webhook::WebhookAuthorizer::new(w.clone()),
-                )));
-                continue;
-            }
-            BootAuthorizer::Builtin(name) => name.as_str(),
-        };
-        match name {
-            "AlwaysAllow" => modes.push(Mode::Local(Rc::new(AlwaysAllow))),
-            "AlwaysDeny" => modes.push(Mode::Local(Rc::new(AlwaysDeny))),
-            "RBAC" => match rbac {
-                Some(rbac) => modes.push(Mode::Local(Rc::clone(rbac) as Rc<dyn Authorizer>)),
-                None => log::error!("RBAC needs the watch cache's RBAC resources; it denies all"),
-            },
-            "Node" => modes.push(Mode::Local(Rc::new(
-                crate::authz::node::NodeAuthorizer::new(cache.cloned(), &boot.storage_prefix),
-            ))),
-            other => log::error!("unknown authorization mode {other}"),
-        }
-    }
-    crate::authz::AuthorizerChain::of_modes(modes)
 }
 
 /// One shard: bind, serve until told to stop, report each lifecycle step it owns.
@@ -623,7 +575,14 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
     let rbac = cache.as_ref().and_then(|c| {
         crate::authz::rbac::RbacAuthorizer::new(c.clone(), &boot.storage_prefix).map(Rc::new)
     });
-    let authz = Rc::new(authorization(&boot, rbac.as_ref(), cache.as_ref()));
+    let authz = Rc::new(crate::authz::AuthorizerChain::following(Rc::new(
+        authorizers::ShardModes {
+            shared: Arc::clone(&boot.authorization_modes),
+            rbac: rbac.clone(),
+            cache: cache.clone(),
+            prefix: boot.storage_prefix.clone(),
+        },
+    )));
     let escalation = crate::authz::rbac::escalation::EscalationCheck::new(Rc::clone(&authz), rbac);
     let store = Rc::new(Store::new(
         table,
