@@ -14,6 +14,7 @@
 # Needs: nginx, h2load (Debian: nginx-light nghttp2-client; installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/nginx-tls.sh
 
 SERVER_CPUS=${SERVER_CPUS:-0}
 LOAD_CPUS=${LOAD_CPUS:-1}
@@ -50,7 +51,6 @@ printf '%s,bench-admin,uid-admin,"system:masters"\n%s,bench-reader,uid-reader\n'
 
 KS_PORT=$(free_port)
 NG_PORT=$(free_port)
-nshards=$(echo "$SERVER_CPUS" | tr ',' '\n' | wc -l)
 "$KUBESHARD" --bind-address=127.0.0.1 --secure-port="$KS_PORT" --data-dir="$work/ks" \
   --cpus="$SERVER_CPUS" --token-auth-file="$work/tokens.csv" >"$work/ks.log" 2>&1 &
 KS_PID=$!
@@ -92,32 +92,7 @@ for t in "$ADMIN_TOKEN" "$READER_TOKEN" "$SA_TOKEN"; do
 done
 curl -sf --cacert "$PKI/ca.crt" -H "authorization: Bearer $SA_TOKEN" "$URL" >"$work/cm.json"
 
-mkdir -p "$work/nginx/html"
-cp "$work/cm.json" "$work/nginx/html/bench"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $nshards;
-worker_cpu_affinity auto $(python3 -c "import sys; print(format(sum(1<<int(c) for c in '$SERVER_CPUS'.split(',')), 'b'))");
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$NG_PORT ssl http2 reuseport;
-    ssl_certificate $PKI/apiserver.crt;
-    ssl_certificate_key $PKI/apiserver.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location = /bench { root $work/nginx/html; default_type application/json; }
-  }
-}
-CONF
-"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-NG_PID=$!
-pids+=($NG_PID)
-for _ in $(seq 50); do curl -sf -o /dev/null --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/bench" && break; sleep 0.1; done
+start_nginx_tls "$NGINX" "$work" "$NG_PORT" "$SERVER_CPUS" "$PKI" bench "$work/cm.json"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # One h2load run: prints "req/s requests".

@@ -9,6 +9,7 @@
 # Needs: nginx, wrk, h2load (Debian: nginx-light wrk nghttp2-client; installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/nginx-tls.sh
 
 SERVER_CPUS=${SERVER_CPUS:-0}
 LOAD_CPUS=${LOAD_CPUS:-1}
@@ -37,7 +38,6 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 KS_PORT=$(free_port)
 NG_PORT=$(free_port)
-nshards=$(echo "$SERVER_CPUS" | tr ',' '\n' | wc -l)
 
 target/release/kubeshard --bind-address=127.0.0.1 --secure-port="$KS_PORT" --data-dir="$work/ks" \
   --cpus="$SERVER_CPUS" >"$work/ks.log" 2>&1 &
@@ -46,34 +46,7 @@ for _ in $(seq 100); do grep -q "serving on" "$work/ks.log" && break; sleep 0.1;
 PKI="$work/ks/pki"
 curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$KS_PORT/version" >"$work/version.json"
 
-mkdir -p "$work/nginx/html"
-cp "$work/version.json" "$work/nginx/html/version"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $nshards;
-worker_cpu_affinity auto $(python3 -c "import sys; print(format(sum(1<<int(c) for c in '$SERVER_CPUS'.split(',')), 'b'))");
-error_log $work/nginx/error.log warn;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$NG_PORT ssl http2 reuseport;
-    ssl_certificate $PKI/apiserver.crt;
-    ssl_certificate_key $PKI/apiserver.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location = /version { root $work/nginx/html; default_type application/json; }
-  }
-}
-CONF
-"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-for _ in $(seq 50); do curl -sf -o /dev/null --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/version" && break; sleep 0.1; done
-curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$NG_PORT/version" >"$work/nginx.json" || true
-cmp -s "$work/nginx.json" "$work/version.json" \
-  || { echo "nginx does not serve the same bytes" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
+start_nginx_tls "$NGINX" "$work" "$NG_PORT" "$SERVER_CPUS" "$PKI" version "$work/version.json"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 wrk_rps() { taskset -c "$LOAD_CPUS" wrk -t1 -c"$H1_CONNS" -d"${DURATION}s" "https://127.0.0.1:$1/version" | awk '/Requests\/sec/ {print $2}'; }

@@ -428,7 +428,7 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
 
         // The kube crate on nothing but the token.
         let mut cfg = kube::Config::new(ks.url("").parse().unwrap());
-        cfg.root_cert = Some(vec![rustls_pemfile_der(&ks.ca_pem())]);
+        cfg.root_cert = Some(vec![first_certificate_der(&ks.ca_pem())]);
         cfg.auth_info.token = Some(token.clone().into());
         let client = kube::Client::try_from(cfg).unwrap();
         use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -482,7 +482,7 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
         .await;
         assert_eq!(code, 201, "{v}");
         let pod_token = v["status"]["token"].as_str().unwrap().to_string();
-        let claims = jwt_claims(&pod_token);
+        let claims = jwt_part(&pod_token, 1);
         assert_eq!(claims["kubernetes.io"]["pod"]["name"], "runner");
         let pod_client = token_client(ks, Some(&pod_token));
         let (code, who) = post(
@@ -517,31 +517,16 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
 }
 
 /// The DER of the first certificate in a PEM bundle.
-fn rustls_pemfile_der(pem: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(pem);
-    let b64: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
+fn first_certificate_der(pem: &[u8]) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem)
         .unwrap()
+        .to_vec()
 }
 
-fn jwt_claims(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn jwt_header(token: &str) -> Value {
-    let part = token.split('.').next().unwrap();
+/// Part `i` of a JWT (0: header, 1: claims), decoded.
+fn jwt_part(token: &str, i: usize) -> Value {
+    let part = token.split('.').nth(i).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(part)
@@ -574,7 +559,7 @@ fn issuer_discovery_documents(ks: &Kubeshard) {
             "https://kubernetes.default.svc.cluster.local"
         );
         // The bootstrap PKI's signing key is ECDSA P-256, so ES256.
-        let alg = jwt_header(&token)["alg"].clone();
+        let alg = jwt_part(&token, 0)["alg"].clone();
         assert_eq!(alg, "ES256");
         assert_eq!(conf["id_token_signing_alg_values_supported"], json!([alg]));
         assert!(
@@ -586,7 +571,7 @@ fn issuer_discovery_documents(ks: &Kubeshard) {
         );
         let (code, jwks) = get(&sa, ks, "/openid/v1/jwks").await;
         assert_eq!(code, 200);
-        let kid = jwt_header(&token)["kid"].as_str().unwrap().to_string();
+        let kid = jwt_part(&token, 0)["kid"].as_str().unwrap().to_string();
         assert!(
             jwks["keys"]
                 .as_array()
@@ -595,7 +580,7 @@ fn issuer_discovery_documents(ks: &Kubeshard) {
                 .any(|k| k["kid"] == kid.as_str()),
             "{jwks} lacks the token's kid {kid}"
         );
-        let iss = jwt_claims(&token)["iss"].clone();
+        let iss = jwt_part(&token, 1)["iss"].clone();
         assert_eq!(iss, conf["issuer"]);
     });
 }

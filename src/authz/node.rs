@@ -47,6 +47,9 @@ struct Graph {
 pub struct NodeAuthorizer {
     cache: Option<WatchCache>,
     prefix: String,
+    /// The Pods' collection root, and the replica's slots for Pods and claims.
+    pods_root: Bytes,
+    slots: Vec<usize>,
     graph: RefCell<Graph>,
 }
 
@@ -140,15 +143,23 @@ fn pod_references(pod: &Value) -> Vec<(Kind, String)> {
 impl NodeAuthorizer {
     /// The mode over `cache` (None: no replica, so nodes reach nothing through Pods).
     pub fn new(cache: Option<WatchCache>, prefix: &str) -> Self {
+        let root = |segment: &str| Bytes::from(keys::collection_prefix(prefix, segment, None));
+        let slots = cache
+            .as_ref()
+            .map(|c| {
+                ["pods", "persistentvolumeclaims"]
+                    .iter()
+                    .filter_map(|s| c.resource_index(&root(s)))
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             cache,
             prefix: prefix.to_string(),
+            pods_root: root("pods"),
+            slots,
             graph: RefCell::new(Graph::default()),
         }
-    }
-
-    fn root(&self, segment: &str) -> Bytes {
-        Bytes::from(keys::collection_prefix(&self.prefix, segment, None))
     }
 
     /// Whether `node` reaches the object through its Pods, the index rebuilt first when the
@@ -157,11 +168,7 @@ impl NodeAuthorizer {
         let Some(cache) = &self.cache else {
             return false;
         };
-        let slots: Vec<usize> = ["pods", "persistentvolumeclaims"]
-            .iter()
-            .filter_map(|s| cache.resource_index(&self.root(s)))
-            .collect();
-        let marker: Vec<(u64, u64)> = slots.iter().map(|s| cache.changes(*s)).collect();
+        let marker: Vec<(u64, u64)> = self.slots.iter().map(|s| cache.changes(*s)).collect();
         let mut graph = self.graph.borrow_mut();
         if graph.marker != marker || marker.is_empty() {
             *graph = self.build(cache, marker);
@@ -174,7 +181,7 @@ impl NodeAuthorizer {
 
     fn build(&self, cache: &WatchCache, marker: Vec<(u64, u64)>) -> Graph {
         let mut reachable: HashMap<String, HashSet<(Kind, String, String)>> = HashMap::new();
-        for obj in cache.objects_under(&self.root("pods")) {
+        for obj in cache.objects_under(&self.pods_root) {
             let Ok(pod) = serde_json::from_slice::<Value>(&obj.json) else {
                 continue;
             };

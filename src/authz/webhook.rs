@@ -63,8 +63,9 @@ pub struct WebhookAuthorizer {
     cache: RefCell<HashMap<String, (Instant, Decision), foldhash::fast::RandomState>>,
 }
 
-/// The review's spec for `a`, fields left out when empty as Go's omitempty does.
-pub fn review_spec(a: &Attributes<'_>) -> Value {
+/// The review's spec for `a`, fields left out when empty as Go's omitempty does; the groups
+/// under `groups_field` (`groups` in v1, `group` in v1beta1).
+pub fn review_spec(a: &Attributes<'_>, groups_field: &str) -> Value {
     let mut spec = Map::new();
     let put = |m: &mut Map<String, Value>, k: &str, v: &str| {
         if !v.is_empty() {
@@ -89,7 +90,7 @@ pub fn review_spec(a: &Attributes<'_>) -> Value {
     }
     put(&mut spec, "user", &a.user.name);
     if !a.user.groups.is_empty() {
-        spec.insert("group".into(), json!(a.user.groups));
+        spec.insert(groups_field.into(), json!(a.user.groups));
     }
     if !a.user.extra.is_empty() {
         spec.insert("extra".into(), json!(a.user.extra));
@@ -131,25 +132,23 @@ impl WebhookAuthorizer {
 
     /// The webhook's decision for `a`.
     pub async fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        let v1 = self.settings.api_version.ends_with("/v1");
+        let spec = review_spec(a, if v1 { "groups" } else { "group" });
         if !self.settings.match_conditions.is_empty() {
             // `request` is the v1 spec, whatever version the webhook is sent.
-            let mut request = review_spec(a);
-            if let Some(g) = request.as_object_mut().and_then(|m| m.remove("group")) {
-                request["groups"] = g;
-            }
+            let v1_spec;
+            let request = if v1 {
+                &spec
+            } else {
+                v1_spec = review_spec(a, "groups");
+                &v1_spec
+            };
             for c in &self.settings.match_conditions {
-                match c.eval_bool(&[("request", &request)]) {
+                match c.eval_bool(&[("request", request)]) {
                     Ok(true) => {}
                     Ok(false) => return Decision::NoOpinion(String::new()),
                     Err(e) => return self.failed(format!("matchCondition: {e}")),
                 }
-            }
-        }
-        let mut spec = review_spec(a);
-        // v1 names the groups field `groups`, v1beta1 `group`.
-        if self.settings.api_version.ends_with("/v1") {
-            if let Some(g) = spec.as_object_mut().and_then(|m| m.remove("group")) {
-                spec["groups"] = g;
             }
         }
         let key = spec.to_string();
@@ -204,7 +203,7 @@ mod tests {
             path: "/api/v1/namespaces/ns/pods",
         };
         assert_eq!(
-            review_spec(&a),
+            review_spec(&a, "group"),
             json!({"resourceAttributes": {"namespace": "ns", "verb": "list", "version": "v1", "resource": "pods"},
                 "user": "jane", "group": ["dev"]})
         );

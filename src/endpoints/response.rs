@@ -35,6 +35,16 @@ pub fn text(code: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     r
 }
 
+/// The plain-text 500 upstream's filters answer an internal error with
+/// (`responsewriters.InternalError`): the request URI quoted, the error, HTML-escaped.
+pub fn internal_error(request_uri: &str, err: &str) -> Response<Body> {
+    let msg = format!("Internal Server Error: {request_uri:?}: {err}")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    text(StatusCode::INTERNAL_SERVER_ERROR, format!("{msg}\n"))
+}
+
 /// A `metav1.Status` error response.
 pub fn status(err: &Status) -> Response<Body> {
     let code = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

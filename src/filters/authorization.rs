@@ -22,9 +22,6 @@ pub async fn check(
         Decision::Deny(reason) | Decision::NoOpinion(reason) => {
             Some(response::status(&forbidden(&a, &reason)))
         }
-        Decision::Error(e) => Some(response::text(
-            http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Internal Server Error: {request_uri:?}: {e}\n"),
-        )),
+        Decision::Error(e) => Some(response::internal_error(request_uri, &e)),
     }
 }

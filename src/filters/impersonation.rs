@@ -37,18 +37,10 @@ impl Refusal {
     pub fn response(&self, request_uri: &str) -> Response<Body> {
         match self {
             Refusal::Forbidden(s) => crate::endpoints::response::status(s),
-            Refusal::WithoutUser(asked) => {
-                let msg = format!(
-                    "Internal Server Error: {request_uri:?}: requested {asked} without impersonating a user"
-                )
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;");
-                crate::endpoints::response::text(
-                    http::StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("{msg}\n"),
-                )
-            }
+            Refusal::WithoutUser(asked) => crate::endpoints::response::internal_error(
+                request_uri,
+                &format!("requested {asked} without impersonating a user"),
+            ),
         }
     }
 

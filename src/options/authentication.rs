@@ -211,9 +211,7 @@ impl AuthenticationOptions {
             self.api_audiences.clone()
         }
     }
-}
 
-impl AuthenticationOptions {
     /// The JWT authenticators: `--authentication-config`, else the `--oidc-*` flags mapped
     /// onto one, else none.
     pub fn jwt_config(

@@ -56,6 +56,48 @@ fn set_values(rest: &str, term: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
+/// A `metav1.LabelSelector` (`matchLabels` and `matchExpressions`, or the plain map
+/// replication controllers use) in the query syntax [`LabelSelector::parse`] reads; `""` (all)
+/// for an empty one.
+pub fn label_selector_string(sel: &Value) -> String {
+    let mut terms = Vec::new();
+    let labels = sel
+        .get("matchLabels")
+        .or(if sel.get("matchExpressions").is_none() {
+            Some(sel)
+        } else {
+            None
+        });
+    if let Some(m) = labels.and_then(Value::as_object) {
+        for (k, v) in m {
+            terms.push(format!("{k}={}", v.as_str().unwrap_or("")));
+        }
+    }
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => terms.push(format!("{key} in ({})", values.join(","))),
+            "NotIn" => terms.push(format!("{key} notin ({})", values.join(","))),
+            "Exists" => terms.push(key.to_string()),
+            "DoesNotExist" => terms.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    terms.join(",")
+}
+
 impl LabelSelector {
     /// Parses a `labelSelector` query value.
     pub fn parse(s: &str) -> Result<Self, String> {

@@ -13,7 +13,7 @@ use crate::api::meta::Meta;
 use crate::api::object::decode_stored;
 use crate::api::status::Status;
 use crate::registry::store::{ListOptions, RequestFacts, Store};
-use crate::request::selector::LabelSelector;
+use crate::request::selector::{label_selector_string, LabelSelector};
 
 /// How often the controller looks.
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
@@ -21,51 +21,20 @@ const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 /// Runs the controller until `stop` completes.
 pub async fn run(store: Rc<Store>, stop: impl std::future::Future<Output = ()>) {
     let work = async {
+        // A pass runs when the replica's ClusterRoles changed (always without a replica).
+        let mut seen = None;
         loop {
-            if let Err(e) = once(&store).await {
-                log::debug!("clusterrole aggregation: {}", e.message);
+            let now = store.replica_changes("clusterroles");
+            if now.is_none() || now != seen {
+                match once(&store).await {
+                    Ok(()) => seen = now,
+                    Err(e) => log::debug!("clusterrole aggregation: {}", e.message),
+                }
             }
             shards::sleep(SCAN_INTERVAL).await;
         }
     };
     futures_lite::future::or(work, stop).await;
-}
-
-/// A selector of `clusterRoleSelectors` as a label selector string.
-fn selector(sel: &Value) -> String {
-    let mut terms = Vec::new();
-    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in m {
-            terms.push(format!("{k}={}", v.as_str().unwrap_or_default()));
-        }
-    }
-    for e in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e
-            .get("operator")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-        {
-            "In" => terms.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => terms.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => terms.push(key.to_string()),
-            "DoesNotExist" => terms.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    terms.join(",")
 }
 
 /// The rules an aggregated role should have, from `roles` (every ClusterRole, by name).
@@ -80,7 +49,7 @@ pub fn aggregated_rules(
     let own = Meta::of(role).name().unwrap_or_default();
     let parsed: Vec<LabelSelector> = selectors
         .iter()
-        .filter_map(|s| LabelSelector::parse(&selector(s)).ok())
+        .filter_map(|s| LabelSelector::parse(&label_selector_string(s)).ok())
         .collect();
     let mut matching: Vec<&Map<String, Value>> = roles
         .iter()

@@ -100,19 +100,13 @@ impl Controllers {
         ))
     }
 
-    /// The replica's change marker of a resource (None: the replica does not hold it).
-    fn changes(&self, plural: &str) -> Option<(u64, u64)> {
-        let cache = self.store.cache()?;
-        Some(cache.changes(cache.resource_index(&self.root(plural))?))
-    }
-
     /// One pass. The namespaces, ServiceAccounts and token Secrets are read from the shard's
     /// replica (they are always cached), and only when the replica shows they changed, so an
     /// idle pass costs a few comparisons however many objects the cluster holds.
     async fn once(&self, state: &mut ScanState) -> Result<(), Status> {
         let marker: Vec<(u64, u64)> = ["namespaces", "serviceaccounts", "configmaps"]
             .iter()
-            .filter_map(|p| self.changes(p))
+            .filter_map(|p| self.store.replica_changes(p))
             .collect();
         let full_due = state
             .last_full
@@ -122,7 +116,7 @@ impl Controllers {
             state.marker = marker;
             state.last_full = Some(Instant::now());
         }
-        let secrets_marker = self.changes("secrets");
+        let secrets_marker = self.store.replica_changes("secrets");
         if secrets_marker.is_none() || secrets_marker != state.secrets_marker || full_due {
             self.token_secrets().await?;
             state.secrets_marker = secrets_marker;

@@ -11,9 +11,9 @@
 //! issuer is one of `--service-account-issuer`, it names one of `--api-audiences`, it has not
 //! expired, and the ServiceAccount (and bound object, or Secret) still exists with the uid
 //! the token names — looked up in the shard's watch cache, so a deleted Pod's token stops
-//! working at once. Signatures verified are remembered for a short while; a token that passed
-//! every check is answered again without decoding it while it has not expired and every
-//! object it names is still at the revision it was checked at (a few replica lookups).
+//! working at once. A token that passed every check is answered again without decoding or
+//! verifying it while it has not expired and every object it names is still at the revision
+//! it was checked at (a few replica lookups).
 
 pub mod claims;
 pub mod keys;
@@ -21,7 +21,7 @@ pub mod keys;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use jsonwebtoken::{Algorithm, Validation};
@@ -33,10 +33,6 @@ use super::{Outcome, TokenAuthenticator};
 use crate::registry::keys as storage_keys;
 use crate::request::UserInfo;
 use crate::storage::cache::WatchCache;
-
-/// How long a verified signature is trusted without verifying again (the token's expiry and
-/// its objects are still checked on every request).
-const VERIFIED_TTL: Duration = Duration::from_secs(60);
 
 /// What the ServiceAccount token authenticator is configured with, shared by every shard.
 #[derive(Debug)]
@@ -71,8 +67,6 @@ struct Validated {
 pub struct ServiceAccountTokens {
     settings: Arc<TokenSettings>,
     cache: WatchCache,
-    /// Tokens whose signature verified, with their claims and when.
-    verified: RefCell<HashMap<[u8; 32], (Instant, Claims)>>,
     /// Object uids read from the replica, by key and revision.
     uids: RefCell<HashMap<Bytes, (i64, String)>>,
     /// Tokens that passed every check, answered again while their objects are unchanged.
@@ -93,7 +87,6 @@ impl ServiceAccountTokens {
         Self {
             settings,
             cache,
-            verified: RefCell::new(HashMap::new()),
             uids: RefCell::new(HashMap::new()),
             validated: RefCell::new(HashMap::default()),
         }
@@ -110,17 +103,6 @@ impl ServiceAccountTokens {
         if !legacy && !self.settings.issuers.contains(&unverified.iss) {
             return None;
         }
-        let hash = {
-            let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-            let mut k = [0u8; 32];
-            k.copy_from_slice(d.as_ref());
-            k
-        };
-        if let Some((at, c)) = self.verified.borrow().get(&hash) {
-            if at.elapsed() < VERIFIED_TTL {
-                return Some(Ok(c.clone()));
-            }
-        }
         let mut v = Validation::new(header.alg);
         v.validate_aud = false;
         v.validate_exp = false;
@@ -131,11 +113,6 @@ impl ServiceAccountTokens {
             });
         for k in keys {
             if let Ok(data) = jsonwebtoken::decode::<Claims>(token, &k.key, &v) {
-                let mut verified = self.verified.borrow_mut();
-                if verified.len() > 4096 {
-                    verified.clear();
-                }
-                verified.insert(hash, (Instant::now(), data.claims.clone()));
                 return Some(Ok(data.claims));
             }
         }

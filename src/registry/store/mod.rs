@@ -149,6 +149,15 @@ impl Store {
         self.cache.as_ref()
     }
 
+    /// The replica's change marker of the resource stored under `segment` (None: the replica
+    /// does not hold it): the server's own controllers compare it to skip a pass when nothing
+    /// changed.
+    pub fn replica_changes(&self, segment: &str) -> Option<(u64, u64)> {
+        let cache = self.cache.as_ref()?;
+        let root = keys::collection_prefix(&self.prefix, segment, None);
+        Some(cache.changes(cache.resource_index(root.as_bytes())?))
+    }
+
     /// The resource table this store serves.
     pub fn table(&self) -> &Rc<ResourceTable> {
         &self.table

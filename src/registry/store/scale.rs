@@ -13,48 +13,11 @@ use crate::api::Revision;
 use crate::registry::kinds::Object;
 use crate::registry::resources::Resource;
 
-/// `spec.selector` as a label selector string (`matchLabels` and `matchExpressions`, or the
-/// plain map replication controllers use).
+/// `spec.selector` as a label selector string (empty when there is none).
 fn selector_string(spec: Option<&Value>) -> String {
-    let Some(sel) = spec.and_then(|s| s.get("selector")) else {
-        return String::new();
-    };
-    let mut terms = Vec::new();
-    let labels = sel
-        .get("matchLabels")
-        .or(if sel.get("matchExpressions").is_none() {
-            Some(sel)
-        } else {
-            None
-        });
-    if let Some(m) = labels.and_then(Value::as_object) {
-        for (k, v) in m {
-            terms.push(format!("{k}={}", v.as_str().unwrap_or("")));
-        }
-    }
-    for e in sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = e
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-            "In" => terms.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => terms.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => terms.push(key.to_string()),
-            "DoesNotExist" => terms.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    terms.join(",")
+    spec.and_then(|s| s.get("selector"))
+        .map(crate::request::selector::label_selector_string)
+        .unwrap_or_default()
 }
 
 /// The Scale of `obj` at `rev`.
