@@ -573,7 +573,64 @@ fn a_taken_port_is_an_error() {
         &format!("--data-dir={}", dir.path().display()),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to listen"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "failed to listen on 127.0.0.1:{0}: listen tcp 127.0.0.1:{0}: bind: address already in use",
+            ks.port
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_restart_after_kill_9_binds_the_same_port_at_once() {
+    // Connections the killed process had open sit in TIME_WAIT on the port; the restart must
+    // bind anyway (SO_REUSEADDR, as Go's listeners), on its first try.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = support::server::free_port();
+    let mut ks = Kubeshard::start_on(port, &data, &[], None);
+    let runtime = rt();
+    // The clients stay connected through the kill, so the server's side closes first.
+    let _clients = runtime.block_on(async {
+        let mut clients = Vec::new();
+        for http2 in [false, true] {
+            let c = ks.client(true, http2);
+            for _ in 0..4 {
+                let r = c.get(ks.url("/version")).send().await.unwrap();
+                assert_eq!(r.status(), reqwest::StatusCode::OK);
+            }
+            clients.push(c);
+        }
+        clients
+    });
+    ks.signal(9);
+    assert!(ks.wait_exit(Duration::from_secs(10)).is_some());
+    drop(ks);
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    let ss = std::process::Command::new("ss")
+        .args(["-tan", &format!("sport = :{port}")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    eprintln!("sockets on the port after the kill:\n{ss}");
+    assert!(
+        ss.is_empty() || ss.contains("TIME-WAIT"),
+        "the killed server's connections should sit in TIME_WAIT: {ss}"
+    );
+    let t0 = std::time::Instant::now();
+    let ks = Kubeshard::start_on(port, &data, &[], None);
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+    rt().block_on(async {
+        let r = ks
+            .client(true, true)
+            .get(ks.url("/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+    });
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl TlsHttpServer {
         cfg: HttpConfig,
         shard: ShardId,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).map_err(|e| io::Error::other(e.to_string()))?;
+        let listener = listen(addr)?;
         let mut tls = tls.clone();
         tls.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
         Ok(Self {
@@ -186,6 +186,33 @@ impl TlsHttpServer {
     }
 }
 
+/// How many connections the kernel queues before `accept` takes them.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A listening socket on `addr` that every shard can share (SO_REUSEPORT) and that binds at
+/// once after a crash or restart (SO_REUSEADDR: the old process's closed connections in
+/// TIME_WAIT do not hold the port, as Go's listeners, and so kube-apiserver's, behave). A
+/// second live server is still refused: the caller's plain bind first sees its listener.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    // SAFETY: the descriptor is a bound, listening TCP socket this function owns; glommio's
+    // listener takes it over (and closes it when dropped).
+    #[allow(unsafe_code)]
+    let listener = unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) };
+    Ok(listener)
+}
+
 /// Handshake, then HTTP until the client leaves, an error, or a drain finishes the connection.
 async fn serve_connection(
     stream: TcpStream,
@@ -230,9 +257,23 @@ async fn serve_connection(
             .map(<[_]>::to_vec)
             .unwrap_or_default(),
     });
+    // HTTP/1.1 has no GOAWAY: once the drain starts, every answer says `Connection: close`,
+    // so a client never sends another request on a connection the server is about to close.
+    let closing = Rc::new(std::cell::Cell::new(false));
+    let closing_in_service = Rc::clone(&closing);
     let service = hyper::service::service_fn(move |req| {
         let fut = handler(req, Rc::clone(&info));
-        async move { Ok::<_, Infallible>(fut.await) }
+        let closing = Rc::clone(&closing_in_service);
+        async move {
+            let mut resp = fut.await;
+            if closing.get() {
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, Infallible>(resp)
+        }
     });
     let io = HyperIo(tls_stream);
     let result = match protocol {
@@ -254,12 +295,53 @@ async fn serve_connection(
                 .max_headers(1024)
                 .keep_alive(true);
             let conn = b.serve_connection(io, service);
-            drive(conn, &stop, |c| c.graceful_shutdown()).await
+            drive_http1(conn, &stop, &closing).await
         }
     };
     if let Err(e) = result {
         log::debug!("shard-{}: connection from {peer} ended: {e}", shard.cpu);
     }
+}
+
+/// How long an HTTP/1.1 connection may stay idle once the drain starts before it is closed.
+/// Closing an idle keep-alive connection races with a request the client is sending on it
+/// (the client sees the connection reset, not an answer); a connection in use gets its next
+/// answer with `Connection: close` well within this and ends cleanly.
+const HTTP1_DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
+
+/// Runs an HTTP/1.1 connection; when `stop` fires, answers from then on close the connection,
+/// and after [`HTTP1_DRAIN_IDLE_GRACE`] a connection still open is shut down gracefully (an
+/// idle one at once, a busy one after its answer).
+async fn drive_http1<I, S>(
+    conn: http1::Connection<I, S>,
+    stop: &Arc<Signal>,
+    closing: &std::cell::Cell<bool>,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming, ResBody = Body>,
+    S::Error: Into<BoxError>,
+{
+    let mut conn = pin!(conn);
+    let first = future::or(async { Some(conn.as_mut().await) }, async {
+        stop.wait().await;
+        None
+    })
+    .await;
+    if let Some(r) = first {
+        return r;
+    }
+    closing.set(true);
+    let within_grace = future::or(async { Some(conn.as_mut().await) }, async {
+        glommio::timer::sleep(HTTP1_DRAIN_IDLE_GRACE).await;
+        None
+    })
+    .await;
+    if let Some(r) = within_grace {
+        return r;
+    }
+    conn.as_mut().graceful_shutdown();
+    conn.await
 }
 
 /// Runs a hyper connection; when `stop` fires, asks it to shut down gracefully and keeps

@@ -153,7 +153,16 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     let addr = SocketAddr::new(bind, opts.secure_serving.secure_port);
     // Every shard binds with SO_REUSEPORT, which would let two servers share a port silently.
     // A plain bind first makes "address in use" an error, as it is for kube-apiserver.
-    StdListener::bind(addr).map_err(|e| format!("failed to listen on {addr}: {e}"))?;
+    // (std's bind sets SO_REUSEADDR, as the shards' do: a crashed predecessor's connections
+    // in TIME_WAIT never fail a restart, only a live listener does.)
+    StdListener::bind(addr).map_err(|e| {
+        let cause = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "bind: address already in use".to_string()
+        } else {
+            e.to_string()
+        };
+        format!("failed to create listener: failed to listen on {addr}: listen tcp {addr}: {cause}")
+    })?;
 
     let kubeconfig = data_dir.join("admin.kubeconfig");
     let host = if bind.is_unspecified() || bind.is_loopback() {

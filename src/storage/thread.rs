@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use crossbeam::queue::ArrayQueue;
@@ -87,6 +87,9 @@ struct Shared {
     delivered: AtomicI64,
     /// The upstream watch has learned its start revision.
     watching: AtomicBool,
+    /// The newest revision a write through this thread was applied at: the upstream watch
+    /// must get there soon, or it is stuck (e.g. on a frozen etcd member) and is reopened.
+    committed: AtomicI64,
 }
 
 /// A shard's handle on the storage thread: cheap to clone, `Send`.
@@ -123,6 +126,7 @@ impl StorageThread {
             healthy: AtomicBool::new(false),
             delivered: AtomicI64::new(0),
             watching: AtomicBool::new(false),
+            committed: AtomicI64::new(0),
         });
         let (senders, receivers) = lanes(shards, cfg.event_lane_capacity);
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
@@ -240,7 +244,12 @@ async fn serve<S: KvStore>(
     ));
     loop {
         while let Some(req) = shared.queue.pop() {
-            tokio::spawn(handle(Arc::clone(&store), req, cfg.op_timeout));
+            tokio::spawn(handle(
+                Arc::clone(&store),
+                req,
+                cfg.op_timeout,
+                Arc::clone(&shared),
+            ));
         }
         if shared.stopping.load(Ordering::SeqCst) {
             break;
@@ -258,7 +267,17 @@ async fn serve<S: KvStore>(
 }
 
 /// Runs one request against the backend, bounded by `limit`.
-async fn handle<S: KvStore>(store: Arc<S>, req: StorageRequest, limit: Duration) {
+async fn handle<S: KvStore>(
+    store: Arc<S>,
+    req: StorageRequest,
+    limit: Duration,
+    shared: Arc<Shared>,
+) {
+    let applied = |r: &Result<WriteOutcome, StorageError>| {
+        if let Ok(WriteOutcome::Applied { revision, .. }) = r {
+            shared.committed.fetch_max(*revision, Ordering::AcqRel);
+        }
+    };
     async fn timed<T>(
         limit: Duration,
         f: impl Future<Output = Result<T, StorageError>>,
@@ -273,8 +292,16 @@ async fn handle<S: KvStore>(store: Arc<S>, req: StorageRequest, limit: Duration)
         StorageRequest::Get(k, r, tx) => drop(tx.send(timed(limit, store.get(k, r)).await)),
         StorageRequest::List(l, tx) => drop(tx.send(timed(limit, store.list(l)).await)),
         StorageRequest::Count(p, tx) => drop(tx.send(timed(limit, store.count(p)).await)),
-        StorageRequest::Put(k, v, p, tx) => drop(tx.send(timed(limit, store.put(k, v, p)).await)),
-        StorageRequest::Delete(k, p, tx) => drop(tx.send(timed(limit, store.delete(k, p)).await)),
+        StorageRequest::Put(k, v, p, tx) => {
+            let r = timed(limit, store.put(k, v, p)).await;
+            applied(&r);
+            drop(tx.send(r));
+        }
+        StorageRequest::Delete(k, p, tx) => {
+            let r = timed(limit, store.delete(k, p)).await;
+            applied(&r);
+            drop(tx.send(r));
+        }
         StorageRequest::CurrentRevision(tx) => {
             drop(tx.send(timed(limit, store.current_revision()).await))
         }
@@ -329,7 +356,29 @@ async fn upstream_watch<S: KvStore>(
     loop {
         match store.watch(prefix.clone(), from).await {
             Ok(mut stream) => {
-                while let Some(item) = stream.next().await {
+                let mut behind_since: Option<Instant> = None;
+                loop {
+                    let item = tokio::select! {
+                        item = stream.next() => item,
+                        () = tokio::time::sleep(WATCH_STALL_CHECK) => {
+                            // Writes were applied beyond what the watch delivered: if that
+                            // lasts, the watch's connection is stuck (a frozen member keeps
+                            // its TCP connection open but answers nothing); reopen it, and the
+                            // balancer picks a member that answers.
+                            let committed = shared.committed.load(Ordering::Acquire);
+                            if committed <= from {
+                                behind_since = None;
+                                continue;
+                            }
+                            let since = *behind_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() < WATCH_STALL {
+                                continue;
+                            }
+                            log::warn!("storage: upstream watch stalled at revision {from} while writes reached {committed}; reopening it");
+                            break;
+                        }
+                    };
+                    let Some(item) = item else { break };
                     match item {
                         Ok(WatchItem::Events(events)) => {
                             let Some(revision) = events.iter().map(|e| e.kv.mod_revision).max()
@@ -369,6 +418,13 @@ async fn upstream_watch<S: KvStore>(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// How often the upstream watch is checked against the writes' revisions.
+const WATCH_STALL_CHECK: Duration = Duration::from_millis(250);
+
+/// How long the upstream watch may stay behind an applied write before it is reopened.
+/// Well above a healthy watch's lag (milliseconds), below `--request-timeout`.
+const WATCH_STALL: Duration = Duration::from_secs(2);
 
 /// Events were lost: shards re-read state, the watch restarts from now.
 async fn resync_point<S: KvStore>(store: &S, lanes: &LaneSenders) -> Revision {

@@ -32,6 +32,10 @@ pub struct EtcdServer {
     tls: Option<EtcdTls>,
     extra_args: Vec<String>,
     child: Option<Child>,
+    /// The member name.
+    name: String,
+    /// `--initial-cluster` (this member alone unless part of an [`EtcdCluster`]).
+    initial_cluster: String,
 }
 
 impl EtcdServer {
@@ -54,6 +58,12 @@ impl EtcdServer {
     }
 
     fn start_inner(extra_args: &[&str], tls: bool) -> EtcdServer {
+        let mut server = Self::unstarted(extra_args, tls, "kubeshard-test".into());
+        server.start();
+        server
+    }
+
+    fn unstarted(extra_args: &[&str], tls: bool, name: String) -> EtcdServer {
         let binary = etcd_binary();
         let dir = tempfile::Builder::new()
             .prefix("kubeshard-etcd-")
@@ -61,7 +71,7 @@ impl EtcdServer {
             .unwrap_or_else(|e| panic!("cannot create a temporary etcd data dir: {e}"));
         let tls = tls.then(|| EtcdTls::generate(&dir.path().join("tls")));
         let (client_port, peer_port, metrics_port) = (free_port(), free_port(), free_port());
-        let mut server = EtcdServer {
+        EtcdServer {
             binary,
             dir,
             client_port,
@@ -70,9 +80,9 @@ impl EtcdServer {
             tls,
             extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
-        };
-        server.start();
-        server
+            initial_cluster: format!("{name}=http://127.0.0.1:{peer_port}"),
+            name,
+        }
     }
 
     /// The client URL, e.g. `http://127.0.0.1:41234` (`https://` when started with TLS).
@@ -117,6 +127,12 @@ impl EtcdServer {
         if self.child.is_some() {
             return;
         }
+        self.spawn();
+        self.wait_healthy();
+    }
+
+    /// Starts the process without waiting for it to be healthy.
+    fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -130,14 +146,14 @@ impl EtcdServer {
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let mut command = Command::new(&self.binary);
         command
-            .arg("--name=kubeshard-test")
+            .arg(format!("--name={}", self.name))
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-metrics-urls={metrics}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=kubeshard-test={peer}"))
+            .arg(format!("--initial-cluster={}", self.initial_cluster))
             .arg("--initial-cluster-state=new")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
@@ -160,7 +176,6 @@ impl EtcdServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start etcd {}: {e}", self.binary.display()));
         self.child = Some(child);
-        self.wait_healthy();
     }
 
     /// Kills etcd (SIGKILL, like a crash; fsync is on, so acknowledged writes survive) and
@@ -221,7 +236,8 @@ impl EtcdServer {
         assert!(status.success(), "kill {signal} {pid} failed: {status}");
     }
 
-    fn wait_healthy(&mut self) {
+    /// Waits until etcd answers healthy; panics with its log after 20 s.
+    pub fn wait_healthy(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(child) = self.child.as_mut() {
@@ -390,18 +406,106 @@ fn free_port() -> u16 {
 
 /// Whether etcd answers `GET /health` with `"health":"true"` on its metrics port.
 fn health_ok(port: u16) -> bool {
+    http_get(port, "/health").is_some_and(|response| {
+        response.starts_with("HTTP/1.1 200") && response.contains("\"health\":\"true\"")
+    })
+}
+
+/// A plain-HTTP GET on a loopback port: the whole response, or None when nothing answered.
+fn http_get(port: u16, path: &str) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-        return false;
-    };
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
     let request =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200") && response.contains("\"health\":\"true\"")
+    (!response.is_empty()).then_some(response)
+}
+
+/// A cluster of etcd members on loopback, each stoppable, pausable and restartable.
+pub struct EtcdCluster {
+    /// The members, in the order of `--initial-cluster`.
+    pub members: Vec<EtcdServer>,
+}
+
+impl EtcdCluster {
+    /// Starts a new cluster of `n` members and waits until every member is healthy.
+    pub fn start_new(n: usize) -> EtcdCluster {
+        let mut members: Vec<EtcdServer> = (0..n)
+            .map(|i| EtcdServer::unstarted(&[], false, format!("member-{i}")))
+            .collect();
+        let initial = members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        for m in &mut members {
+            m.initial_cluster = initial.clone();
+            m.spawn();
+        }
+        let mut cluster = EtcdCluster { members };
+        cluster.wait_healthy();
+        cluster
+    }
+
+    /// `--etcd-servers` for every member.
+    pub fn endpoints(&self) -> String {
+        self.members
+            .iter()
+            .map(EtcdServer::endpoint)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The index of the member that is leader now, if one is.
+    pub fn leader(&self) -> Option<usize> {
+        self.members.iter().position(|m| {
+            m.is_running()
+                && http_get(m.metrics_port, "/metrics")
+                    .is_some_and(|r| r.lines().any(|l| l == "etcd_server_is_leader 1"))
+        })
+    }
+
+    /// Waits until some member is leader; panics after 20 s.
+    pub fn wait_leader(&self) -> usize {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(l) = self.leader() {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no etcd leader within {START_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills every member (SIGKILL).
+    pub fn stop_all(&mut self) {
+        for m in &mut self.members {
+            m.stop();
+        }
+    }
+
+    /// Starts every stopped member at once (a lone member of a new quorum cannot become
+    /// healthy by itself), then waits until all are healthy.
+    pub fn start_all(&mut self) {
+        for m in &mut self.members {
+            if !m.is_running() {
+                m.spawn();
+            }
+        }
+        self.wait_healthy();
+    }
+
+    /// Waits until etcd answers healthy; panics with its log after 20 s.
+    pub fn wait_healthy(&mut self) {
+        for m in &mut self.members {
+            m.wait_healthy();
+        }
+    }
 }

@@ -43,7 +43,16 @@ impl Kubeshard {
 
     /// Starts kubeshard on `data_dir` (reused across restarts by the caller).
     pub fn start_in(data_dir: &Path, args: &[&str], dir: Option<tempfile::TempDir>) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), data_dir, args, dir)
+    }
+
+    /// Starts kubeshard on `port` and `data_dir` (both reused across restarts by the caller).
+    pub fn start_on(
+        port: u16,
+        data_dir: &Path,
+        args: &[&str],
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
         let mut cmd = Command::new(binary());
         cmd.arg(format!("--secure-port={port}"))
             .arg("--bind-address=127.0.0.1")
@@ -146,12 +155,28 @@ impl Kubeshard {
     /// A client trusting the bootstrap CA; `admin` adds the admin client certificate;
     /// `http2` lets ALPN pick (h2), otherwise HTTP/1.1 only.
     pub fn client(&self, admin: bool, http2: bool) -> reqwest::Client {
+        self.client_with_timeout(admin, http2, Some(Duration::from_secs(20)))
+    }
+
+    /// Like [`Kubeshard::client`], with no bound on a whole request (for long watches).
+    pub fn watch_client(&self, admin: bool, http2: bool) -> reqwest::Client {
+        self.client_with_timeout(admin, http2, None)
+    }
+
+    fn client_with_timeout(
+        &self,
+        admin: bool,
+        http2: bool,
+        timeout: Option<Duration>,
+    ) -> reqwest::Client {
         let ca = reqwest::Certificate::from_pem(&self.ca_pem()).expect("ca");
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .timeout(Duration::from_secs(20));
+            .add_root_certificate(ca);
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
         if admin {
             let mut pem = std::fs::read(self.data_dir.join("pki/admin.crt")).expect("admin.crt");
             pem.extend(std::fs::read(self.data_dir.join("pki/admin.key")).expect("admin.key"));

@@ -66,7 +66,12 @@ pub(crate) fn recover(dir: &Path, options: &EmbeddedOptions) -> Result<Recovered
             )));
         }
         let data = std::fs::read(path).map_err(|e| io_err("read log segment", path, e))?;
-        let s = scan(&data)?;
+        let s = scan(&data).map_err(|e| match e {
+            StorageError::Corrupt(m) => {
+                StorageError::Corrupt(format!("log segment {}: {m}", path.display()))
+            }
+            other => other,
+        })?;
         if s.torn_bytes > 0 {
             if !is_last {
                 return Err(StorageError::Corrupt(format!(

@@ -66,6 +66,17 @@ impl Snapshot {
     pub(crate) fn write(&self, dir: &Path) -> Result<PathBuf, StorageError> {
         let path = dir.join(snapshot_name(self.revision));
         let tmp = path.with_extension("tmp");
+        let written = self.write_to(dir, &path, &tmp);
+        if written.is_err() {
+            // A half-written snapshot is useless (recovery deletes it): give its space back
+            // now, which matters most when the disk is full.
+            super::files::remove_quietly(&tmp);
+        }
+        written
+    }
+
+    fn write_to(&self, dir: &Path, path: &Path, tmp: &Path) -> Result<PathBuf, StorageError> {
+        let (path, tmp) = (path.to_path_buf(), tmp.to_path_buf());
         let file = OpenOptions::new()
             .write(true)
             .create(true)

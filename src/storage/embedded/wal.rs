@@ -299,8 +299,15 @@ impl Segment {
             nonce: 0,
             len: 0,
         };
-        seg.write_header()?;
-        super::files::sync_dir(dir)?;
+        let made = seg
+            .write_header()
+            .and_then(|()| super::files::sync_dir(dir));
+        if let Err(e) = made {
+            // Nothing was ever appended to it: remove it, so a later rotation (e.g. once a
+            // full disk has room again) can create it afresh.
+            super::files::remove_quietly(&seg.path);
+            return Err(e);
+        }
         Ok(seg)
     }
 
@@ -357,27 +364,69 @@ impl Segment {
 
     /// Appends one frame holding `records` and waits until it is on disk (`fdatasync`).
     /// `buf` is scratch space, reused across commits.
+    ///
+    /// When the disk is full (or the quota or file size limit is reached), the partial frame
+    /// is cut off again and the log is as it was before the call: the failure says so
+    /// ([`AppendFailure::log_intact`]) and appending may resume once there is room. Any other
+    /// failure leaves the file in an unknown state.
     pub(crate) fn append_durable(
         &mut self,
         records: &[LogRecord],
         buf: &mut Vec<u8>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), AppendFailure> {
         buf.clear();
         encode_frame(self.nonce, records, buf);
-        self.file
+        let written = self
+            .file
             .write_all(buf)
-            .map_err(|e| io_err("append to log", &self.path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| io_err("fdatasync log", &self.path, e))?;
-        self.len += buf.len() as u64;
-        Ok(())
+            .map_err(|e| ("append to log", e))
+            .and_then(|()| self.file.sync_data().map_err(|e| ("fdatasync log", e)));
+        match written {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(())
+            }
+            Err((what, e)) => {
+                let out_of_space = is_out_of_space(&e);
+                let error = io_err(what, &self.path, e);
+                let log_intact = out_of_space && self.roll_back().is_ok();
+                Err(AppendFailure { error, log_intact })
+            }
+        }
+    }
+
+    /// Cuts the file back to its last durable frame and makes that durable.
+    fn roll_back(&mut self) -> std::io::Result<()> {
+        self.file.set_len(self.len)?;
+        self.file.seek(SeekFrom::Start(self.len))?;
+        self.file.sync_data()
     }
 
     /// Bytes in this segment.
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
+}
+
+/// Why an append failed, and whether the log is still exactly its durable frames.
+#[derive(Debug)]
+pub(crate) struct AppendFailure {
+    /// The failure, naming the operation and the file.
+    pub(crate) error: StorageError,
+    /// The disk was full and the partial frame was cut off durably: nothing of the batch is in
+    /// the log, and appending may go on.
+    pub(crate) log_intact: bool,
+}
+
+/// Whether an I/O error means "no room" (ENOSPC, EDQUOT, EFBIG), which a later retry may not
+/// meet, rather than damage.
+pub(crate) fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull
+            | std::io::ErrorKind::QuotaExceeded
+            | std::io::ErrorKind::FileTooLarge
+    )
 }
 
 /// An I/O failure as a storage error naming the operation and file.

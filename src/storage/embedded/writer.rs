@@ -15,7 +15,9 @@
 //!
 //! A failed append or fsync leaves the log in an unknown state (the kernel may have dropped
 //! the dirty pages), so the writer then fails every later write until the store is reopened,
-//! which recovers from what is really on disk.
+//! which recovers from what is really on disk. The one exception is a full disk: the partial
+//! frame is cut off and synced again, that batch fails with the cause, and later batches are
+//! tried as usual, so writes resume when space returns.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -159,8 +161,20 @@ impl Writer {
         if records.is_empty() {
             return Ok(outcomes);
         }
-        if let Err(e) = self.segment.append_durable(&records, &mut self.buf) {
-            return Err(self.fail(e));
+        if let Err(failure) = self.segment.append_durable(&records, &mut self.buf) {
+            if failure.log_intact {
+                // The disk is full: this batch is not written, the log is as before, and the
+                // next batch tries again (writes resume once there is room).
+                log::warn!(
+                    "embedded store: write refused, the disk is full: {}",
+                    failure.error
+                );
+                return Err(StorageError::Internal(format!(
+                    "{}; the write was not applied",
+                    failure.error
+                )));
+            }
+            return Err(self.fail(failure.error));
         }
         let shared = Arc::clone(&self.shared);
         let events = {

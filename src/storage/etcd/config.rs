@@ -14,12 +14,16 @@ pub const DEFAULT_PREFIX: &str = "/registry";
 /// etcd dial and request timeouts; a request that waits longer is answered with a 5xx).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// HTTP/2 keep-alive ping interval: kube-apiserver's `keepaliveTime` for its etcd client (30 s).
-/// Detects a dead connection (e.g. a host that vanished without a RST) under a long watch.
-pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// HTTP/2 keep-alive ping interval. Detects a dead or frozen member (a host that vanished
+/// without a RST, a stopped process whose kernel keeps the connection open), so the balancer
+/// stops sending requests there. kube-apiserver pings every 30 s and waits 10 s; with that, a
+/// frozen member of a 3-member cluster stalled a third of kubeshard's requests for 40 s
+/// (tests/etcd_faults.rs). 6 s stays above etcd's `--grpc-keepalive-min-time` (5 s), below which
+/// etcd closes the connection for pinging too often.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(6);
 
-/// How long a keep-alive ping may go unanswered: kube-apiserver's `keepaliveTimeout` (10 s).
-pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a keep-alive ping may go unanswered before the connection is dropped.
+pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The largest response accepted from etcd. gRPC's default (4 MiB) is far below what a list
 /// of a big resource returns; like kube-apiserver's etcd client (`MaxCallRecvMsgSize =
