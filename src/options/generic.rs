@@ -23,6 +23,12 @@ pub struct GenericOptions {
     /// with a status code 429 and a 'Retry-After' response header.
     #[arg(long = "shutdown-send-retry-after", value_name = "bool", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub shutdown_send_retry_after: bool,
+    /// The IP address on which to advertise the apiserver to members of the cluster (the
+    /// `kubernetes` Service's endpoints). It must be reachable by the rest of the cluster. If
+    /// blank, the --bind-address will be used; if that is unspecified (0.0.0.0 or ::), the
+    /// host's default interface's address.
+    #[arg(long = "advertise-address", value_name = "ip")]
+    pub advertise_address: Option<std::net::IpAddr>,
     /// A CIDR from which Service cluster IPs are allocated (IPv4). The first address is the
     /// `kubernetes` Service's.
     #[arg(

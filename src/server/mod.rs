@@ -1,5 +1,6 @@
 //! The server: start-up (PKI, TLS, shards), the per-shard handler, and graceful termination.
 
+pub mod apiserver_leases;
 pub mod authorizers;
 pub mod discovery;
 pub mod health;
@@ -47,6 +48,8 @@ use crate::storage::thread::{StorageClient, StorageConfig, StorageThread};
 /// Everything a shard needs to start, shared read-only by all shards.
 struct ShardBoot {
     addr: SocketAddr,
+    /// This server's identity lease and advertise address (shard 0 keeps them).
+    identity: apiserver_leases::Identity,
     tls: rustls::ServerConfig,
     http: HttpConfig,
     lifecycle: Arc<Lifecycle>,
@@ -237,6 +240,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     let authz_chain = opts.authorization.chain()?;
     let boot = Arc::new(ShardBoot {
         addr,
+        identity: apiserver_leases::Identity::new(
+            advertise_address(opts.generic.advertise_address, bind),
+            addr.port(),
+        ),
         tls,
         http: HttpConfig {
             handshake_timeout: tuning.http.tls_handshake_timeout,
@@ -409,6 +416,23 @@ fn start_storage(
 }
 
 /// upstream's `etcd` health check: is the storage backend reachable.
+/// `--advertise-address`, else the bind address, else (bound to every interface) the address
+/// of the interface the default route leaves by, else loopback.
+fn advertise_address(flag: Option<std::net::IpAddr>, bind: std::net::IpAddr) -> std::net::IpAddr {
+    if let Some(ip) = flag {
+        return ip;
+    }
+    if !bind.is_unspecified() {
+        return bind;
+    }
+    // Connecting a UDP socket sends nothing; it only asks the kernel for the route.
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+}
+
 fn storage_check(storage: StorageClient) -> HealthCheck {
     HealthCheck::new("etcd", move || {
         if storage.healthy() {
@@ -646,6 +670,13 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
             tokens: Arc::clone(&boot.service_account_tokens),
         };
         shards::spawn_local(controllers.run(async move { stop.wait().await })).detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(apiserver_leases::run(
+            Rc::clone(&store),
+            boot.identity.clone(),
+            async move { stop.wait().await },
+        ))
+        .detach();
         let stop = Arc::clone(&lc.not_accepting_new_requests);
         shards::spawn_local(rbac_aggregation::run(Rc::clone(&store), async move {
             stop.wait().await

@@ -57,6 +57,28 @@ pub trait ObjectReads {
         name: &'a str,
         deadline: Instant,
     ) -> HookFuture<'a, Result<Option<Object>, Status>>;
+
+    /// A claim: stores `value` at `key` (under the storage prefix, e.g.
+    /// `ipaddresses/10.96.0.7`) unless something is there. True when this call stored it. How
+    /// allocators reserve a value so that no other server sharing the storage (several
+    /// kubeshards on one etcd) hands it out too.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        deadline: Instant,
+    ) -> HookFuture<'a, Result<bool, Status>>;
+
+    /// What the claim at `key` (under the storage prefix) holds, if anything.
+    fn read_claim<'a>(
+        &'a self,
+        key: &'a str,
+        deadline: Instant,
+    ) -> HookFuture<'a, Result<Option<Object>, Status>>;
+
+    /// Gives a claim back: removes `key` (under the storage prefix) if it is there.
+    fn release<'a>(&'a self, key: &'a str, deadline: Instant)
+        -> HookFuture<'a, Result<(), Status>>;
 }
 
 /// What a before-write hook gets besides the object.

@@ -14,7 +14,7 @@ use crate::api::status::Status;
 use crate::registry::keys;
 use crate::registry::kinds::{HookFuture, Object, ObjectReads};
 use crate::registry::resources::Resource;
-use crate::storage::kv::ListRequest;
+use crate::storage::kv::{ListRequest, Precondition, WriteOutcome};
 
 impl Store {
     /// `get`: the object the request names, at the freshness `resource_version` asks for
@@ -109,6 +109,48 @@ impl ObjectReads for Store {
             let key = keys::object_key(&self.prefix, res.key_segment, namespace, name);
             let (kv, _) = storage_call(deadline, self.storage.get(Bytes::from(key), 0)).await?;
             kv.map(|kv| decode_stored(&kv.key, &kv.value)).transpose()
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        deadline: Instant,
+    ) -> HookFuture<'a, Result<bool, Status>> {
+        Box::pin(async move {
+            let key = Bytes::from(format!("{}/{key}", self.prefix));
+            let put = self
+                .storage
+                .put(key, Bytes::from(value), Precondition::Absent);
+            Ok(matches!(
+                storage_call(deadline, put).await?,
+                WriteOutcome::Applied { .. }
+            ))
+        })
+    }
+
+    fn read_claim<'a>(
+        &'a self,
+        key: &'a str,
+        deadline: Instant,
+    ) -> HookFuture<'a, Result<Option<Object>, Status>> {
+        Box::pin(async move {
+            let key = Bytes::from(format!("{}/{key}", self.prefix));
+            let (kv, _) = storage_call(deadline, self.storage.get(key, 0)).await?;
+            kv.map(|kv| decode_stored(&kv.key, &kv.value)).transpose()
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        deadline: Instant,
+    ) -> HookFuture<'a, Result<(), Status>> {
+        Box::pin(async move {
+            let key = Bytes::from(format!("{}/{key}", self.prefix));
+            storage_call(deadline, self.storage.delete(key, Precondition::None)).await?;
+            Ok(())
         })
     }
 }

@@ -4,8 +4,8 @@
 //! Shards never hand out the same address concurrently: shard `i` of `n` allocates only
 //! offsets `o` with `o % n == i`, and a shard remembers the addresses it is handing out until
 //! the Service is stored. Node ports (`--service-node-port-range`) are striped the same way,
-//! but a shard whose stripe is full borrows from the others'. (Two processes sharing one etcd would need a stored allocation map,
-//! as upstream keeps; kubeshard does not run that way yet.)
+//! but a shard whose stripe is full borrows from the others'. Across processes sharing one
+//! etcd, a value is handed out only once its claim is stored (`claims.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -111,6 +111,15 @@ impl PortRange {
     }
 }
 
+/// A random number (from a v4 UUID's random bits).
+fn random_u32() -> u32 {
+    u32::from_le_bytes(
+        uuid::Uuid::new_v4().as_bytes()[..4]
+            .try_into()
+            .unwrap_or([0; 4]),
+    )
+}
+
 /// One shard's allocator of Service cluster IPs and node ports.
 #[derive(Debug)]
 pub struct ServiceIps {
@@ -156,11 +165,7 @@ impl ServiceIps {
         let mut pending = self.pending_ports.borrow_mut();
         let size = u32::from(self.node_ports.size);
         let slots = (size + self.shards - 1 - self.shard) / self.shards;
-        let start = u32::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..4]
-                .try_into()
-                .unwrap_or([0; 4]),
-        ) % slots.max(1);
+        let start = random_u32() % slots.max(1);
         let free = |p: &u16| !used.contains(p) && !pending.contains(p);
         let at = |o: u32| u16::try_from(u32::from(self.node_ports.base) + o).ok();
         // This shard's stripe first; when it is full, any free port of the range. Only then can
@@ -190,9 +195,14 @@ impl ServiceIps {
         let mut pending = self.pending.borrow_mut();
         // Offset 1 is the kubernetes Service's; the last address is the broadcast address.
         let first = 2 + (self.shard + self.shards - (2 % self.shards)) % self.shards;
-        let ip = (first..self.range.size - 1)
+        let stripe: Vec<u32> = (first..self.range.size - 1)
             .step_by(self.shards as usize)
-            .map(|o| self.range.nth(o))
+            .collect();
+        // From a random place in the stripe, as upstream's allocator picks at random: servers
+        // sharing the storage then rarely want the same address at once.
+        let start = random_u32() as usize % stripe.len().max(1);
+        let ip = (0..stripe.len())
+            .map(|i| self.range.nth(stripe[(start + i) % stripe.len()]))
             .find(|ip| !used.contains(ip) && !pending.contains(ip))?;
         pending.insert(ip);
         Some(ip)

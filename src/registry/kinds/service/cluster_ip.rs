@@ -7,7 +7,9 @@ use std::net::Ipv4Addr;
 use serde_json::{json, Value};
 
 use super::allocator::ServiceIps;
+use super::claims::{self, Claimed, Owner};
 use crate::api::meta::Meta;
+use crate::api::resources::lookup;
 use crate::api::status::{Status, StatusCause};
 use crate::registry::kinds::{HookCtx, Object};
 
@@ -20,6 +22,11 @@ pub(super) async fn assign_cluster_ip(
     services: &mut Services,
 ) -> Result<Option<Ipv4Addr>, Status> {
     let name = Meta::of(obj).name().unwrap_or_default().to_string();
+    let namespace = Meta::of(obj).namespace().unwrap_or_default().to_string();
+    let owner = Owner {
+        namespace: &namespace,
+        name: &name,
+    };
     let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
         return Ok(None);
     };
@@ -35,7 +42,20 @@ pub(super) async fn assign_cluster_ip(
         spec.insert("clusterIPs".into(), json!(["None"]));
         return Ok(None);
     }
-    let used = used_cluster_ips(services.get(ctx).await?);
+    let mut used = used_cluster_ips(services.get(ctx).await?);
+    // Addresses claimed but not (yet, or any more) held by a Service are not free either.
+    if let Some(ips_row) = lookup("networking.k8s.io", "v1", "ipaddresses") {
+        for ip in ctx.reads.list_all(ips_row, ctx.deadline).await? {
+            if let Some(a) = ip
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .and_then(|n| n.parse::<Ipv4Addr>().ok())
+            {
+                used.insert(a);
+            }
+        }
+    }
     let invalid = |msg: String| {
         Status::invalid(
             "",
@@ -48,13 +68,27 @@ pub(super) async fn assign_cluster_ip(
             }],
         )
     };
+    let full = || {
+        invalid(
+            "Invalid value: []string(nil): failed to allocate a serviceIP: range is full"
+                .to_string(),
+        )
+    };
     let ip = if given.is_empty() {
-        ips.allocate(&used).ok_or_else(|| {
-            invalid(
-                "Invalid value: []string(nil): failed to allocate a serviceIP: range is full"
-                    .to_string(),
-            )
-        })?
+        let mut attempts = 0;
+        loop {
+            let ip = ips.allocate(&used).ok_or_else(full)?;
+            if claims::claim(ctx, Claimed::Ip(ip), owner).await? {
+                break ip;
+            }
+            // Another server claimed it first.
+            ips.done(ip);
+            used.insert(ip);
+            attempts += 1;
+            if attempts >= claims::MAX_ATTEMPTS || claims::out_of_time(ctx) {
+                return Err(full());
+            }
+        }
     } else {
         let ip: Ipv4Addr = given.parse().map_err(|_| {
             invalid(format!(
@@ -64,8 +98,14 @@ pub(super) async fn assign_cluster_ip(
         if !ips.range().contains(ip) {
             return Err(invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: the provided IP ({given}) is not in the valid range")));
         }
-        if used.contains(&ip) {
-            return Err(invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: provided IP is already allocated")));
+        let taken = || {
+            invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: provided IP is already allocated"))
+        };
+        if used_cluster_ips(services.get(ctx).await?).contains(&ip) {
+            return Err(taken());
+        }
+        if !claims::claim(ctx, Claimed::Ip(ip), owner).await? {
+            return Err(taken());
         }
         spec.insert("clusterIPs".into(), json!([given]));
         return Ok(None);

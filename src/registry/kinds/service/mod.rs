@@ -5,6 +5,7 @@
 //! own stripe of the ranges (`allocator`), checked against every stored Service.
 
 pub mod allocator;
+mod claims;
 mod cluster_ip;
 mod node_ports;
 

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::allocator::ServiceIps;
+use super::claims::{self, Claimed, Owner};
 use super::cluster_ip::Services;
 use crate::api::meta::Meta;
 use crate::api::status::{Status, StatusCause};
@@ -130,6 +131,10 @@ pub(super) async fn assign_node_ports(
             .filter_map(|p| u16::try_from(node_port(&p)?).ok())
             .collect();
         let range = ips.node_ports();
+        let owner = Owner {
+            namespace: &namespace,
+            name: &name,
+        };
         for (i, p) in ports.iter_mut().enumerate() {
             let port = match node_port(p) {
                 Some(n) => {
@@ -140,28 +145,47 @@ pub(super) async fn assign_node_ports(
                             range.describe()
                         )));
                     };
-                    if used.contains(&n16) {
-                        return Err(invalid(
+                    let already = || {
+                        invalid(
                             i,
                             "FieldValueInvalid",
                             format!("Invalid value: {n}: provided port is already allocated"),
-                        ));
+                        )
+                    };
+                    if used.contains(&n16) {
+                        return Err(already());
+                    }
+                    let mine = kept.values().any(|k| *k == n);
+                    if !mine && !claims::claim(ctx, Claimed::NodePort(n16), owner).await? {
+                        return Err(already());
                     }
                     n16
                 }
                 None => match kept.get(&port_key(p)).and_then(|n| u16::try_from(*n).ok()) {
                     Some(n) if !used.contains(&n) => n,
                     _ => {
-                        let n = ips.allocate_port(&used).ok_or_else(|| {
+                        let full = || {
                             invalid(
                                 i,
                                 "FieldValueInvalid",
                                 "Invalid value: 0: failed to allocate a nodePort: range is full"
                                     .to_string(),
                             )
-                        })?;
-                        held.ports.push(n);
-                        n
+                        };
+                        let mut attempts = 0;
+                        loop {
+                            let n = ips.allocate_port(&used).ok_or_else(full)?;
+                            held.ports.push(n);
+                            if claims::claim(ctx, Claimed::NodePort(n), owner).await? {
+                                break n;
+                            }
+                            // Another server claimed it first.
+                            used.insert(n);
+                            attempts += 1;
+                            if attempts >= claims::MAX_ATTEMPTS || claims::out_of_time(ctx) {
+                                return Err(full());
+                            }
+                        }
                     }
                 },
             };
