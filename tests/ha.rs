@@ -223,13 +223,60 @@ fn two_servers_share_one_etcd() {
         let all: Vec<String> = first.into_iter().chain(rest).collect();
         assert_eq!(all, written, "the watch resumed on the other server");
 
-        // B dies: it drops out of the endpoints once its lease is stale.
-        b.signal(9);
-        let dropped = wait_endpoints(&a, &["127.0.0.2"], Duration::from_secs(30)).await;
+        // One of them runs the controllers.
+        let lease_of = |advertise: &str| {
+            items
+                .iter()
+                .find(|l| {
+                    l["metadata"]["annotations"]["kubeshard.io/advertise-address"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with(advertise))
+                })
+                .and_then(|l| l["metadata"]["name"].as_str())
+                .unwrap()
+                .to_string()
+        };
+        let (lease_a, lease_b) = (lease_of("127.0.0.2:"), lease_of("127.0.0.3:"));
+        let holder = get_json(&ca, a.url("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kubeshard-controllers")).await["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(holder == lease_a || holder == lease_b, "{holder}");
+
+        // The leader dies (A, which started first, unless B won): it drops out of the
+        // endpoints once its lease is stale, and the other server leads.
+        let (dead, alive, alive_ip, alive_lease) = if holder == lease_a {
+            (&a, &b, "127.0.0.3", &lease_b)
+        } else {
+            (&b, &a, "127.0.0.2", &lease_a)
+        };
+        dead.signal(9);
+        let dropped = wait_endpoints(alive, &[alive_ip], Duration::from_secs(30)).await;
+        let c_alive = alive.client(true, true);
+        let leader_url = alive.url("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kubeshard-controllers");
+        let t0 = Instant::now();
+        loop {
+            let l = get_json(&c_alive, leader_url.clone()).await;
+            if l["spec"]["holderIdentity"] == alive_lease.as_str() {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(25), "the survivor never took the lead: {l}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let took_over = t0.elapsed() + dropped;
+        // The controllers run on the survivor now: a new namespace gets its defaults.
+        let r = c_alive
+            .post(alive.url("/api/v1/namespaces"))
+            .json(&json!({"metadata": {"name": "after-failover"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        support::namespace_defaults(alive, "after-failover").await;
         println!(
-            "ha: two servers on one etcd: {n} Services created across both in {took:?} ({:.0}/s), {} node ports, no IP or port twice; both in the kubernetes endpoints after {joined:?}; a killed server dropped out after {dropped:?}",
+            "ha: two servers on one etcd: {n} Services created across both in {took:?} ({:.0}/s), {} node ports, no IP or port twice; both in the kubernetes endpoints after {joined:?}; a killed server dropped out after {dropped:?}; the controllers' leader was killed and the other server led {took_over:?} after the kill",
             n as f64 / took.as_secs_f64(),
-            ports.len()
+            ports.len(),
         );
     });
 }

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::etcd::EtcdServer;
 use support::rt;
-use support::server::{free_port, Kubeshard};
+use support::server::Kubeshard;
 
 const NS: &str = "default";
 const WRITERS: usize = 6;
@@ -389,7 +389,7 @@ fn crash_loop(backend: &str, data_dir: &Path, args: &[&str]) {
     let seed = seed();
     println!("crash-loop {backend}: seed {seed} (KUBESHARD_CRASH_SEED replays it)");
     let mut rng = Rng(seed);
-    let port = free_port();
+    let port = support::server::free_port_for_restarts();
     let mut ledger = Ledger::default();
     let (mut checked, mut resumed, mut gone, mut events_checked) = (0u64, 0u32, 0u32, 0usize);
     let mut slowest_start = Duration::ZERO;

@@ -589,7 +589,7 @@ fn a_restart_after_kill_9_binds_the_same_port_at_once() {
     // bind anyway (SO_REUSEADDR, as Go's listeners), on its first try.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = support::server::free_port();
+    let port = support::server::free_port_for_restarts();
     let mut ks = Kubeshard::start_on(port, &data, &[], None);
     let runtime = rt();
     // The clients stay connected through the kill, so the server's side closes first.

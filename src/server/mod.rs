@@ -4,6 +4,7 @@ pub mod apiserver_leases;
 pub mod authorizers;
 pub mod discovery;
 pub mod health;
+pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
 pub mod namespaces;
@@ -658,16 +659,28 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });
     if id.index == 0 {
+        let leadership = Rc::new(leader::Leadership::default());
         let stop = Arc::clone(&lc.not_accepting_new_requests);
-        shards::spawn_local(namespaces::run_finalizer(Rc::clone(&store), async move {
-            stop.wait().await
-        }))
+        shards::spawn_local(leader::run(
+            Rc::clone(&store),
+            boot.identity.lease_name.clone(),
+            Rc::clone(&leadership),
+            async move { stop.wait().await },
+        ))
+        .detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(namespaces::run_finalizer(
+            Rc::clone(&store),
+            Rc::clone(&leadership),
+            async move { stop.wait().await },
+        ))
         .detach();
         let stop = Arc::clone(&lc.not_accepting_new_requests);
         let controllers = service_accounts::Controllers {
             store: Rc::clone(&store),
             ca_pem: boot.ca_pem.clone(),
             tokens: Arc::clone(&boot.service_account_tokens),
+            leadership: Rc::clone(&leadership),
         };
         shards::spawn_local(controllers.run(async move { stop.wait().await })).detach();
         let stop = Arc::clone(&lc.not_accepting_new_requests);
@@ -678,9 +691,11 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         ))
         .detach();
         let stop = Arc::clone(&lc.not_accepting_new_requests);
-        shards::spawn_local(rbac_aggregation::run(Rc::clone(&store), async move {
-            stop.wait().await
-        }))
+        shards::spawn_local(rbac_aggregation::run(
+            Rc::clone(&store),
+            Rc::clone(&leadership),
+            async move { stop.wait().await },
+        ))
         .detach();
     }
     // Not detached: the server may stop (no connections left) before this task has run, and

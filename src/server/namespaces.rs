@@ -125,9 +125,17 @@ pub fn start_system_namespaces(
 }
 
 /// Runs the namespace finalizer until `stop` completes.
-pub async fn run_finalizer(store: Rc<Store>, stop: impl std::future::Future<Output = ()>) {
+pub async fn run_finalizer(
+    store: Rc<Store>,
+    leadership: Rc<crate::server::leader::Leadership>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let work = async {
         loop {
+            if !leadership.leading() {
+                shards::sleep(SCAN_INTERVAL).await;
+                continue;
+            }
             if let Err(e) = finalize_once(&store).await {
                 log::debug!("namespace finalizer: {}", e.message);
             }

@@ -19,11 +19,20 @@ use crate::request::selector::{label_selector_string, LabelSelector};
 const SCAN_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Runs the controller until `stop` completes.
-pub async fn run(store: Rc<Store>, stop: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    store: Rc<Store>,
+    leadership: Rc<crate::server::leader::Leadership>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     let work = async {
         // A pass runs when the replica's ClusterRoles changed (always without a replica).
         let mut seen = None;
         loop {
+            if !leadership.leading() {
+                seen = None; // another server runs it; look afresh when leading
+                shards::sleep(SCAN_INTERVAL).await;
+                continue;
+            }
             let now = store.replica_changes("clusterroles");
             if now.is_none() || now != seen {
                 match once(&store).await {

@@ -41,6 +41,9 @@ pub struct Controllers {
     pub ca_pem: String,
     /// How tokens are signed.
     pub tokens: Arc<TokenSettings>,
+    /// Whether this server runs the controllers now (the elected one of those sharing the
+    /// storage).
+    pub leadership: Rc<crate::server::leader::Leadership>,
 }
 
 fn row(store: &Store, plural: &str) -> Result<Rc<Resource>, Status> {
@@ -77,6 +80,11 @@ impl Controllers {
         let work = async {
             let mut state = ScanState::default();
             loop {
+                if !self.leadership.leading() {
+                    state = ScanState::default();
+                    shards::sleep(SCAN_INTERVAL).await;
+                    continue;
+                }
                 if let Err(e) = self.once(&mut state).await {
                     log::debug!("serviceaccount controllers: {}", e.message);
                     state = ScanState::default();

@@ -28,6 +28,25 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A free loopback port below the kernel's ephemeral range, for a server restarted on the same
+/// port: a port of the ephemeral range may meanwhile become the local end of some outgoing
+/// connection (this test's, etcd's), which no listener can then bind.
+pub fn free_port_for_restarts() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let seed = u64::from(std::process::id())
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let span = u64::from(low.saturating_sub(10_000)).max(1);
+    (0..2000u64)
+        .map(|i| 10_000 + ((seed.wrapping_mul(2_654_435_761) + i * 7919) % span) as u16)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
 /// Path of the built server binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_kubeshard")
