@@ -6,12 +6,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, Version};
 use support::rt;
 use support::server::Kubeshard;
+use support::tls::{read_until_closed, tls_connector};
 
 #[test]
 fn version_health_and_not_found_over_http1_and_http2() {
@@ -313,51 +313,6 @@ fn second_signal_exits_1_at_once() {
 }
 
 /// A TLS client with the bootstrap CA, for raw protocol tests.
-fn tls_connector(ks: &Kubeshard) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    let mut pem = std::io::Cursor::new(ks.ca_pem());
-    for c in rustls_pemfile_certs(&mut pem) {
-        roots.add(c).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
-}
-
-fn rustls_pemfile_certs(
-    r: &mut dyn std::io::BufRead,
-) -> Vec<rustls_pki_types::CertificateDer<'static>> {
-    use rustls_pki_types::pem::PemObject;
-    let mut buf = Vec::new();
-    r.read_to_end(&mut buf).unwrap();
-    rustls_pki_types::CertificateDer::pem_slice_iter(&buf)
-        .map(|c| c.unwrap())
-        .collect()
-}
-
-/// Reads until EOF or error; returns what arrived and whether the peer closed within `limit`.
-async fn read_until_closed(
-    s: &mut (impl tokio::io::AsyncRead + Unpin),
-    limit: Duration,
-) -> (Vec<u8>, bool) {
-    use tokio::io::AsyncReadExt;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(end, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (got, true),
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => return (got, false),
-        }
-    }
-}
-
 #[test]
 fn bad_input_closes_the_connection_and_the_server_stays_healthy() {
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,7 @@
 //! 6. authorization: the `--authorization-mode` chain (403 unless allowed)
 //! 7. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
 //! 8. in-flight wait group: counts non-long-running requests so a drain can wait for them
+//! 8. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
 //! 9. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
 use std::rc::Rc;
@@ -88,6 +89,7 @@ async fn handle(
             return r;
         }
         let _counted = in_flight::enter(&state.in_flight, &info);
+        let long_running = in_flight::is_long_running(&info);
         let ctx = RequestCtx {
             info,
             conn,
@@ -95,7 +97,17 @@ async fn handle(
             audit_id: ctx_audit_id,
             user,
         };
-        state.server.serve(req, ctx).await
+        if long_running {
+            return state.server.serve(req, ctx).await;
+        }
+        // upstream's timeout filter: a request not answered within --request-timeout (e.g. a
+        // body that never arrives) gets a 504 Status; its work is dropped.
+        let timeout = state.request_timeout;
+        futures_lite::future::or(state.server.serve(req, ctx), async move {
+            shards::sleep(timeout).await;
+            crate::endpoints::response::status(&crate::api::status::Status::timeout())
+        })
+        .await
     })
     .await;
     if let Ok(v) = HeaderValue::from_str(&audit_id) {

@@ -3,6 +3,7 @@
 
 pub mod etcd;
 pub mod server;
+pub mod tls;
 
 /// A current-thread tokio runtime for a test's async client code.
 pub fn rt() -> tokio::runtime::Runtime {
