@@ -315,6 +315,7 @@ fn lists_stream_the_whole_body_form_and_large_answers_are_gzipped(ks: &Kubeshard
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
+        support::namespace_defaults(ks, "lists").await;
         let path = "/api/v1/namespaces/lists/configmaps";
         for i in 0..300 {
             let r = c
@@ -408,10 +409,13 @@ fn lists_stream_the_whole_body_form_and_large_answers_are_gzipped(ks: &Kubeshard
         assert!(watch.headers().get("content-encoding").is_none());
         assert!(watch.text().await.unwrap().contains("\"ADDED\""));
 
-        // A protobuf list, item by item, decodes to the same items.
+        // A protobuf list, item by item, decodes to the same items (read at the JSON list's
+        // revision: the servers' leases are renewed meanwhile, so "now" has moved on).
         use prost::Message;
         let r = c
-            .get(ks.url(path))
+            .get(ks.url(&format!(
+                "{path}?resourceVersion={rv}&resourceVersionMatch=Exact"
+            )))
             .header("accept", "application/vnd.kubernetes.protobuf")
             .send()
             .await

@@ -416,9 +416,9 @@ pub static RESOURCES: &[ApiResource] = &[
     def("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], ALL, true, STATUS, "cronjobs", Subdomain, true),
     def("batch", "v1", "Job", "jobs", "job", NONE, ALL, true, STATUS, "jobs", Subdomain, true),
     // networking.k8s.io/v1
-    def("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", &["ip"], NONE, false, NO_SUB, "ipaddresses", Subdomain, false),
     def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NO_SUB, "ingressclasses", Subdomain, true),
     def("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", &["ing"], NONE, true, STATUS, "ingress", Subdomain, true),
+    def("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", &["ip"], NONE, false, NO_SUB, "ipaddresses", Subdomain, false),
     def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NO_SUB, "networkpolicies", Subdomain, true),
     // policy/v1
     def("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], NONE, true, STATUS, "poddisruptionbudgets", Subdomain, true),

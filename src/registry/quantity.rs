@@ -49,12 +49,14 @@ impl Quantity {
             "Ti" => factor = 1 << 40,
             "Pi" => factor = 1 << 50,
             "Ei" => factor = 1 << 60,
-            e if e.starts_with(['e', 'E']) => exp10 += e[1..].parse::<i32>().ok()?,
+            e if e.starts_with(['e', 'E']) => {
+                exp10 = exp10.checked_add(e[1..].parse::<i32>().ok()?)?;
+            }
             _ => return None,
         }
         mantissa = mantissa.checked_mul(factor)?;
         // To billionths: × 10^(exp10 + 9), rounding a remainder up.
-        let shift = exp10 + 9;
+        let shift = exp10.checked_add(9)?;
         let nanos = if shift >= 0 {
             mantissa.checked_mul(10i128.checked_pow(u32::try_from(shift).ok()?)?)?
         } else {
@@ -104,6 +106,14 @@ mod tests {
         assert_eq!(Quantity::parse("1.5Gi"), Quantity::parse("1536Mi"));
         for bad in ["", "m", "1x", "1.2.3", "--1", "Gi"] {
             assert!(Quantity::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn huge_exponents_are_not_quantities() {
+        // fuzz/quantity (read off the code): the exponent arithmetic overflowed.
+        for s in ["1e2147483647", "1e2147483640", "1.5e-2147483648"] {
+            assert!(Quantity::parse(s).is_none(), "{s}");
         }
     }
 }

@@ -172,7 +172,9 @@ impl FieldSelector {
     /// `metadata.name` and `metadata.namespace`).
     pub fn parse(s: &str, supported: &[&str]) -> Result<Self, String> {
         let mut out = Vec::new();
-        for term in split_terms(s) {
+        // Field selectors have no sets: a comma always ends a term (as upstream splits them,
+        // and as `RequestInfo` reads the name it authorizes). Found by fuzz/field_selector.
+        for term in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (k, eq, v) = if let Some((k, v)) = term.split_once("!=") {
                 (k, false, v)
             } else if let Some((k, v)) = term.split_once("==") {
@@ -267,5 +269,17 @@ mod tests {
             FieldSelector::parse("spec.foo=1", &sup).unwrap_err(),
             "field label not supported: spec.foo"
         );
+    }
+
+    #[test]
+    fn field_selector_terms_split_at_every_comma() {
+        // fuzz/field_selector, minimised "metadata.name=(,": the name RequestInfo authorizes
+        // ("(") is the only name the selector admits.
+        let sel = FieldSelector::parse("metadata.name=(,", &[]).unwrap();
+        assert!(sel.matches(&serde_json::json!({"metadata": {"name": "("}})));
+        assert!(!sel.matches(&serde_json::json!({"metadata": {"name": "(,"}})));
+        for bad in ["metadata.name=(a,b)", "metadata.name=)a,b"] {
+            assert!(FieldSelector::parse(bad, &[]).is_err(), "{bad}");
+        }
     }
 }

@@ -52,7 +52,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         let mut div = 1u128;
         for d in frac.chars().take(18) {
             div *= 10;
-            ns += (u128::from(d.to_digit(10).ok_or_else(err)?) * scale) / div;
+            let digit = (u128::from(d.to_digit(10).ok_or_else(err)?) * scale) / div;
+            ns = ns.checked_add(digit).ok_or_else(err)?;
         }
         total_ns = total_ns.checked_add(ns).ok_or_else(err)?;
         rest = tail;
@@ -149,5 +150,11 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
         assert_eq!(format_duration(Duration::from_secs(3661)), "1h1m1s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn overflow_in_a_fraction_is_an_error() {
+        // fuzz/go_duration (read off the code): the fraction's sum overflowed.
+        assert!(parse_duration("340282366920938463463374607431768211.9us").is_err());
     }
 }
