@@ -87,8 +87,8 @@ fn row(store: &Store, group: &str, plural: &str) -> Result<Rc<Resource>, Status>
         .ok_or_else(|| Status::internal(format!("no {plural}")))
 }
 
-/// A `metav1.MicroTime` for now.
-fn micro_time_now() -> String {
+/// A `metav1.MicroTime` for now (what Leases hold).
+pub(crate) fn micro_time_now() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",

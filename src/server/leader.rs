@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::api::status::{Reason, Status};
 use crate::registry::store::{RequestFacts, Store};
+use crate::server::apiserver_leases::micro_time_now;
 
 /// The Lease the controllers' leader holds.
 pub const LEASE_NAME: &str = "kubeshard-controllers";
@@ -38,20 +39,6 @@ impl Leadership {
     pub fn leading(&self) -> bool {
         self.leading.get()
     }
-}
-
-fn micro_time_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.microsecond()
-    )
 }
 
 fn expired(spec: &Value) -> bool {
