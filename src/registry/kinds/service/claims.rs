@@ -155,7 +155,7 @@ pub(super) async fn claim(
 
 /// Whether the object's `metadata.creationTimestamp` is more than `age` ago (true when it has
 /// none that parses: such a claim was not written by this module).
-fn older_than(obj: &Object, age: Duration) -> bool {
+pub(super) fn older_than(obj: &Object, age: Duration) -> bool {
     let Some(ts) = obj
         .get("metadata")
         .and_then(|m| m.get("creationTimestamp"))

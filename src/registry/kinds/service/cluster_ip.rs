@@ -43,15 +43,23 @@ pub(super) async fn assign_cluster_ip(
         return Ok(None);
     }
     let mut used = used_cluster_ips(services.get(ctx).await?);
-    // Addresses claimed but not (yet, or any more) held by a Service are not free either.
+    // An address claimed by a create that may still be running (a young claim no Service
+    // holds yet) is not free either. An old claim no Service holds (its Service was deleted
+    // or changed) is free: claiming it takes it over.
     if let Some(ips_row) = lookup("networking.k8s.io", "v1", "ipaddresses") {
         for ip in ctx.reads.list_all(ips_row, ctx.deadline).await? {
-            if let Some(a) = ip
+            let Some(a) = ip
                 .get("metadata")
                 .and_then(|m| m.get("name"))
                 .and_then(Value::as_str)
                 .and_then(|n| n.parse::<Ipv4Addr>().ok())
-            {
+            else {
+                continue;
+            };
+            let young = ip
+                .as_object()
+                .is_some_and(|o| !claims::older_than(o, claims::STALE_AFTER));
+            if young {
                 used.insert(a);
             }
         }
