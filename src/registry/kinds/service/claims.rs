@@ -178,3 +178,145 @@ pub(super) const MAX_ATTEMPTS: usize = 32;
 pub(super) fn out_of_time(ctx: HookCtx<'_>) -> bool {
     Instant::now() >= ctx.deadline
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::api::resources::{lookup, ApiResource};
+    use crate::registry::kinds::{HookFuture, ObjectReads};
+
+    /// Storage as the claims see it: claim keys, and Services by namespace/name.
+    #[derive(Default)]
+    struct Fake {
+        claims: RefCell<HashMap<String, Vec<u8>>>,
+        services: HashMap<(String, String), Object>,
+    }
+
+    impl ObjectReads for Fake {
+        fn list_all<'a>(
+            &'a self,
+            _: &'a ApiResource,
+            _: Instant,
+        ) -> HookFuture<'a, Result<Vec<Value>, Status>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn get<'a>(
+            &'a self,
+            _: &'a ApiResource,
+            ns: Option<&'a str>,
+            name: &'a str,
+            _: Instant,
+        ) -> HookFuture<'a, Result<Option<Object>, Status>> {
+            let key = (ns.unwrap_or_default().to_string(), name.to_string());
+            Box::pin(async move { Ok(self.services.get(&key).cloned()) })
+        }
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            value: Vec<u8>,
+            _: Instant,
+        ) -> HookFuture<'a, Result<bool, Status>> {
+            Box::pin(async move {
+                let mut c = self.claims.borrow_mut();
+                if c.contains_key(key) {
+                    return Ok(false);
+                }
+                c.insert(key.to_string(), value);
+                Ok(true)
+            })
+        }
+        fn read_claim<'a>(
+            &'a self,
+            key: &'a str,
+            _: Instant,
+        ) -> HookFuture<'a, Result<Option<Object>, Status>> {
+            Box::pin(async move {
+                Ok(self
+                    .claims
+                    .borrow()
+                    .get(key)
+                    .and_then(|v| serde_json::from_slice(v).ok()))
+            })
+        }
+        fn release<'a>(&'a self, key: &'a str, _: Instant) -> HookFuture<'a, Result<(), Status>> {
+            Box::pin(async move {
+                self.claims.borrow_mut().remove(key);
+                Ok(())
+            })
+        }
+    }
+
+    fn age(fake: &Fake, key: &str) {
+        let mut c = fake.claims.borrow_mut();
+        let mut v: Value = serde_json::from_slice(&c[key]).unwrap();
+        v["metadata"]["creationTimestamp"] = json!("2020-01-01T00:00:00Z");
+        c.insert(key.to_string(), serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn a_value_is_claimed_once_and_a_stale_claim_is_taken_over() {
+        let services = lookup("", "v1", "services").unwrap();
+        let ip = Ipv4Addr::new(10, 96, 0, 7);
+        let (a, b) = (
+            Owner {
+                namespace: "ns",
+                name: "a",
+            },
+            Owner {
+                namespace: "ns",
+                name: "b",
+            },
+        );
+        let mut fake = Fake::default();
+        futures_lite::future::block_on(async {
+            assert!(claim(ctx(&fake, services), Claimed::Ip(ip), a)
+                .await
+                .unwrap());
+            // A young claim whose Service is not stored yet: a create may still be running.
+            assert!(!claim(ctx(&fake, services), Claimed::Ip(ip), b)
+                .await
+                .unwrap());
+            // Old, and its Service is gone: taken over.
+            age(&fake, &ip_key(ip));
+            assert!(claim(ctx(&fake, services), Claimed::Ip(ip), b)
+                .await
+                .unwrap());
+            let now: Value = serde_json::from_slice(&fake.claims.borrow()[&ip_key(ip)]).unwrap();
+            assert_eq!(now["spec"]["parentRef"]["name"], "b");
+        });
+        // Old, but its Service holds the address: in use, never taken.
+        fake.services.insert(
+            ("ns".into(), "b".into()),
+            json!({"spec": {"clusterIPs": [ip.to_string()], "ports": [{"nodePort": 30001}]}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        age(&fake, &ip_key(ip));
+        futures_lite::future::block_on(async {
+            assert!(!claim(ctx(&fake, services), Claimed::Ip(ip), a)
+                .await
+                .unwrap());
+            assert!(claim(ctx(&fake, services), Claimed::NodePort(30001), b)
+                .await
+                .unwrap());
+            age(&fake, &node_port_key(30001));
+            assert!(!claim(ctx(&fake, services), Claimed::NodePort(30001), a)
+                .await
+                .unwrap());
+        });
+    }
+
+    fn ctx<'a>(f: &'a Fake, services: &'a ApiResource) -> HookCtx<'a> {
+        HookCtx {
+            resource: services,
+            reads: f,
+            deadline: Instant::now() + Duration::from_secs(5),
+        }
+    }
+}
