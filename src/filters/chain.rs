@@ -11,8 +11,8 @@
 //! 6. authorization: the `--authorization-mode` chain (403 unless allowed)
 //! 7. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
 //! 8. in-flight wait group: counts non-long-running requests so a drain can wait for them
-//! 8. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
-//! 9. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
+//! 9. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
+//! 10. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
 use std::rc::Rc;
 use std::sync::Arc;

@@ -379,6 +379,7 @@ async fn upstream_watch<S: KvStore>(
                         }
                     };
                     let Some(item) = item else { break };
+                    behind_since = None; // the watch is alive
                     match item {
                         Ok(WatchItem::Events(events)) => {
                             let Some(revision) = events.iter().map(|e| e.kv.mod_revision).max()
