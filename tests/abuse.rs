@@ -10,11 +10,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::server::Kubeshard;
 use support::tls::{read_until_closed, tls_connector, tls_connector_admin};
+use support::watch::WatchEvents;
 use tokio::io::AsyncWriteExt;
 
 struct Sizes {
@@ -238,19 +238,14 @@ fn the_server_keeps_serving_within_bounded_memory_under_abuse() {
                 "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={from}&timeoutSeconds=600"
             ));
             watches.push(tokio::spawn(async move {
-                let r = c.get(url).send().await?;
+                let r = c.get(url).send().await.map_err(|e| format!("{e}"))?;
                 let status = r.status();
-                let mut s = r.bytes_stream();
                 // From now: the one write below is the first event.
-                let mut seen = 0usize;
-                while let Some(chunk) = s.next().await {
-                    let chunk = chunk?;
-                    seen += chunk.iter().filter(|b| **b == b'\n').count();
-                    if seen >= 1 {
-                        break;
-                    }
-                }
-                Ok::<(StatusCode, usize), reqwest::Error>((status, seen))
+                let seen = match WatchEvents::new(r).next(Duration::from_secs(600)).await {
+                    Ok(_) => 1usize,
+                    Err(e) => return Err(format!("{e:?}")),
+                };
+                Ok::<(StatusCode, usize), String>((status, seen))
             }));
         }
         // Every watch is open before the write that ends them.

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::rt;
 use support::server::Kubeshard;
+use support::watch::WatchEvents;
 
 /// A small tmpfs mounted for the test (root only), unmounted when dropped.
 struct SmallDisk {
@@ -96,7 +96,7 @@ fn a_full_disk_fails_writes_with_the_cause_and_they_resume_when_space_returns() 
             .await
             .unwrap();
         assert_eq!(watch.status(), StatusCode::OK);
-        let mut events = watch.bytes_stream();
+        let mut events = WatchEvents::new(watch);
 
         let filler = disk.fill();
         // Bigger than the log's last, partly used page (tmpfs allocates whole pages).
@@ -135,21 +135,10 @@ fn a_full_disk_fails_writes_with_the_cause_and_they_resume_when_space_returns() 
         assert!(t0.elapsed() < Duration::from_secs(5));
 
         // The watch saw the resumed write, and nothing of the failed one.
-        let mut buf = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let first = loop {
-            if let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=nl).collect();
-                break serde_json::from_slice::<Value>(&line).unwrap();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let chunk = tokio::time::timeout(left, events.next())
-                .await
-                .expect("a watch event in time")
-                .expect("the watch goes on")
-                .unwrap();
-            buf.extend_from_slice(&chunk);
-        };
+        let first = events
+            .next(Duration::from_secs(10))
+            .await
+            .expect("a watch event in time");
         assert_eq!(first["type"], "ADDED", "{first}");
         assert_eq!(first["object"]["metadata"]["name"], "after", "{first}");
     });

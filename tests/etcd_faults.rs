@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::etcd::EtcdCluster;
 use support::server::Kubeshard;
+use support::watch::{WatchEnd, WatchEvents};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 /// Concurrent writers (each sequential).
@@ -174,24 +174,19 @@ fn kubeshard_rides_out_etcd_faults_without_losing_or_repeating_events() {
         let watch_task = {
             let seen = Arc::clone(&seen);
             tokio::spawn(async move {
-                let mut s = watch.bytes_stream();
-                let mut buf = Vec::new();
-                while let Some(chunk) = s.next().await {
-                    let chunk = match chunk {
-                        Ok(c) => c,
-                        Err(e) => return format!("the watch broke: {e:?}"),
+                let mut events = WatchEvents::new(watch);
+                loop {
+                    let ev = match events.next(Duration::from_secs(600)).await {
+                        Ok(ev) => ev,
+                        Err(WatchEnd::Closed) => break,
+                        Err(e) => return format!("{e:?}"),
                     };
-                    buf.extend_from_slice(&chunk);
-                    while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = buf.drain(..=nl).collect();
-                        let ev: Value = serde_json::from_slice(&line).unwrap();
-                        if ev["type"] == "ERROR" {
-                            return format!("the watch ended with an error: {ev}");
-                        }
-                        let rv = ev["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
-                        let name = ev["object"]["metadata"]["name"].as_str().unwrap().to_string();
-                        seen.lock().unwrap().push((rv, name));
+                    if ev["type"] == "ERROR" {
+                        return format!("the watch ended with an error: {ev}");
                     }
+                    let rv = ev["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+                    let name = ev["object"]["metadata"]["name"].as_str().unwrap().to_string();
+                    seen.lock().unwrap().push((rv, name));
                 }
                 "the watch ended".to_string()
             })

@@ -12,11 +12,11 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::etcd::EtcdServer;
 use support::server::Kubeshard;
+use support::watch::WatchEvents;
 
 fn services() -> usize {
     std::env::var("KUBESHARD_HA_SERVICES")
@@ -197,22 +197,12 @@ fn two_servers_share_one_etcd() {
             async move {
                 let r = c.get(url).send().await.unwrap();
                 assert_eq!(r.status(), StatusCode::OK);
-                let mut s = r.bytes_stream();
-                let mut buf = Vec::new();
+                let mut events = WatchEvents::new(r);
                 let mut rvs = Vec::new();
                 while rvs.len() < count {
-                    let chunk = tokio::time::timeout(Duration::from_secs(10), s.next())
-                        .await
-                        .expect("events in time")
-                        .unwrap()
-                        .unwrap();
-                    buf.extend_from_slice(&chunk);
-                    while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = buf.drain(..=nl).collect();
-                        let ev: Value = serde_json::from_slice(&line).unwrap();
-                        assert_eq!(ev["type"], "ADDED", "{ev}");
-                        rvs.push(ev["object"]["metadata"]["resourceVersion"].as_str().unwrap().to_string());
-                    }
+                    let ev = events.next(Duration::from_secs(10)).await.expect("events in time");
+                    assert_eq!(ev["type"], "ADDED", "{ev}");
+                    rvs.push(ev["object"]["metadata"]["resourceVersion"].as_str().unwrap().to_string());
                 }
                 rvs
             }

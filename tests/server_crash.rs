@@ -17,11 +17,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::etcd::EtcdServer;
 use support::rt;
 use support::server::Kubeshard;
+use support::watch::{WatchEnd, WatchEvents};
 
 const NS: &str = "default";
 const WRITERS: usize = 6;
@@ -326,58 +326,54 @@ async fn watch_from(ks: &Kubeshard, ledger: &Ledger, from: u64) -> Resumed {
         return Resumed::Gone;
     }
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    let mut stream = r.bytes_stream();
-    let mut buf = Vec::new();
+    let mut events = WatchEvents::new(r);
     let mut seen: Vec<u64> = Vec::new();
     let mut last: Option<u64> = None;
     let deadline = Instant::now() + Duration::from_secs(15);
     while seen.len() < expected.len() {
         let left = deadline.saturating_duration_since(Instant::now());
-        let chunk = tokio::time::timeout(left, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("watch from {from}: saw {seen:?}, expected {expected:?}"))
-            .expect("watch ended early")
-            .expect("watch chunk");
-        buf.extend_from_slice(&chunk);
-        while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let ev: Value = serde_json::from_slice(&line).expect("watch event");
-            if ev["type"] == "ERROR" {
-                assert_eq!(ev["object"]["code"], 410, "{ev}");
-                assert!(seen.is_empty(), "410 after events: {ev}");
-                return Resumed::Gone;
+        let ev = match events.next(left).await {
+            Ok(ev) => ev,
+            Err(WatchEnd::Silent) => {
+                panic!("watch from {from}: saw {seen:?}, expected {expected:?}")
             }
-            let rv = rv_of(&ev["object"]);
-            let name = ev["object"]["metadata"]["name"].as_str().unwrap();
-            assert!(
-                last.is_none_or(|l| rv > l),
-                "watch from {from}: {rv} after {last:?} (out of order or repeated)"
-            );
-            last = Some(rv);
-            if !ledger.events.contains_key(&rv)
-                && ev["type"] == "DELETED"
-                && ledger.deletes.contains(name)
-            {
-                continue; // an applied delete (its revision was never known)
-            }
-            let (key, outcome) = ledger
-                .events
-                .get(&rv)
-                .unwrap_or_else(|| panic!("event at {rv} for {name} was never acknowledged"));
-            assert_eq!(key, name, "event at {rv}");
-            let kind = ev["type"].as_str().unwrap();
-            match outcome {
-                Outcome::Absent => assert_eq!(kind, "DELETED", "event at {rv}"),
-                Outcome::Present(v) => {
-                    assert!(
-                        kind == "ADDED" || kind == "MODIFIED",
-                        "event at {rv}: {kind}"
-                    );
-                    assert_eq!(ev["object"]["data"]["v"].as_str(), Some(v.as_str()));
-                }
-            }
-            seen.push(rv);
+            Err(e) => panic!("watch ended early: {e:?}"),
+        };
+        if ev["type"] == "ERROR" {
+            assert_eq!(ev["object"]["code"], 410, "{ev}");
+            assert!(seen.is_empty(), "410 after events: {ev}");
+            return Resumed::Gone;
         }
+        let rv = rv_of(&ev["object"]);
+        let name = ev["object"]["metadata"]["name"].as_str().unwrap();
+        assert!(
+            last.is_none_or(|l| rv > l),
+            "watch from {from}: {rv} after {last:?} (out of order or repeated)"
+        );
+        last = Some(rv);
+        if !ledger.events.contains_key(&rv)
+            && ev["type"] == "DELETED"
+            && ledger.deletes.contains(name)
+        {
+            continue; // an applied delete (its revision was never known)
+        }
+        let (key, outcome) = ledger
+            .events
+            .get(&rv)
+            .unwrap_or_else(|| panic!("event at {rv} for {name} was never acknowledged"));
+        assert_eq!(key, name, "event at {rv}");
+        let kind = ev["type"].as_str().unwrap();
+        match outcome {
+            Outcome::Absent => assert_eq!(kind, "DELETED", "event at {rv}"),
+            Outcome::Present(v) => {
+                assert!(
+                    kind == "ADDED" || kind == "MODIFIED",
+                    "event at {rv}: {kind}"
+                );
+                assert_eq!(ev["object"]["data"]["v"].as_str(), Some(v.as_str()));
+            }
+        }
+        seen.push(rv);
     }
     assert_eq!(seen, expected, "watch from {from}: a gap");
     Resumed::NoGap(seen.len())

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::server::Kubeshard;
+use support::watch::{WatchEnd, WatchEvents};
 
 /// What one load task saw.
 #[derive(Default)]
@@ -117,24 +117,14 @@ fn sigterm_under_load_fails_no_accepted_request_and_ends_watches_cleanly() {
                 .unwrap();
             assert_eq!(r.status(), reqwest::StatusCode::OK);
             watchers.push(tokio::spawn(async move {
-                let mut s = r.bytes_stream();
+                let mut stream = WatchEvents::new(r);
                 let mut events = 0u64;
-                let mut partial = Vec::new();
-                while let Some(chunk) = s.next().await {
-                    let chunk = chunk.map_err(|e| format!("watch broke: {e:?}"))?;
-                    partial.extend_from_slice(&chunk);
-                    while let Some(nl) = partial.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = partial.drain(..=nl).collect();
-                        serde_json::from_slice::<Value>(&line)
-                            .map_err(|e| format!("a torn watch event: {e}"))?;
-                        events += 1;
+                loop {
+                    match stream.next(Duration::from_secs(300)).await {
+                        Ok(_) => events += 1,
+                        Err(WatchEnd::Closed) => break,
+                        Err(e) => return Err(format!("{e:?}")),
                     }
-                }
-                if !partial.is_empty() {
-                    return Err(format!(
-                        "the watch ended inside an event ({} bytes)",
-                        partial.len()
-                    ));
                 }
                 Ok::<u64, String>(events)
             }));

@@ -29,6 +29,30 @@ pub fn now_rfc3339() -> String {
     )
 }
 
+/// The current time as a `metav1.MicroTime` (RFC 3339 with microseconds, UTC): what Leases
+/// hold.
+pub fn now_micro_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.microsecond()
+    )
+}
+
+/// How long ago an RFC 3339 timestamp (`metav1.Time` or `MicroTime`) was; zero for one in the
+/// future, None for one that does not parse.
+pub fn age_of(timestamp: &str) -> Option<std::time::Duration> {
+    let t = time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Some(std::time::Duration::try_from(time::OffsetDateTime::now_utc() - t).unwrap_or_default())
+}
+
 /// Characters upstream's name generator uses (no vowels, no confusables).
 const GENERATE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 

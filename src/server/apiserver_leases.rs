@@ -21,6 +21,8 @@ use crate::api::object::decode_stored;
 use crate::api::status::Status;
 use crate::registry::resources::Resource;
 use crate::registry::store::{DeleteOptions, ListOptions, RequestFacts, Store};
+use crate::registry::strategy::{age_of, now_micro_rfc3339};
+use crate::server::table_row;
 
 /// How often a server renews its identity lease and reconciles the endpoints.
 pub const RENEW_INTERVAL: Duration = Duration::from_secs(5);
@@ -79,36 +81,6 @@ impl Identity {
     }
 }
 
-fn row(store: &Store, group: &str, plural: &str) -> Result<Rc<Resource>, Status> {
-    let version = "v1";
-    store
-        .table()
-        .get(group, version, plural)
-        .ok_or_else(|| Status::internal(format!("no {plural}")))
-}
-
-/// A `metav1.MicroTime` for now (what Leases hold).
-pub(crate) fn micro_time_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.microsecond()
-    )
-}
-
-fn age_of(micro_time: &str) -> Option<Duration> {
-    let t = time::OffsetDateTime::parse(micro_time, &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    let d = time::OffsetDateTime::now_utc() - t;
-    Duration::try_from(d).ok().or(Some(Duration::ZERO))
-}
-
 /// Renews the identity lease and reconciles the endpoints every [`RENEW_INTERVAL`] until
 /// `stop` completes; then removes this server from the endpoints and deletes its lease.
 pub async fn run(store: Rc<Store>, id: Identity, stop: impl std::future::Future<Output = ()>) {
@@ -126,7 +98,7 @@ pub async fn run(store: Rc<Store>, id: Identity, stop: impl std::future::Future<
     futures_lite::future::or(work, stop).await;
     // Leaving: clients of the `kubernetes` Service stop being sent here.
     let deadline = Instant::now() + Duration::from_secs(5);
-    if let Ok(leases) = row(&store, "coordination.k8s.io", "leases") {
+    if let Ok(leases) = table_row(&store, "coordination.k8s.io", "leases") {
         let facts = RequestFacts::internal(Some("kube-system"), &id.lease_name, deadline);
         let _ = store
             .delete(&leases, &facts, &DeleteOptions::default())
@@ -139,69 +111,49 @@ pub async fn run(store: Rc<Store>, id: Identity, stop: impl std::future::Future<
 
 /// Creates or renews this server's lease.
 async fn renew(store: &Store, id: &Identity) -> Result<(), Status> {
-    let leases = row(store, "coordination.k8s.io", "leases")?;
+    let leases = table_row(store, "coordination.k8s.io", "leases")?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let facts = RequestFacts::internal(Some("kube-system"), &id.lease_name, deadline);
-    let now = micro_time_now();
-    let spec = json!({
-        "holderIdentity": id.holder,
-        "leaseDurationSeconds": 3600,
-        "renewTime": now,
+    let now = now_micro_rfc3339();
+    let advertise = format!("{}:{}", id.advertise, id.port);
+    let fresh = json!({
+        "metadata": {
+            "name": id.lease_name,
+            "labels": {IDENTITY_LABEL: "kube-apiserver", "kubernetes.io/hostname": id.hostname},
+            "annotations": {ADVERTISE_ANNOTATION: advertise},
+        },
+        "spec": {"holderIdentity": id.holder, "leaseDurationSeconds": 3600, "acquireTime": now, "renewTime": now},
     });
-    let updated = store
-        .guaranteed_update(&leases, &facts, &mut |current| {
-            let mut next = current.clone();
-            let s = next
+    write_if_changed(
+        store,
+        &leases,
+        &facts,
+        |lease| {
+            if let Some(spec) = lease
                 .entry("spec")
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .map(std::mem::take)
-                .unwrap_or_default();
-            let mut s: Map<String, Value> = s;
-            for (k, v) in spec.as_object().into_iter().flatten() {
-                s.insert(k.clone(), v.clone());
+            {
+                spec.insert("holderIdentity".into(), Value::from(id.holder.clone()));
+                spec.insert("leaseDurationSeconds".into(), Value::from(3600));
+                spec.insert("renewTime".into(), Value::from(now.clone()));
+                spec.entry("acquireTime")
+                    .or_insert_with(|| Value::from(now.clone()));
             }
-            if s.get("acquireTime").is_none() {
-                s.insert("acquireTime".into(), Value::from(now.clone()));
-            }
-            next.insert("spec".into(), Value::Object(s));
-            if let Some(m) = next.get_mut("metadata").and_then(Value::as_object_mut) {
-                let ann = m
+            if let Some(meta) = lease.get_mut("metadata").and_then(Value::as_object_mut) {
+                if let Some(ann) = meta
                     .entry("annotations")
                     .or_insert_with(|| json!({}))
-                    .as_object_mut();
-                if let Some(ann) = ann {
-                    ann.insert(
-                        ADVERTISE_ANNOTATION.into(),
-                        Value::from(format!("{}:{}", id.advertise, id.port)),
-                    );
+                    .as_object_mut()
+                {
+                    ann.insert(ADVERTISE_ANNOTATION.into(), Value::from(advertise.clone()));
                 }
             }
-            Ok(next)
-        })
-        .await;
-    match updated {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == 404 => {
-            let lease = json!({
-                "metadata": {
-                    "name": id.lease_name,
-                    "labels": {IDENTITY_LABEL: "kube-apiserver", "kubernetes.io/hostname": id.hostname},
-                    "annotations": {ADVERTISE_ANNOTATION: format!("{}:{}", id.advertise, id.port)},
-                },
-                "spec": {"holderIdentity": id.holder, "leaseDurationSeconds": 3600, "acquireTime": now, "renewTime": now},
-            });
-            match store
-                .create(&leases, &facts, lease.to_string().into_bytes())
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == 409 => Ok(()), // made meanwhile; renewed next time
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
+            true // renewTime moved
+        },
+        fresh,
+    )
+    .await
 }
 
 /// The advertise addresses of every live server (renewed within [`ENDPOINT_TTL`]), sorted;
@@ -211,7 +163,7 @@ async fn live_addresses(
     id: &Identity,
     include_self: bool,
 ) -> Result<Vec<IpAddr>, Status> {
-    let leases = row(store, "coordination.k8s.io", "leases")?;
+    let leases = table_row(store, "coordination.k8s.io", "leases")?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let facts = RequestFacts::internal(Some("kube-system"), "", deadline);
     let opts = ListOptions {
@@ -262,7 +214,7 @@ async fn reconcile_endpoints(
     } else {
         json!([{"addresses": ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect::<Vec<_>>(), "ports": [port]}])
     };
-    let endpoints = row(store, "", "endpoints")?;
+    let endpoints = table_row(store, "", "endpoints")?;
     let labels = json!({"endpointslice.kubernetes.io/skip-mirror": "true"});
     write_if_changed(
         store,
@@ -276,7 +228,7 @@ async fn reconcile_endpoints(
         json!({"metadata": {"name": "kubernetes", "labels": labels}, "subsets": subsets}),
     )
     .await?;
-    let slices = row(store, "discovery.k8s.io", "endpointslices")?;
+    let slices = table_row(store, "discovery.k8s.io", "endpointslices")?;
     let family = if id.advertise.is_ipv6() {
         "IPv6"
     } else {

@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 
 use crate::api::status::{Reason, Status};
 use crate::registry::store::{RequestFacts, Store};
-use crate::server::apiserver_leases::micro_time_now;
+use crate::registry::strategy::{age_of, now_micro_rfc3339};
+use crate::server::table_row;
 
 /// The Lease the controllers' leader holds.
 pub const LEASE_NAME: &str = "kubeshard-controllers";
@@ -41,18 +42,15 @@ impl Leadership {
     }
 }
 
+/// Whether the lease `spec` was last renewed longer ago than it lasts (or never).
 fn expired(spec: &Value) -> bool {
-    let Some(renew) = spec["renewTime"].as_str() else {
-        return true;
-    };
-    let Ok(t) = time::OffsetDateTime::parse(renew, &time::format_description::well_known::Rfc3339)
-    else {
-        return true;
-    };
-    let duration = spec["leaseDurationSeconds"]
-        .as_i64()
-        .unwrap_or(LEASE_DURATION.as_secs() as i64);
-    time::OffsetDateTime::now_utc() - t > time::Duration::seconds(duration)
+    let lasts = spec["leaseDurationSeconds"]
+        .as_u64()
+        .map_or(LEASE_DURATION, Duration::from_secs);
+    spec["renewTime"]
+        .as_str()
+        .and_then(age_of)
+        .is_none_or(|age| age > lasts)
 }
 
 /// Tries for the lease, or renews it, every [`RETRY_PERIOD`] until `stop`; `leadership`
@@ -93,13 +91,10 @@ pub async fn run(
 /// One round: true when `candidate` holds the lease afterwards. With `release`, a held lease
 /// is given up instead.
 async fn try_lead(store: &Store, candidate: &str, release: bool) -> Result<bool, Status> {
-    let leases = store
-        .table()
-        .get("coordination.k8s.io", "v1", "leases")
-        .ok_or_else(|| Status::internal("no leases"))?;
+    let leases = table_row(store, "coordination.k8s.io", "leases")?;
     let deadline = Instant::now() + Duration::from_secs(5);
     let facts = RequestFacts::internal(Some("kube-system"), LEASE_NAME, deadline);
-    let now = micro_time_now();
+    let now = now_micro_rfc3339();
     let mut won = false;
     let updated = store
         .guaranteed_update(&leases, &facts, &mut |current| {

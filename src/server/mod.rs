@@ -417,6 +417,19 @@ fn start_storage(
 }
 
 /// upstream's `etcd` health check: is the storage backend reachable.
+/// The row of `group/v1/plural` in `store`'s table, for the in-process controllers (a 500 when
+/// the table lacks it).
+pub(crate) fn table_row(
+    store: &crate::registry::store::Store,
+    group: &str,
+    plural: &str,
+) -> Result<Rc<crate::registry::resources::Resource>, crate::api::status::Status> {
+    store
+        .table()
+        .get(group, "v1", plural)
+        .ok_or_else(|| crate::api::status::Status::internal(format!("no {plural}")))
+}
+
 /// `--advertise-address`, else the bind address, else (bound to every interface) the address
 /// of the interface the default route leaves by, else loopback.
 fn advertise_address(flag: Option<std::net::IpAddr>, bind: std::net::IpAddr) -> std::net::IpAddr {

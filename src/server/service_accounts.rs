@@ -47,10 +47,7 @@ pub struct Controllers {
 }
 
 fn row(store: &Store, plural: &str) -> Result<Rc<Resource>, Status> {
-    store
-        .table()
-        .get("", "v1", plural)
-        .ok_or_else(|| Status::internal(format!("no {plural}")))
+    crate::server::table_row(store, "", plural)
 }
 
 fn objects(listed: crate::registry::store::Listed) -> Vec<Map<String, Value>> {

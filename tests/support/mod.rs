@@ -4,6 +4,7 @@
 pub mod etcd;
 pub mod server;
 pub mod tls;
+pub mod watch;
 
 /// A current-thread tokio runtime for a test's async client code.
 pub fn rt() -> tokio::runtime::Runtime {

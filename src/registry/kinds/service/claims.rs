@@ -9,13 +9,13 @@
 //! its Service no longer holds the value, and it is older than [`STALE_AFTER`] (a claim that
 //! young may belong to a create still running on another server).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::api::status::Status;
 use crate::registry::kinds::{HookCtx, Object};
-use crate::registry::strategy::now_rfc3339;
+use crate::registry::strategy::{age_of, now_rfc3339};
 
 /// How old a claim whose Service does not hold its value must be before another Service takes
 /// it: longer than a create can run (`--request-timeout`'s default is 60 s).
@@ -156,28 +156,15 @@ pub(super) async fn claim(
 /// Whether the object's `metadata.creationTimestamp` is more than `age` ago (true when it has
 /// none that parses: such a claim was not written by this module).
 pub(super) fn older_than(obj: &Object, age: Duration) -> bool {
-    let Some(ts) = obj
-        .get("metadata")
+    obj.get("metadata")
         .and_then(|m| m.get("creationTimestamp"))
         .and_then(Value::as_str)
-    else {
-        return true;
-    };
-    let Ok(t) = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
-    else {
-        return true;
-    };
-    let elapsed = time::OffsetDateTime::now_utc() - t;
-    elapsed > time::Duration::try_from(age).unwrap_or(time::Duration::MAX)
+        .and_then(age_of)
+        .is_none_or(|elapsed| elapsed > age)
 }
 
-/// How long the allocation of one Service may keep trying values others claimed first.
+/// How many values others claimed first one Service's allocation tries before it gives up.
 pub(super) const MAX_ATTEMPTS: usize = 32;
-
-/// The deadline check shared by the allocation loops.
-pub(super) fn out_of_time(ctx: HookCtx<'_>) -> bool {
-    Instant::now() >= ctx.deadline
-}
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +172,7 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::net::Ipv4Addr;
+    use std::time::Instant;
 
     use super::*;
     use crate::api::resources::{lookup, ApiResource};

@@ -42,28 +42,7 @@ pub(super) async fn assign_cluster_ip(
         spec.insert("clusterIPs".into(), json!(["None"]));
         return Ok(None);
     }
-    let mut used = used_cluster_ips(services.get(ctx).await?);
-    // An address claimed by a create that may still be running (a young claim no Service
-    // holds yet) is not free either. An old claim no Service holds (its Service was deleted
-    // or changed) is free: claiming it takes it over.
-    if let Some(ips_row) = lookup("networking.k8s.io", "v1", "ipaddresses") {
-        for ip in ctx.reads.list_all(ips_row, ctx.deadline).await? {
-            let Some(a) = ip
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .and_then(|n| n.parse::<Ipv4Addr>().ok())
-            else {
-                continue;
-            };
-            let young = ip
-                .as_object()
-                .is_some_and(|o| !claims::older_than(o, claims::STALE_AFTER));
-            if young {
-                used.insert(a);
-            }
-        }
-    }
+    let held = used_cluster_ips(services.get(ctx).await?);
     let invalid = |msg: String| {
         Status::invalid(
             "",
@@ -83,6 +62,8 @@ pub(super) async fn assign_cluster_ip(
         )
     };
     let ip = if given.is_empty() {
+        let mut used = held;
+        used.extend(young_claims(ctx).await?);
         let mut attempts = 0;
         loop {
             let ip = ips.allocate(&used).ok_or_else(full)?;
@@ -93,7 +74,7 @@ pub(super) async fn assign_cluster_ip(
             ips.done(ip);
             used.insert(ip);
             attempts += 1;
-            if attempts >= claims::MAX_ATTEMPTS || claims::out_of_time(ctx) {
+            if attempts >= claims::MAX_ATTEMPTS || std::time::Instant::now() >= ctx.deadline {
                 return Err(full());
             }
         }
@@ -109,7 +90,7 @@ pub(super) async fn assign_cluster_ip(
         let taken = || {
             invalid(format!("Invalid value: []string{{\"{given}\"}}: failed to allocate IP {given}: provided IP is already allocated"))
         };
-        if used_cluster_ips(services.get(ctx).await?).contains(&ip) {
+        if held.contains(&ip) {
             return Err(taken());
         }
         if !claims::claim(ctx, Claimed::Ip(ip), owner).await? {
@@ -121,6 +102,26 @@ pub(super) async fn assign_cluster_ip(
     spec.insert("clusterIP".into(), json!(ip.to_string()));
     spec.insert("clusterIPs".into(), json!([ip.to_string()]));
     Ok(Some(ip))
+}
+
+/// Addresses claimed by a create that may still be running (a young claim no Service holds
+/// yet): not free either. An old claim no Service holds (its Service was deleted or changed)
+/// is free: claiming it takes it over.
+async fn young_claims(ctx: HookCtx<'_>) -> Result<Vec<Ipv4Addr>, Status> {
+    let Some(ips_row) = lookup("networking.k8s.io", "v1", "ipaddresses") else {
+        return Ok(Vec::new());
+    };
+    Ok(ctx
+        .reads
+        .list_all(ips_row, ctx.deadline)
+        .await?
+        .iter()
+        .filter(|ip| {
+            ip.as_object()
+                .is_some_and(|o| !claims::older_than(o, claims::STALE_AFTER))
+        })
+        .filter_map(|ip| ip.get("metadata")?.get("name")?.as_str()?.parse().ok())
+        .collect())
 }
 
 /// Every Service, listed lazily and at most once for one write: cluster IPs and node ports

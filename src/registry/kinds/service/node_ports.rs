@@ -182,7 +182,9 @@ pub(super) async fn assign_node_ports(
                             // Another server claimed it first.
                             used.insert(n);
                             attempts += 1;
-                            if attempts >= claims::MAX_ATTEMPTS || claims::out_of_time(ctx) {
+                            if attempts >= claims::MAX_ATTEMPTS
+                                || std::time::Instant::now() >= ctx.deadline
+                            {
                                 return Err(full());
                             }
                         }
