@@ -173,6 +173,7 @@ fn legacy_documents_have_upstreams_shape() {
                 "authorization.k8s.io",
                 "autoscaling",
                 "batch",
+                "certificates.k8s.io",
                 "networking.k8s.io",
                 "policy",
                 "rbac.authorization.k8s.io",
@@ -180,7 +181,8 @@ fn legacy_documents_have_upstreams_shape() {
                 "scheduling.k8s.io",
                 "coordination.k8s.io",
                 "node.k8s.io",
-                "discovery.k8s.io"
+                "discovery.k8s.io",
+                "resource.k8s.io"
             ]
         );
         assert_eq!(
@@ -243,8 +245,17 @@ fn aggregated_discovery_by_accept_with_etags() {
                     "scope": "Namespaced", "singularResource": "pod",
                     "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
                     "shortNames": ["po"], "categories": ["all"],
-                    "subresources": [{"subresource": "status", "responseKind": {"group": "", "version": "v1", "kind": "Pod"},
-                        "verbs": ["get", "patch", "update"]}]})
+                    "subresources": [
+                        {"subresource": "attach", "responseKind": {"group": "", "version": "v1", "kind": "PodAttachOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "binding", "responseKind": {"group": "", "version": "v1", "kind": "Binding"}, "verbs": ["create"]},
+                        {"subresource": "ephemeralcontainers", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
+                        {"subresource": "eviction", "responseKind": {"group": "policy", "version": "v1", "kind": "Eviction"}, "verbs": ["create"]},
+                        {"subresource": "exec", "responseKind": {"group": "", "version": "v1", "kind": "PodExecOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]},
+                        {"subresource": "portforward", "responseKind": {"group": "", "version": "v1", "kind": "PodPortForwardOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "proxy", "responseKind": {"group": "", "version": "v1", "kind": "PodProxyOptions"}, "verbs": ["create", "delete", "get", "patch", "update"]},
+                        {"subresource": "resize", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
+                        {"subresource": "status", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]}]})
             );
             assert_eq!(
                 find(&core["versions"][0]["resources"], "resource", "nodes")["scope"],

@@ -15,7 +15,7 @@ def crate_dir(name, version_glob):
 
 
 PB = crate_dir("k8s-pb", "0.9.*") + "/src"
-OA = crate_dir("k8s-openapi", "0.29.*") + "/src/v1_33"
+OA = crate_dir("k8s-openapi", "0.29.*") + "/src/v1_34"
 
 
 def norm(rust):

@@ -4,6 +4,7 @@
 //! - [`shard`]: one OS thread per CPU, each running one pinned glommio executor.
 //! - [`server`]: per shard, an io_uring TCP listener (SO_REUSEPORT) that terminates TLS with
 //!   rustls and serves HTTP/1.1 and HTTP/2 with hyper, then drains on request.
+//! - [`outbound`]: HTTP/1.1 to a backend from a shard, and the splice of upgraded connections.
 //! - [`signal`]: lock-free one-shot signals that cross shards (lifecycle steps).
 //! - [`gate`]: shard-local counters of work in flight, to wait for drains.
 //! - [`rt`]: the glue hyper needs on glommio (IO traits, executor, timer).
@@ -14,6 +15,7 @@
 
 pub mod cpus;
 pub mod gate;
+pub mod outbound;
 pub mod rt;
 pub mod server;
 pub mod shard;

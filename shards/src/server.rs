@@ -24,7 +24,7 @@ use hyper::{Request, Response};
 use rustls_pki_types::CertificateDer;
 
 use crate::gate::Gate;
-use crate::rt::{HyperIo, LocalExec, ShardTimer};
+use crate::rt::{HyperIo, LocalExec, ShardIo, ShardTimer};
 use crate::shard::ShardId;
 use crate::signal::Signal;
 
@@ -275,7 +275,6 @@ async fn serve_connection(
             Ok::<_, Infallible>(resp)
         }
     });
-    let io = HyperIo(tls_stream);
     let result = match protocol {
         Protocol::Http2 => {
             let mut b = http2::Builder::new(LocalExec);
@@ -283,7 +282,7 @@ async fn serve_connection(
                 .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
                 .max_concurrent_streams(cfg.http2_max_concurrent_streams)
                 .keep_alive_interval(cfg.http2_keepalive_interval);
-            let conn = b.serve_connection(io, service);
+            let conn = b.serve_connection(HyperIo(tls_stream), service);
             drive(conn, &stop, |c| c.graceful_shutdown()).await
         }
         Protocol::Http1 => {
@@ -294,7 +293,11 @@ async fn serve_connection(
                 .max_buf_size(cfg.max_header_bytes.max(8192) + 64 * 1024)
                 .max_headers(1024)
                 .keep_alive(true);
-            let conn = b.serve_connection(io, service);
+            // Upgrades (`101 Switching Protocols`: exec, attach, port-forward, proxied
+            // WebSockets) hand the connection to whoever awaits `hyper::upgrade::on`.
+            let conn = b
+                .serve_connection(ShardIo::new(tls_stream), service)
+                .with_upgrades();
             drive_http1(conn, &stop, &closing).await
         }
     };
@@ -313,12 +316,12 @@ const HTTP1_DRAIN_IDLE_GRACE: Duration = Duration::from_millis(1000);
 /// and after [`HTTP1_DRAIN_IDLE_GRACE`] a connection still open is shut down gracefully (an
 /// idle one at once, a busy one after its answer).
 async fn drive_http1<I, S>(
-    conn: http1::Connection<I, S>,
+    conn: http1::UpgradeableConnection<I, S>,
     stop: &Arc<Signal>,
     closing: &std::cell::Cell<bool>,
 ) -> hyper::Result<()>
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: hyper::service::HttpService<Incoming, ResBody = Body>,
     S::Error: Into<BoxError>,
 {

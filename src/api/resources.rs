@@ -3,7 +3,7 @@
 //! and the groups in discovery order. Routes, discovery, OpenAPI and the namespace finalizer
 //! are generated from it; how each kind behaves is the registry's (`registry::kinds`).
 //!
-//! Each row was checked against upstream (kubernetes/kubernetes v1.31): `pkg/registry/*/*/storage`
+//! Each row was checked against upstream (kubernetes/kubernetes v1.31; the rows 1.34 added against v1.34): `pkg/registry/*/*/storage`
 //! (verbs, subresources, short names, categories, singular names), the storage factory's
 //! `SpecialDefaultResourcePrefixes` (etcd key segments: `minions`, `services/specs`,
 //! `services/endpoints`, `controllers`, `ingress`; every other resource is stored under its
@@ -15,7 +15,7 @@
 use super::validation::NameRule;
 
 /// The Kubernetes minor version whose API kubeshard serves.
-pub const KUBE_MINOR: &str = "31";
+pub const KUBE_MINOR: &str = "34";
 
 /// A group, version and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +39,34 @@ pub enum Subresource {
     Finalize,
     /// `/token` (serviceaccounts): a TokenRequest for a bound token.
     Token,
+    /// `/approval` (certificatesigningrequests): writes only the Approved/Denied conditions.
+    Approval,
+    /// `/binding` (pods): a scheduler assigns the Pod to a Node.
+    Binding,
+    /// `/eviction` (pods): a delete that honours PodDisruptionBudgets.
+    Eviction,
+    /// `/ephemeralcontainers` (pods): writes only `spec.ephemeralContainers`.
+    EphemeralContainers,
+    /// `/resize` (pods): writes only the containers' resources.
+    Resize,
+    /// `/log` (pods): the container's log, read from its kubelet.
+    Log,
+    /// `/exec` (pods): a command in a container, streamed through its kubelet.
+    Exec,
+    /// `/attach` (pods): the container's console, streamed through its kubelet.
+    Attach,
+    /// `/portforward` (pods): ports of the Pod, streamed through its kubelet.
+    PortForward,
+    /// `/proxy` (pods, services, nodes): HTTP forwarded to the object's address.
+    Proxy,
 }
+
+/// The kind `pods/eviction` takes.
+pub const EVICTION_KIND: Gvk = Gvk {
+    group: "policy",
+    version: "v1",
+    kind: "Eviction",
+};
 
 /// The kind `serviceaccounts/token` answers with.
 pub const TOKEN_REQUEST_KIND: Gvk = Gvk {
@@ -63,15 +90,32 @@ impl Subresource {
             Self::Scale => "scale",
             Self::Finalize => "finalize",
             Self::Token => "token",
+            Self::Approval => "approval",
+            Self::Binding => "binding",
+            Self::Eviction => "eviction",
+            Self::EphemeralContainers => "ephemeralcontainers",
+            Self::Resize => "resize",
+            Self::Log => "log",
+            Self::Exec => "exec",
+            Self::Attach => "attach",
+            Self::PortForward => "portforward",
+            Self::Proxy => "proxy",
         }
     }
 
     /// Verbs, sorted as upstream's discovery lists them.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Self::Status | Self::Scale => &["get", "patch", "update"],
+            Self::Status
+            | Self::Scale
+            | Self::Approval
+            | Self::EphemeralContainers
+            | Self::Resize => &["get", "patch", "update"],
             Self::Finalize => &["update"],
-            Self::Token => &["create"],
+            Self::Token | Self::Binding | Self::Eviction => &["create"],
+            Self::Log => &["get"],
+            Self::Exec | Self::Attach | Self::PortForward => &["create", "get"],
+            Self::Proxy => &["create", "delete", "get", "patch", "update"],
         }
     }
 
@@ -80,8 +124,41 @@ impl Subresource {
         match self {
             Self::Scale => SCALE_KIND,
             Self::Token => TOKEN_REQUEST_KIND,
-            Self::Status | Self::Finalize => parent.gvk(),
+            Self::Eviction => EVICTION_KIND,
+            Self::Binding => core("Binding"),
+            Self::Exec => core("PodExecOptions"),
+            Self::Attach => core("PodAttachOptions"),
+            Self::PortForward => core("PodPortForwardOptions"),
+            Self::Proxy => core(match parent.kind {
+                "Node" => "NodeProxyOptions",
+                "Service" => "ServiceProxyOptions",
+                _ => "PodProxyOptions",
+            }),
+            Self::Status
+            | Self::Finalize
+            | Self::Approval
+            | Self::EphemeralContainers
+            | Self::Resize
+            | Self::Log => parent.gvk(),
         }
+    }
+
+    /// Whether the subresource streams to or from another server (the kubelet, a Pod, a
+    /// Service): upstream's connecters, long-running and never stored.
+    pub fn is_connect(self) -> bool {
+        matches!(
+            self,
+            Self::Log | Self::Exec | Self::Attach | Self::PortForward | Self::Proxy
+        )
+    }
+}
+
+/// A core/v1 kind.
+const fn core(kind: &'static str) -> Gvk {
+    Gvk {
+        group: "",
+        version: "v1",
+        kind,
     }
 }
 
@@ -224,9 +301,9 @@ const NS_VERBS: &[&str] = &[
 
 /// The API groups in kube-apiserver's discovery order (core first, then by the aggregator's
 /// group priority: apps 17800, events.k8s.io 17750, authentication 17700,
-/// authorization 17600, autoscaling 17500, batch 17400,
+/// authorization 17600, autoscaling 17500, batch 17400, certificates.k8s.io 17300,
 /// networking.k8s.io 17200, policy 17100, rbac 17000, storage 16800, scheduling 16600,
-/// coordination 16500, node 16300, discovery 16200), versions by version priority.
+/// coordination 16500, node 16300, discovery 16200, resource.k8s.io 15900), versions by version priority.
 pub static GROUPS: &[GroupDef] = &[
     GroupDef {
         name: "",
@@ -254,6 +331,10 @@ pub static GROUPS: &[GroupDef] = &[
     },
     GroupDef {
         name: "batch",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "certificates.k8s.io",
         versions: &["v1"],
     },
     GroupDef {
@@ -286,6 +367,10 @@ pub static GROUPS: &[GroupDef] = &[
     },
     GroupDef {
         name: "discovery.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
+        name: "resource.k8s.io",
         versions: &["v1"],
     },
 ];
@@ -352,13 +437,31 @@ const fn review(
 const CREATE_ONLY: &[&str] = &["create"];
 
 use NameRule::{Dns1035Label, Label, PathSegment, Subdomain};
-use Subresource::{Finalize, Scale, Status, Token};
+use Subresource::{
+    Approval, Attach, Binding, EphemeralContainers, Eviction, Exec, Finalize, Log, PortForward,
+    Proxy, Resize, Scale, Status, Token,
+};
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
 const NO_SUB: &[Subresource] = &[];
 const STATUS: &[Subresource] = &[Status];
 const SCALE_STATUS: &[Subresource] = &[Scale, Status];
+const PROXY_STATUS: &[Subresource] = &[Proxy, Status];
+const POD_SUBRESOURCES: &[Subresource] = &[
+    Attach,
+    Binding,
+    EphemeralContainers,
+    Eviction,
+    Exec,
+    Log,
+    PortForward,
+    Proxy,
+    Resize,
+    Status,
+];
+/// ComponentStatuses are only read.
+const GET_LIST: &[&str] = &["get", "list"];
 /// Core events are the storage form of events.k8s.io events (upstream cohabitation).
 const CORE_EVENT: Gvk = Gvk {
     group: "",
@@ -378,21 +481,23 @@ const HPA_V2: Gvk = Gvk {
 #[rustfmt::skip]
 pub static RESOURCES: &[ApiResource] = &[
     // core/v1
+    ApiResource { verbs: CREATE_ONLY, stored: false, ..def("", "v1", "Binding", "bindings", "binding", NONE, NONE, true, NO_SUB, "bindings", Subdomain, false) },
+    ApiResource { verbs: GET_LIST, stored: false, ..def("", "v1", "ComponentStatus", "componentstatuses", "componentstatus", &["cs"], NONE, false, NO_SUB, "componentstatuses", Subdomain, false) },
     def("", "v1", "ConfigMap", "configmaps", "configmap", &["cm"], NONE, true, NO_SUB, "configmaps", Subdomain, false),
     def("", "v1", "Endpoints", "endpoints", "endpoints", &["ep"], NONE, true, NO_SUB, "services/endpoints", Subdomain, false),
     def("", "v1", "Event", "events", "event", &["ev"], NONE, true, NO_SUB, "events", Subdomain, false),
     def("", "v1", "LimitRange", "limitranges", "limitrange", &["limits"], NONE, true, NO_SUB, "limitranges", Subdomain, false),
     ApiResource { verbs: NS_VERBS, ..def("", "v1", "Namespace", "namespaces", "namespace", &["ns"], NONE, false, &[Finalize, Status], "namespaces", Label, false) },
-    def("", "v1", "Node", "nodes", "node", &["no"], NONE, false, STATUS, "minions", Subdomain, false),
+    def("", "v1", "Node", "nodes", "node", &["no"], NONE, false, PROXY_STATUS, "minions", Subdomain, false),
     def("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", &["pvc"], NONE, true, STATUS, "persistentvolumeclaims", Subdomain, false),
     def("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", &["pv"], NONE, false, STATUS, "persistentvolumes", Subdomain, false),
-    def("", "v1", "Pod", "pods", "pod", &["po"], ALL, true, STATUS, "pods", Subdomain, false),
+    def("", "v1", "Pod", "pods", "pod", &["po"], ALL, true, POD_SUBRESOURCES, "pods", Subdomain, false),
     def("", "v1", "PodTemplate", "podtemplates", "podtemplate", NONE, NONE, true, NO_SUB, "podtemplates", Subdomain, true),
     def("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", &["rc"], ALL, true, SCALE_STATUS, "controllers", Subdomain, true),
     def("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", &["quota"], NONE, true, STATUS, "resourcequotas", Subdomain, false),
     def("", "v1", "Secret", "secrets", "secret", NONE, NONE, true, NO_SUB, "secrets", Subdomain, false),
     def("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", &["sa"], NONE, true, &[Token], "serviceaccounts", Subdomain, false),
-    def("", "v1", "Service", "services", "service", &["svc"], ALL, true, STATUS, "services/specs", Dns1035Label, false),
+    def("", "v1", "Service", "services", "service", &["svc"], ALL, true, PROXY_STATUS, "services/specs", Dns1035Label, false),
     // apps/v1
     def("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", NONE, NONE, true, NO_SUB, "controllerrevisions", Subdomain, false),
     def("apps", "v1", "DaemonSet", "daemonsets", "daemonset", &["ds"], ALL, true, STATUS, "daemonsets", Subdomain, true),
@@ -415,11 +520,14 @@ pub static RESOURCES: &[ApiResource] = &[
     // batch/v1
     def("batch", "v1", "CronJob", "cronjobs", "cronjob", &["cj"], ALL, true, STATUS, "cronjobs", Subdomain, true),
     def("batch", "v1", "Job", "jobs", "job", NONE, ALL, true, STATUS, "jobs", Subdomain, true),
+    // certificates.k8s.io/v1
+    def("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", "certificatesigningrequest", &["csr"], NONE, false, &[Approval, Status], "certificatesigningrequests", PathSegment, false),
     // networking.k8s.io/v1
     def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NO_SUB, "ingressclasses", Subdomain, true),
     def("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", &["ing"], NONE, true, STATUS, "ingress", Subdomain, true),
     def("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", &["ip"], NONE, false, NO_SUB, "ipaddresses", Subdomain, false),
     def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NO_SUB, "networkpolicies", Subdomain, true),
+    def("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", NONE, NONE, false, STATUS, "servicecidrs", Subdomain, false),
     // policy/v1
     def("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", &["pdb"], NONE, true, STATUS, "poddisruptionbudgets", Subdomain, true),
     // rbac.authorization.k8s.io/v1
@@ -428,7 +536,12 @@ pub static RESOURCES: &[ApiResource] = &[
     def("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", NONE, NONE, true, NO_SUB, "rolebindings", PathSegment, false),
     def("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", NONE, NONE, true, NO_SUB, "roles", PathSegment, false),
     // storage.k8s.io/v1
+    def("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "csidriver", NONE, NONE, false, NO_SUB, "csidrivers", Subdomain, false),
+    def("storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", NONE, NONE, false, NO_SUB, "csinodes", Subdomain, false),
+    def("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", NONE, NONE, true, NO_SUB, "csistoragecapacities", Subdomain, false),
     def("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", &["sc"], NONE, false, NO_SUB, "storageclasses", Subdomain, false),
+    def("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", "volumeattachment", NONE, NONE, false, STATUS, "volumeattachments", Subdomain, false),
+    def("storage.k8s.io", "v1", "VolumeAttributesClass", "volumeattributesclasses", "volumeattributesclass", &["vac"], NONE, false, NO_SUB, "volumeattributesclasses", Subdomain, false),
     // scheduling.k8s.io/v1
     def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", &["pc"], NONE, false, NO_SUB, "priorityclasses", Subdomain, false),
     // coordination.k8s.io/v1
@@ -437,6 +550,11 @@ pub static RESOURCES: &[ApiResource] = &[
     def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NONE, NONE, false, NO_SUB, "runtimeclasses", Subdomain, false),
     // discovery.k8s.io/v1
     def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NONE, NONE, true, NO_SUB, "endpointslices", Subdomain, true),
+    // resource.k8s.io/v1
+    def("resource.k8s.io", "v1", "DeviceClass", "deviceclasses", "deviceclass", NONE, NONE, false, NO_SUB, "deviceclasses", Subdomain, true),
+    def("resource.k8s.io", "v1", "ResourceClaim", "resourceclaims", "resourceclaim", NONE, NONE, true, STATUS, "resourceclaims", Subdomain, false),
+    def("resource.k8s.io", "v1", "ResourceClaimTemplate", "resourceclaimtemplates", "resourceclaimtemplate", NONE, NONE, true, NO_SUB, "resourceclaimtemplates", Subdomain, false),
+    def("resource.k8s.io", "v1", "ResourceSlice", "resourceslices", "resourceslice", NONE, NONE, false, NO_SUB, "resourceslices", Subdomain, true),
 ];
 
 /// The API groups in discovery order (core "" first).

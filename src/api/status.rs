@@ -76,6 +76,8 @@ pub enum Reason {
     ServiceUnavailable,
     /// 504: the request did not finish in time.
     Timeout,
+    /// 500 with upstream's empty reason: an error that is no API status (a failed dial).
+    Unknown,
 }
 
 impl Reason {
@@ -98,6 +100,7 @@ impl Reason {
             Self::InternalError => "InternalError",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Timeout => "Timeout",
+            Self::Unknown => "",
         }
     }
 
@@ -119,6 +122,7 @@ impl Reason {
             Self::InternalError => 500,
             Self::ServiceUnavailable => 503,
             Self::Timeout => 504,
+            Self::Unknown => 500,
         }
     }
 }
@@ -156,6 +160,7 @@ struct StatusBody<'a> {
     metadata: Empty,
     status: &'static str,
     message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a StatusDetails>,

@@ -3,5 +3,6 @@
 //! Invariant: no object lifecycle here — routes, bodies, negotiation and rendering only.
 
 pub mod compression;
+pub mod connect;
 pub mod response;
 pub mod rest;

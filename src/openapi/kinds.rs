@@ -32,8 +32,11 @@ pub(super) fn schema(
         networking::v1 as net, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
         scheduling::v1 as sched, storage::v1 as storage,
     };
+    use api::{certificates::v1 as certs, resource::v1 as dra};
     Some(match (group, version, kind) {
         ("", "v1", "Namespace") => of::<core::Namespace>(gen),
+        ("", "v1", "Binding") => of::<core::Binding>(gen),
+        ("", "v1", "ComponentStatus") => of::<core::ComponentStatus>(gen),
         ("", "v1", "ConfigMap") => of::<core::ConfigMap>(gen),
         ("", "v1", "Endpoints") => of::<core::Endpoints>(gen),
         ("", "v1", "Event") => of::<core::Event>(gen),
@@ -77,7 +80,13 @@ pub(super) fn schema(
         ("networking.k8s.io", "v1", "IngressClass") => of::<net::IngressClass>(gen),
         ("networking.k8s.io", "v1", "Ingress") => of::<net::Ingress>(gen),
         ("networking.k8s.io", "v1", "NetworkPolicy") => of::<net::NetworkPolicy>(gen),
+        ("networking.k8s.io", "v1", "IPAddress") => of::<net::IPAddress>(gen),
+        ("networking.k8s.io", "v1", "ServiceCIDR") => of::<net::ServiceCIDR>(gen),
+        ("certificates.k8s.io", "v1", "CertificateSigningRequest") => {
+            of::<certs::CertificateSigningRequest>(gen)
+        }
         ("policy", "v1", "PodDisruptionBudget") => of::<policy::PodDisruptionBudget>(gen),
+        ("policy", "v1", "Eviction") => of::<policy::Eviction>(gen),
         ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => {
             of::<rbac::ClusterRoleBinding>(gen)
         }
@@ -85,6 +94,17 @@ pub(super) fn schema(
         ("rbac.authorization.k8s.io", "v1", "RoleBinding") => of::<rbac::RoleBinding>(gen),
         ("rbac.authorization.k8s.io", "v1", "Role") => of::<rbac::Role>(gen),
         ("storage.k8s.io", "v1", "StorageClass") => of::<storage::StorageClass>(gen),
+        ("storage.k8s.io", "v1", "CSIDriver") => of::<storage::CSIDriver>(gen),
+        ("storage.k8s.io", "v1", "CSINode") => of::<storage::CSINode>(gen),
+        ("storage.k8s.io", "v1", "CSIStorageCapacity") => of::<storage::CSIStorageCapacity>(gen),
+        ("storage.k8s.io", "v1", "VolumeAttachment") => of::<storage::VolumeAttachment>(gen),
+        ("storage.k8s.io", "v1", "VolumeAttributesClass") => {
+            of::<storage::VolumeAttributesClass>(gen)
+        }
+        ("resource.k8s.io", "v1", "DeviceClass") => of::<dra::DeviceClass>(gen),
+        ("resource.k8s.io", "v1", "ResourceClaim") => of::<dra::ResourceClaim>(gen),
+        ("resource.k8s.io", "v1", "ResourceClaimTemplate") => of::<dra::ResourceClaimTemplate>(gen),
+        ("resource.k8s.io", "v1", "ResourceSlice") => of::<dra::ResourceSlice>(gen),
         ("scheduling.k8s.io", "v1", "PriorityClass") => of::<sched::PriorityClass>(gen),
         ("coordination.k8s.io", "v1", "Lease") => of::<coord::Lease>(gen),
         ("node.k8s.io", "v1", "RuntimeClass") => of::<node::RuntimeClass>(gen),

@@ -306,7 +306,24 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &ApiResource, refs: &Refs) 
                     id_base: format!("{}Status", op.id_base),
                 },
             ),
-            Subresource::Finalize | Subresource::Token => continue,
+            Subresource::Approval | Subresource::EphemeralContainers | Subresource::Resize => (
+                refs.object.clone(),
+                Op {
+                    r,
+                    gvk: op.gvk.clone(),
+                    id_base: format!("{}{}", op.id_base, upper_first(sub.name())),
+                },
+            ),
+            // Create-only and connect subresources have no read/replace/patch paths.
+            Subresource::Finalize
+            | Subresource::Token
+            | Subresource::Binding
+            | Subresource::Eviction
+            | Subresource::Log
+            | Subresource::Exec
+            | Subresource::Attach
+            | Subresource::PortForward
+            | Subresource::Proxy => continue,
         };
         let mut s = Map::new();
         s.insert("parameters".into(), Value::Array(item_params.clone()));
@@ -336,4 +353,12 @@ pub(super) fn add(paths: &mut Map<String, Value>, r: &ApiResource, refs: &Refs) 
         );
         paths.insert(format!("{item}/{}", sub.name()), Value::Object(s));
     }
+}
+
+/// `approval` -> `Approval`: a subresource's name in operation ids.
+fn upper_first(name: &str) -> String {
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }

@@ -5,6 +5,7 @@ mod authentication;
 mod authorization;
 mod etcd;
 mod generic;
+mod kubelet;
 mod secure_serving;
 mod shards;
 
@@ -17,6 +18,7 @@ pub use self::authentication::AuthenticationOptions;
 pub use self::authorization::AuthorizationOptions;
 pub use self::etcd::{parse_watch_cache_size, EtcdOptions, WatchCacheSize};
 pub use self::generic::GenericOptions;
+pub use self::kubelet::KubeletOptions;
 pub use self::secure_serving::SecureServingOptions;
 pub use self::shards::ShardOptions;
 
@@ -45,6 +47,8 @@ pub struct Options {
     pub authorization: AuthorizationOptions,
     #[command(flatten)]
     pub shards: ShardOptions,
+    #[command(flatten)]
+    pub kubelet: KubeletOptions,
     #[command(flatten)]
     pub misc: MiscOptions,
 }
@@ -116,6 +120,8 @@ pub struct CompletedOptions {
     pub authorization: AuthorizationOptions,
     /// Shards and tuning.
     pub shards: ShardOptions,
+    /// How to reach kubelets.
+    pub kubelet: KubeletOptions,
     /// Log verbosity.
     pub verbosity: u8,
 }
@@ -135,6 +141,7 @@ impl Options {
             authentication: self.authentication,
             authorization: self.authorization,
             shards: self.shards,
+            kubelet: self.kubelet,
             verbosity: self.misc.verbosity,
         }
     }
@@ -150,6 +157,7 @@ impl CompletedOptions {
         errs.extend(self.authentication.validate());
         errs.extend(self.authorization.validate());
         errs.extend(self.shards.validate());
+        errs.extend(self.kubelet.validate());
         errs
     }
 }

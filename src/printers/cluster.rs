@@ -30,6 +30,8 @@ pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells
         ("scheduling.k8s.io", "PriorityClass") => (PRIORITYCLASS, priorityclass),
         ("node.k8s.io", "RuntimeClass") => (RUNTIMECLASS, runtimeclass),
         ("discovery.k8s.io", "EndpointSlice") => (ENDPOINTSLICE, endpointslice),
+        ("certificates.k8s.io", "CertificateSigningRequest") => (CSR, csr),
+        ("", "ComponentStatus") => (COMPONENTSTATUS, componentstatus),
         _ => return None,
     })
 }
@@ -529,6 +531,89 @@ fn endpointslice(o: &Value) -> Vec<Value> {
         text(ports),
         text(endpoints),
         age_cell(o),
+    ]
+}
+
+const CSR: &[Col] = &[
+    ("Name", "string", 0),
+    ("Age", "string", 0),
+    ("SignerName", "string", 0),
+    ("Requestor", "string", 0),
+    ("RequestedDuration", "string", 0),
+    ("Condition", "string", 0),
+];
+fn csr(o: &Value) -> Vec<Value> {
+    let duration = match s(o, &["spec", "expirationSeconds"]).as_i64() {
+        Some(secs) => super::age::human_duration(secs),
+        None => "<none>".to_string(),
+    };
+    // upstream: Denied, else Approved, else Pending; then Failed, then Issued.
+    let has = |kind: &str| {
+        s(o, &["status", "conditions"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    };
+    let mut condition = if has("Denied") {
+        "Denied".to_string()
+    } else if has("Approved") {
+        "Approved".to_string()
+    } else {
+        "Pending".to_string()
+    };
+    if has("Failed") {
+        condition.push_str(",Failed");
+    }
+    if s(o, &["status", "certificate"])
+        .as_str()
+        .is_some_and(|c| !c.is_empty())
+    {
+        condition.push_str(",Issued");
+    }
+    let signer = match st(o, &["spec", "signerName"]) {
+        n if n.is_empty() => "<none>".to_string(),
+        n => n,
+    };
+    vec![
+        name(o),
+        age_cell(o),
+        text(signer),
+        text(st(o, &["spec", "username"])),
+        text(duration),
+        text(condition),
+    ]
+}
+
+const COMPONENTSTATUS: &[Col] = &[
+    ("Name", "string", 0),
+    ("Status", "string", 0),
+    ("Message", "string", 0),
+    ("Error", "string", 0),
+];
+fn componentstatus(o: &Value) -> Vec<Value> {
+    let healthy = s(o, &["conditions"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some("Healthy"));
+    let field = |k: &str| {
+        healthy
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let status = match field("status").as_str() {
+        "True" => "Healthy",
+        "False" => "Unhealthy",
+        _ => "Unknown",
+    };
+    vec![
+        name(o),
+        text(status),
+        text(field("message")),
+        text(field("error")),
     ]
 }
 

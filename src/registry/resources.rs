@@ -11,6 +11,7 @@ use std::sync::Arc;
 pub use crate::api::resources::*;
 
 use super::conversion::Conversion;
+use super::kinds::certificates::CsrHooks;
 use super::kinds::config::{ConfigMapHooks, SecretHooks};
 use super::kinds::endpoints::EndpointsHooks;
 use super::kinds::namespace::NamespaceHooks;
@@ -119,6 +120,7 @@ fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
         ("apps", "DaemonSet") => workload(W::DaemonSet),
         ("batch", "Job") => workload(W::Job),
         ("batch", "CronJob") => workload(W::CronJob),
+        ("certificates.k8s.io", "CertificateSigningRequest") => Rc::new(CsrHooks),
         _ => Rc::new(Plain),
     }
 }

@@ -239,7 +239,12 @@ pub fn prepare_update(
         }
     }
     meta.remove("resourceVersion");
-    let mut obj = if subresource == Some(Subresource::Status) {
+    let mut obj = if let Some(
+        sub @ (Subresource::Approval | Subresource::EphemeralContainers | Subresource::Resize),
+    ) = subresource
+    {
+        written_slice(sub, &obj, old)
+    } else if subresource == Some(Subresource::Status) {
         // The status subresource changes status (and metadata labels/annotations) only.
         let mut merged = old.clone();
         if let Some(s) = obj.get("status") {
@@ -247,7 +252,8 @@ pub fn prepare_update(
         }
         merged
     } else {
-        if res.api.has_status_subresource() {
+        // A binding writes the Pod's spec and its PodScheduled condition at once.
+        if res.api.has_status_subresource() && subresource != Some(Subresource::Binding) {
             match old.get("status") {
                 Some(s) => obj.insert("status".into(), s.clone()),
                 None => obj.shift_remove("status"),
@@ -279,8 +285,76 @@ pub fn prepare_update(
             ));
         }
     }
+    res.hooks.prepare_update(subresource, &mut obj, old);
     validate(res, &obj)?;
+    let errs = res.hooks.validate_update(subresource, &obj, old);
+    if !errs.is_empty() {
+        return Err(invalid(res, url_name, errs));
+    }
     Ok(canonical(obj))
+}
+
+/// What a subresource that writes one slice of the object keeps from the body: the stored
+/// object with only that slice taken from `given` (`approval`: the conditions;
+/// `ephemeralcontainers`: `spec.ephemeralContainers`; `resize`: each container's resources
+/// and resize policy).
+fn written_slice(
+    sub: Subresource,
+    given: &Map<String, Value>,
+    old: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut merged = old.clone();
+    let put = |merged: &mut Map<String, Value>, parent: &str, field: &str, v: Option<&Value>| {
+        let slot = merged
+            .entry(parent)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(m) = slot.as_object_mut() {
+            match v {
+                Some(v) => m.insert(field.into(), v.clone()),
+                None => m.remove(field),
+            };
+        }
+    };
+    match sub {
+        Subresource::Approval => {
+            let v = given.get("status").and_then(|s| s.get("conditions"));
+            put(&mut merged, "status", "conditions", v);
+        }
+        Subresource::EphemeralContainers => {
+            let v = given.get("spec").and_then(|s| s.get("ephemeralContainers"));
+            put(&mut merged, "spec", "ephemeralContainers", v);
+        }
+        _ => {
+            let given_containers = given
+                .get("spec")
+                .and_then(|s| s.get("containers"))
+                .and_then(Value::as_array);
+            let containers = merged
+                .get_mut("spec")
+                .and_then(|s| s.get_mut("containers"))
+                .and_then(Value::as_array_mut);
+            if let (Some(given_containers), Some(containers)) = (given_containers, containers) {
+                for c in containers.iter_mut() {
+                    let name = c.get("name").cloned();
+                    let Some(g) = given_containers
+                        .iter()
+                        .find(|g| g.get("name") == name.as_ref())
+                    else {
+                        continue;
+                    };
+                    if let Some(c) = c.as_object_mut() {
+                        for f in ["resources", "resizePolicy"] {
+                            match g.get(f) {
+                                Some(v) => c.insert(f.into(), v.clone()),
+                                None => c.shift_remove(f),
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+    merged
 }
 
 fn reconcile_namespace(

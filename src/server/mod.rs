@@ -2,7 +2,9 @@
 
 pub mod apiserver_leases;
 pub mod authorizers;
+pub mod csr_signer;
 pub mod discovery;
+pub mod disruption;
 pub mod health;
 pub mod leader;
 pub mod lifecycle;
@@ -80,6 +82,10 @@ struct ShardBoot {
     ca_pem: String,
     /// ServiceAccount token keys, issuers and audiences.
     service_account_tokens: Arc<crate::authn::service_account::TokenSettings>,
+    /// The CA the CSR signer issues certificates with.
+    signing_ca: csr_signer::SigningCa,
+    /// How shards reach kubelets (`--kubelet-*`).
+    kubelet: Arc<crate::endpoints::connect::KubeletClient>,
     /// `--authentication-token-webhook-config-file`: the webhook thread's handle.
     token_webhook: Option<crate::authn::webhook::WebhookTokenAuthenticator>,
     /// `--authentication-config` / `--oidc-*`: the JWT issuers' state, kept current.
@@ -292,6 +298,13 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
                 )?)
             }
             None => None,
+        },
+        kubelet: Arc::new(crate::endpoints::connect::KubeletClient::new(
+            &opts.kubelet,
+        )?),
+        signing_ca: csr_signer::SigningCa {
+            cert: pki.paths.ca_cert.clone(),
+            key: pki.paths.ca_key.clone(),
         },
         service_account_tokens: Arc::new(service_account_tokens(
             &opts,
@@ -666,7 +679,12 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                     .collect(),
             ),
             Discovery::new(&boot.addr.to_string()),
-            RestApi::new(Rc::clone(&store), boot.max_body).with_reviewers(reviewers),
+            RestApi::new(Rc::clone(&store), boot.max_body)
+                .with_reviewers(reviewers)
+                .with_connect(Rc::new(crate::endpoints::connect::ConnectApi::new(
+                    Rc::clone(&store),
+                    Arc::clone(&boot.kubelet),
+                ))),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics)))
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
@@ -705,6 +723,23 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         .detach();
         let stop = Arc::clone(&lc.not_accepting_new_requests);
         shards::spawn_local(rbac_aggregation::run(
+            Rc::clone(&store),
+            Rc::clone(&leadership),
+            async move { stop.wait().await },
+        ))
+        .detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(csr_signer::run(
+            Rc::clone(&store),
+            Rc::clone(&leadership),
+            boot.signing_ca.clone(),
+            {
+                let stop = Arc::clone(&lc.not_accepting_new_requests);
+                async move { stop.wait().await }
+            },
+        ))
+        .detach();
+        shards::spawn_local(disruption::run(
             Rc::clone(&store),
             Rc::clone(&leadership),
             async move { stop.wait().await },

@@ -182,12 +182,29 @@ impl Kubeshard {
         self.client_with_timeout(admin, http2, None)
     }
 
+    /// An admin HTTP/1.1 client that does not follow redirects (to see a 301 itself).
+    pub fn no_redirect_client(&self) -> reqwest::Client {
+        self.builder(true, false, Some(Duration::from_secs(20)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     fn client_with_timeout(
         &self,
         admin: bool,
         http2: bool,
         timeout: Option<Duration>,
     ) -> reqwest::Client {
+        self.builder(admin, http2, timeout).build().expect("client")
+    }
+
+    fn builder(
+        &self,
+        admin: bool,
+        http2: bool,
+        timeout: Option<Duration>,
+    ) -> reqwest::ClientBuilder {
         let ca = reqwest::Certificate::from_pem(&self.ca_pem()).expect("ca");
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
@@ -204,7 +221,7 @@ impl Kubeshard {
         if !http2 {
             b = b.http1_only();
         }
-        b.build().expect("client")
+        b
     }
 
     /// RSS of the server process in KiB.

@@ -9,5 +9,5 @@ pub mod limits;
 mod timer;
 
 pub use exec::LocalExec;
-pub use io::HyperIo;
+pub use io::{HyperIo, ShardIo};
 pub use timer::ShardTimer;

@@ -5,6 +5,7 @@
 
 mod answer;
 mod body;
+mod component_status;
 mod render;
 pub mod reviews;
 
@@ -33,6 +34,7 @@ pub struct RestApi {
     store: Rc<Store>,
     body: BodyReader,
     reviewers: Option<Rc<reviews::Reviewers>>,
+    connect: Option<Rc<crate::endpoints::connect::ConnectApi>>,
 }
 
 /// One routed request: its row, what it addresses, its query and what reads return.
@@ -60,7 +62,14 @@ impl RestApi {
             store,
             body: BodyReader { max_body },
             reviewers: None,
+            connect: None,
         }
+    }
+
+    /// Forwards the connect subresources (log, exec, attach, portforward, proxy) with `connect`.
+    pub fn with_connect(mut self, connect: Rc<crate::endpoints::connect::ConnectApi>) -> Self {
+        self.connect = Some(connect);
+        self
     }
 
     /// Answers the review resources and TokenRequests with `reviewers`.
@@ -178,6 +187,30 @@ impl RestApi {
         let (res, facts) = (&*r.res, &r.facts);
         let scale = facts.subresource == Some(Subresource::Scale);
         let token = facts.subresource == Some(Subresource::Token);
+        if let Some(sub) = facts.subresource.filter(|s| s.is_connect()) {
+            let Some(connect) = &self.connect else {
+                return Err(
+                    Status::method_not_supported(res.api.group, res.api.plural, verb).into(),
+                );
+            };
+            return Ok(connect
+                .serve(req, res, sub, facts, &r.query)
+                .await
+                .unwrap_or_else(|e| response::status(&e)));
+        }
+        let bindings = res.api.group.is_empty() && res.api.plural == "bindings";
+        if verb == "create"
+            && (bindings
+                || matches!(
+                    facts.subresource,
+                    Some(Subresource::Binding | Subresource::Eviction)
+                ))
+        {
+            return self.pod_action(req, res, facts).await;
+        }
+        if res.api.group.is_empty() && res.api.plural == "componentstatuses" {
+            return Ok(component_status::serve(store, r, verb));
+        }
         if (!res.api.stored || token) && verb == "create" {
             let Some(reviewers) = &self.reviewers else {
                 return Err(
@@ -273,6 +306,32 @@ impl RestApi {
 }
 
 impl RestApi {
+    /// `pods/binding`, `bindings` and `pods/eviction`: writes the Store makes on a Pod's
+    /// behalf, answered with a bare Success.
+    async fn pod_action(
+        &self,
+        req: Request<Incoming>,
+        res: &Resource,
+        facts: &RequestFacts,
+    ) -> Result<Response<Body>, Failure> {
+        let table = self.store.table();
+        let pods = table
+            .get("", "v1", "pods")
+            .ok_or_else(|| Status::method_not_supported(res.api.group, res.api.plural, "create"))?;
+        let body = self.body.json(req).await?;
+        let done = if facts.subresource == Some(Subresource::Eviction) {
+            let budgets = table
+                .get("policy", "v1", "poddisruptionbudgets")
+                .ok_or_else(|| {
+                    Status::method_not_supported(res.api.group, res.api.plural, "create")
+                })?;
+            self.store.evict(&pods, &budgets, facts, &body).await?
+        } else {
+            self.store.bind(&pods, facts, &body).await?
+        };
+        Ok(stored(done))
+    }
+
     /// A list's answer: printed (Table, metadata) whole, else streamed item by item.
     fn list_answer(&self, r: &Routed, listed: Listed) -> Result<Response<Body>, Failure> {
         if r.output != Output::Json {

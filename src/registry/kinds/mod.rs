@@ -8,7 +8,9 @@
 //! kind's per-shard state (the Service allocators' stripe) lives in its hooks; a custom
 //! resource will be one schema-driven hooks value.
 
+pub mod certificates;
 pub mod config;
+pub mod disruption;
 pub mod endpoints;
 mod fields;
 pub mod namespace;
@@ -136,6 +138,10 @@ pub trait KindHooks {
         Value::Object(Map::new())
     }
 
+    /// Fields a new object takes from the user creating it (a CertificateSigningRequest's
+    /// requester), before the create strategy.
+    fn stamp_requester(&self, _obj: &mut Object, _user: &crate::request::UserInfo) {}
+
     /// Fields the server sets on a new object, after its defaults (upstream's
     /// `PrepareForCreate` beyond metadata).
     fn prepare_create(&self, _obj: &mut Object) {}
@@ -152,6 +158,22 @@ pub trait KindHooks {
             "the {} subresource does not write",
             sub.name()
         )))
+    }
+
+    /// Changes an update makes beyond the generic strategy (upstream's `PrepareForUpdate`:
+    /// a CertificateSigningRequest's spec never changes), for the object (`sub` None) or a
+    /// subresource.
+    fn prepare_update(&self, _sub: Option<Subresource>, _obj: &mut Object, _old: &Object) {}
+
+    /// Rules an update must keep against the stored object (upstream's
+    /// `Validate<Kind>Update`), after [`KindHooks::validate`].
+    fn validate_update(
+        &self,
+        _sub: Option<Subresource>,
+        _obj: &Object,
+        _old: &Object,
+    ) -> Vec<FieldError> {
+        Vec::new()
     }
 
     /// The kind's validation (upstream's `Validate<Kind>`) after the metadata every kind

@@ -36,6 +36,7 @@ impl Store {
         let given_name = Meta::of(&obj).name().unwrap_or_default().to_string();
         let attrs = self.attributes(Operation::Create, res, req, &given_name, None);
         self.admission.admit(attrs, Some(&mut obj)).await?;
+        res.hooks.stamp_requester(&mut obj, &req.user);
         let mut obj = strategy::prepare_create(res, obj, req.namespace.as_deref())?;
         let name = Meta::of(&obj).name().unwrap_or_default().to_string();
         let attrs = self.attributes(Operation::Create, res, req, &name, None);

@@ -19,6 +19,7 @@ mod facts;
 mod list;
 mod options;
 mod patch;
+mod pod_actions;
 mod reads;
 mod scale;
 #[cfg(test)]
@@ -156,6 +157,12 @@ impl Store {
         let cache = self.cache.as_ref()?;
         let root = keys::collection_prefix(&self.prefix, segment, None);
         Some(cache.changes(cache.resource_index(root.as_bytes())?))
+    }
+
+    /// Whether the storage backend answered its last health probe (what `componentstatuses`
+    /// reports as `etcd-0`).
+    pub fn backend_healthy(&self) -> bool {
+        self.storage.healthy()
     }
 
     /// The resource table this store serves.
