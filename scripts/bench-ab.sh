@@ -8,6 +8,7 @@
 #
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY     # e.g. a release build of main vs this tree
 #   SERVER_CPUS=0 LOAD_CPUS=1 SECONDS_PER_RUN=10 RUNS=3 CONCURRENCY=64 scripts/bench-ab.sh A B
+#   HTTP1=1 scripts/bench-ab.sh A B                 # HTTP/1.1 connections instead of HTTP/2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVER_CPUS=${SERVER_CPUS:-0}
@@ -16,6 +17,8 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 RUNS=${RUNS:-3}
 CONCURRENCY=${CONCURRENCY:-64}
 MODE=${MODE:-get}
+HTTP1=${HTTP1:-0}
+proto=(); [ "$HTTP1" = 1 ] && proto=(--http1)
 CREATES=${CREATES:-20000}
 [ $# -ge 2 ] || { echo "usage: $0 BINARY_A BINARY_B [...]" >&2; exit 2; }
 cargo build --release --example get_load >/dev/null
@@ -51,10 +54,10 @@ for run in $(seq "$RUNS"); do
     base="https://127.0.0.1:${port[$j]}/api/v1/namespaces/default/configmaps"
     if [ "$MODE" = create ]; then
       out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "$base" --pki "$d/pki" --concurrency "$CONCURRENCY" \
-        --create "$CREATES" --bytes 500 --name-prefix "run$run")
+        --create "$CREATES" --bytes 500 --name-prefix "run$run" "${proto[@]}")
     else
       out=$(taskset -c "$LOAD_CPUS" "$LOAD" --url "$base/bench" --pki "$d/pki" \
-        --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN")
+        --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" "${proto[@]}")
     fi
     after=$(cpu_ticks "${pid[$j]}")
     n=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
@@ -62,7 +65,7 @@ for run in $(seq "$RUNS"); do
     cpu[$j]+="$(python3 -c "print(($after-$before)/$hz*1e6/max($n,1))") "
   done
 done
-echo "MODE=$MODE, server CPUs $SERVER_CPUS, load CPUs $LOAD_CPUS, concurrency $CONCURRENCY, $RUNS runs (median)"
+echo "MODE=$MODE, HTTP1=$HTTP1, server CPUs $SERVER_CPUS, load CPUs $LOAD_CPUS, concurrency $CONCURRENCY, $RUNS runs (median)"
 printf '%-60s %10s %16s\n' "build" "req/s" "server us/req"
 for j in $(seq 0 $((i-1))); do
   bin=$(eval echo "\${$((j+1))}")

@@ -267,3 +267,99 @@ fn componentstatuses_report_the_storage_backend() {
     let (ok, _, err) = kubectl(c.ks, &["get", "cs", "nope"]);
     assert!(!ok && err.contains("Component not found: nope"), "{err}");
 }
+
+/// The text of a 422's message and its causes' fields, for asserting on.
+fn invalid(code: u16, body: &Value) -> String {
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["reason"], "Invalid", "{body}");
+    assert!(
+        body["details"]["causes"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+    body["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn csi_address_and_device_kinds_default_validate_and_print() {
+    let ks = Kubeshard::start(&[]);
+    let c = At {
+        ks: &ks,
+        c: ks.client(true, true),
+    };
+    rt().block_on(async {
+        // CSIDriver: upstream's defaults, and the fields an update may not change.
+        let drivers = "/apis/storage.k8s.io/v1/csidrivers";
+        let (code, d) = send(&c, "POST", drivers, Some(json!({"metadata": {"name": "csi.example.com"}, "spec": {}}))).await;
+        assert_eq!(code, 201, "{d}");
+        assert_eq!(d["spec"]["attachRequired"], true);
+        assert_eq!(d["spec"]["fsGroupPolicy"], "ReadWriteOnceWithFSType");
+        assert_eq!(d["spec"]["volumeLifecycleModes"], json!(["Persistent"]));
+        let (code, body) = send(&c, "PATCH", &format!("{drivers}/csi.example.com"), Some(json!({"spec": {"attachRequired": false}}))).await;
+        let msg = invalid(code, &body);
+        assert_eq!(msg, "CSIDriver.storage.k8s.io \"csi.example.com\" is invalid: spec.attachedRequired: Invalid value: false: field is immutable");
+        let (code, _) = send(&c, "PATCH", &format!("{drivers}/csi.example.com"), Some(json!({"spec": {"storageCapacity": true}}))).await;
+        assert_eq!(code, 200);
+
+        // VolumeAttachment: exactly one source; then printed as upstream's columns.
+        let attachments = "/apis/storage.k8s.io/v1/volumeattachments";
+        let va = json!({"metadata": {"name": "va1"}, "spec": {"attacher": "csi.example.com", "nodeName": "node-1", "source": {}}});
+        let (code, body) = send(&c, "POST", attachments, Some(va.clone())).await;
+        assert!(invalid(code, &body).contains("spec.source: Required value: must specify exactly one of inlineVolumeSpec and persistentVolumeName"), "{body}");
+        let mut va = va;
+        va["spec"]["source"] = json!({"persistentVolumeName": "pv-1"});
+        let (code, body) = send(&c, "POST", attachments, Some(va)).await;
+        assert_eq!(code, 201, "{body}");
+        let (ok, out, err) = kubectl(c.ks, &["get", "volumeattachments"]);
+        assert!(ok, "{err}");
+        let mut lines = out.lines();
+        let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(head, ["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"], "{out}");
+        let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+        assert_eq!(row[..5], ["va1", "csi.example.com", "pv-1", "node-1", "false"], "{out}");
+        let (ok, out, err) = kubectl(c.ks, &["get", "csidrivers"]);
+        assert!(ok, "{err}");
+        assert!(out.lines().next().unwrap().contains("ATTACHREQUIRED   PODINFOONMOUNT   STORAGECAPACITY   TOKENREQUESTS   REQUIRESREPUBLISH   MODES"), "{out}");
+        assert!(out.contains("<unset>") && out.contains("Persistent"), "{out}");
+
+        // IPAddress: named by its canonical address, IPv6 included.
+        let ips = "/apis/networking.k8s.io/v1/ipaddresses";
+        let parent = json!({"group": "", "resource": "services", "namespace": "default", "name": "web"});
+        let (code, body) = send(&c, "POST", ips, Some(json!({"metadata": {"name": "fd00::10"}, "spec": {"parentRef": parent}}))).await;
+        assert_eq!(code, 201, "{body}");
+        let (code, body) = send(&c, "POST", ips, Some(json!({"metadata": {"name": "fd00:0::11"}, "spec": {"parentRef": parent}}))).await;
+        assert!(invalid(code, &body).contains("metadata.name: Invalid value: \"fd00:0::11\": must be in canonical form (\"fd00::11\")"), "{body}");
+        let (code, body) = send(&c, "POST", ips, Some(json!({"metadata": {"name": "fd00::12"}, "spec": {}}))).await;
+        assert!(invalid(code, &body).contains("spec.parentRef: Required value"), "{body}");
+
+        // ServiceCIDR: canonical ranges that may only grow to dual-stack.
+        let cidrs = "/apis/networking.k8s.io/v1/servicecidrs";
+        let (code, body) = send(&c, "POST", cidrs, Some(json!({"metadata": {"name": "extra"}, "spec": {"cidrs": ["10.200.0.1/16"]}}))).await;
+        assert!(invalid(code, &body).contains("spec.cidrs[0]: Invalid value: \"10.200.0.1/16\": must not have bits set beyond the prefix length"), "{body}");
+        let (code, body) = send(&c, "POST", cidrs, Some(json!({"metadata": {"name": "extra"}, "spec": {"cidrs": ["10.200.0.0/16"]}}))).await;
+        assert_eq!(code, 201, "{body}");
+        let (code, body) = send(&c, "PATCH", &format!("{cidrs}/extra"), Some(json!({"spec": {"cidrs": ["10.201.0.0/16"]}}))).await;
+        assert!(invalid(code, &body).contains("spec.cidrs[0]: Invalid value: \"10.201.0.0/16\": field is immutable"), "{body}");
+        let (code, body) = send(&c, "PATCH", &format!("{cidrs}/extra"), Some(json!({"spec": {"cidrs": ["10.200.0.0/16", "fd00:200::/108"]}}))).await;
+        assert_eq!(code, 200, "{body}");
+
+        // ResourceClaim: requests defaulted to one device, the spec fixed once created.
+        let claims = "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims";
+        let claim = json!({"metadata": {"name": "gpu"}, "spec": {"devices": {"requests": [
+            {"name": "gpu", "exactly": {"deviceClassName": "gpu.example.com"}}]}}});
+        let (code, body) = send(&c, "POST", claims, Some(claim)).await;
+        assert_eq!(code, 201, "{body}");
+        assert_eq!(body["spec"]["devices"]["requests"][0]["exactly"]["allocationMode"], "ExactCount");
+        assert_eq!(body["spec"]["devices"]["requests"][0]["exactly"]["count"], 1);
+        let (code, body) = send(&c, "PATCH", &format!("{claims}/gpu"), Some(json!({"spec": {"devices": {"requests": [
+            {"name": "gpu", "exactly": {"deviceClassName": "other"}}]}}}))).await;
+        assert!(invalid(code, &body).contains("spec: Invalid value: "), "{body}");
+        let (code, body) = send(&c, "POST", claims, Some(json!({"metadata": {"name": "bad"}, "spec": {"devices": {"requests": [{"name": "r"}]}}}))).await;
+        assert!(invalid(code, &body).contains("spec.devices.requests[0]: Required value: exactly one of `exactly` or `firstAvailable` is required"), "{body}");
+        let (ok, out, err) = kubectl(c.ks, &["get", "resourceclaims"]);
+        assert!(ok, "{err}");
+        let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(row[..2], ["gpu", "pending"], "{out}");
+    });
+}

@@ -241,21 +241,21 @@ fn aggregated_discovery_by_accept_with_etags() {
             assert_eq!(core["versions"][0]["freshness"], "Current");
             assert_eq!(
                 find(&core["versions"][0]["resources"], "resource", "pods"),
-                &json!({"resource": "pods", "responseKind": {"group": "", "version": "v1", "kind": "Pod"},
+                &json!({"resource": "pods", "responseKind": {"group": "", "version": "", "kind": "Pod"},
                     "scope": "Namespaced", "singularResource": "pod",
                     "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
                     "shortNames": ["po"], "categories": ["all"],
                     "subresources": [
-                        {"subresource": "attach", "responseKind": {"group": "", "version": "v1", "kind": "PodAttachOptions"}, "verbs": ["create", "get"]},
-                        {"subresource": "binding", "responseKind": {"group": "", "version": "v1", "kind": "Binding"}, "verbs": ["create"]},
-                        {"subresource": "ephemeralcontainers", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
+                        {"subresource": "attach", "responseKind": {"group": "", "version": "", "kind": "PodAttachOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "binding", "responseKind": {"group": "", "version": "", "kind": "Binding"}, "verbs": ["create"]},
+                        {"subresource": "ephemeralcontainers", "responseKind": {"group": "", "version": "", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
                         {"subresource": "eviction", "responseKind": {"group": "policy", "version": "v1", "kind": "Eviction"}, "verbs": ["create"]},
-                        {"subresource": "exec", "responseKind": {"group": "", "version": "v1", "kind": "PodExecOptions"}, "verbs": ["create", "get"]},
-                        {"subresource": "log", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get"]},
-                        {"subresource": "portforward", "responseKind": {"group": "", "version": "v1", "kind": "PodPortForwardOptions"}, "verbs": ["create", "get"]},
-                        {"subresource": "proxy", "responseKind": {"group": "", "version": "v1", "kind": "PodProxyOptions"}, "verbs": ["create", "delete", "get", "patch", "update"]},
-                        {"subresource": "resize", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
-                        {"subresource": "status", "responseKind": {"group": "", "version": "v1", "kind": "Pod"}, "verbs": ["get", "patch", "update"]}]})
+                        {"subresource": "exec", "responseKind": {"group": "", "version": "", "kind": "PodExecOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "log", "responseKind": {"group": "", "version": "", "kind": "Pod"}, "verbs": ["get"]},
+                        {"subresource": "portforward", "responseKind": {"group": "", "version": "", "kind": "PodPortForwardOptions"}, "verbs": ["create", "get"]},
+                        {"subresource": "proxy", "responseKind": {"group": "", "version": "", "kind": "PodProxyOptions"}, "verbs": ["create", "delete", "get", "patch", "update"]},
+                        {"subresource": "resize", "responseKind": {"group": "", "version": "", "kind": "Pod"}, "verbs": ["get", "patch", "update"]},
+                        {"subresource": "status", "responseKind": {"group": "", "version": "", "kind": "Pod"}, "verbs": ["get", "patch", "update"]}]})
             );
             assert_eq!(
                 find(&core["versions"][0]["resources"], "resource", "nodes")["scope"],
@@ -273,7 +273,7 @@ fn aggregated_discovery_by_accept_with_etags() {
                 deploy["subresources"],
                 json!([
                     {"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]},
-                    {"subresource": "status", "responseKind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "verbs": ["get", "patch", "update"]}
+                    {"subresource": "status", "responseKind": {"group": "", "version": "", "kind": "Deployment"}, "verbs": ["get", "patch", "update"]}
                 ])
             );
             let autoscaling = v["items"]
@@ -290,7 +290,11 @@ fn aggregated_discovery_by_accept_with_etags() {
                 .collect();
             assert_eq!(versions, [&json!("v2"), &json!("v1")]);
             let v1 = find(&autoscaling["versions"][1]["resources"], "resource", "horizontalpodautoscalers");
-            assert_eq!(v1["responseKind"]["version"], "v1");
+            // upstream leaves a kind's group and version empty when they are the resource's own.
+            assert_eq!(
+                v1["responseKind"],
+                json!({"group": "", "version": "", "kind": "HorizontalPodAutoscaler"})
+            );
         }
 
         // ETag and If-None-Match, aggregated and legacy.

@@ -436,7 +436,7 @@ const fn review(
 /// Reviews are only created.
 const CREATE_ONLY: &[&str] = &["create"];
 
-use NameRule::{Dns1035Label, Label, PathSegment, Subdomain};
+use NameRule::{Dns1035Label, IpAddress, Label, PathSegment, Subdomain};
 use Subresource::{
     Approval, Attach, Binding, EphemeralContainers, Eviction, Exec, Finalize, Log, PortForward,
     Proxy, Resize, Scale, Status, Token,
@@ -525,7 +525,7 @@ pub static RESOURCES: &[ApiResource] = &[
     // networking.k8s.io/v1
     def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", NONE, NONE, false, NO_SUB, "ingressclasses", Subdomain, true),
     def("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", &["ing"], NONE, true, STATUS, "ingress", Subdomain, true),
-    def("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", &["ip"], NONE, false, NO_SUB, "ipaddresses", Subdomain, false),
+    def("networking.k8s.io", "v1", "IPAddress", "ipaddresses", "ipaddress", &["ip"], NONE, false, NO_SUB, "ipaddresses", IpAddress, false),
     def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", &["netpol"], NONE, true, NO_SUB, "networkpolicies", Subdomain, true),
     def("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", "servicecidr", NONE, NONE, false, STATUS, "servicecidrs", Subdomain, false),
     // policy/v1

@@ -16,6 +16,8 @@ pub enum NameRule {
     Dns1035Label,
     /// Any path segment (RBAC kinds): not `.`/`..`, no `/` or `%`.
     PathSegment,
+    /// An IP address in canonical form (IPAddresses are named by the address they hold).
+    IpAddress,
 }
 
 /// One field problem, as upstream's `field.Error`.
@@ -40,6 +42,15 @@ impl FieldError {
         }
     }
 
+    /// `Invalid value: <value>: <detail>` for any JSON value (a number shows unquoted).
+    pub fn invalid_value(field: impl Into<String>, value: &Value, detail: impl AsRef<str>) -> Self {
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: {value}: {}", detail.as_ref()),
+        }
+    }
+
     /// `Required value: <detail>`.
     pub fn required(field: impl Into<String>, detail: &str) -> Self {
         let message = if detail.is_empty() {
@@ -54,12 +65,15 @@ impl FieldError {
         }
     }
 
-    /// `Too long: must have at most <n> bytes`.
+    /// `Too long: may not be more than <n> bytes` (apimachinery's wording since v1.32).
     pub fn too_long(field: impl Into<String>, max: usize) -> Self {
         Self {
             reason: "FieldValueTooLong",
             field: field.into(),
-            message: format!("Too long: must have at most {max} bytes"),
+            message: format!(
+                "Too long: may not be more than {max} byte{}",
+                if max == 1 { "" } else { "s" }
+            ),
         }
     }
 
@@ -70,6 +84,34 @@ impl FieldError {
             field: field.into(),
             message: format!("Forbidden: {detail}"),
         }
+    }
+
+    /// `Unsupported value: <value>: supported values: "a", "b"`.
+    pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
+        let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Self {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                quoted.join(", ")
+            ),
+        }
+    }
+
+    /// `Duplicate value: <value>`.
+    pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
+        Self {
+            reason: "FieldValueDuplicate",
+            field: field.into(),
+            message: format!("Duplicate value: {value:?}"),
+        }
+    }
+
+    /// `Invalid value: <value>: field is immutable`, for any JSON value (objects are shown
+    /// as their JSON, where upstream prints the Go value).
+    pub fn immutable(field: impl Into<String>, value: Option<&Value>) -> Self {
+        Self::invalid_value(field, value.unwrap_or(&Value::Null), "field is immutable")
     }
 
     /// The Status cause for this error.
@@ -173,6 +215,91 @@ pub fn path_segment(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// Problems with `value` as an IP address, in the order of upstream's `IsValidIP`: it must
+/// parse, have no leading zeros, not be IPv4-mapped IPv6, and be written canonically.
+pub fn ip_address(value: &str) -> Vec<String> {
+    match parse_ip(value) {
+        Err(msg) => vec![msg.into()],
+        Ok(ip) if is_v4_mapped(ip) => vec!["must not be an IPv4-mapped IPv6 address".into()],
+        Ok(ip) if ip.to_string() != value => {
+            vec![format!("must be in canonical form ({:?})", ip.to_string())]
+        }
+        Ok(_) => Vec::new(),
+    }
+}
+
+fn is_v4_mapped(ip: std::net::IpAddr) -> bool {
+    matches!(ip, std::net::IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
+}
+
+/// An address, or why it is not one (Rust refuses IPv4 leading zeros, Go's `ParseIP` reads
+/// them; upstream then rejects them with its own message).
+fn parse_ip(value: &str) -> Result<std::net::IpAddr, &'static str> {
+    const INVALID: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+    if let Ok(ip) = value.parse() {
+        return Ok(ip);
+    }
+    let octets: Vec<&str> = value.split('.').collect();
+    let leading_zeros = octets.len() == 4
+        && octets
+            .iter()
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()))
+        && octets
+            .iter()
+            .all(|o| o.parse::<u16>().is_ok_and(|n| n <= 255))
+        && octets.iter().any(|o| o.len() > 1 && o.starts_with('0'));
+    Err(if leading_zeros {
+        "must not have leading 0s"
+    } else {
+        INVALID
+    })
+}
+
+/// Problems with `value` as a CIDR, in the order of upstream's `IsValidCIDR`: it must parse,
+/// have no leading zeros, no IPv4-mapped IPv6 address, no bits beyond the prefix length, and
+/// be written canonically.
+pub fn cidr(value: &str) -> Vec<String> {
+    const INVALID: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
+    let Some((ip, len)) = value.split_once('/') else {
+        return vec![INVALID.into()];
+    };
+    let ip = match parse_ip(ip) {
+        Ok(ip) => ip,
+        Err("must not have leading 0s") => {
+            return vec!["must not have leading 0s in IP or prefix length".into()]
+        }
+        Err(_) => return vec![INVALID.into()],
+    };
+    let Ok(bits) = len.parse::<u8>() else {
+        return vec![INVALID.into()];
+    };
+    if len.len() > 1 && len.starts_with('0') {
+        return vec!["must not have leading 0s in IP or prefix length".into()];
+    }
+    let network = match ip {
+        std::net::IpAddr::V4(a) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            std::net::IpAddr::V4((u32::from(a) & mask).into())
+        }
+        std::net::IpAddr::V6(a) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            std::net::IpAddr::V6((u128::from(a) & mask).into())
+        }
+        _ => return vec![INVALID.into()],
+    };
+    if is_v4_mapped(ip) {
+        return vec!["must not have an IPv4-mapped IPv6 address".into()];
+    }
+    if network != ip {
+        return vec!["must not have bits set beyond the prefix length".into()];
+    }
+    let canonical = format!("{network}/{bits}");
+    if canonical != value {
+        return vec![format!("must be in canonical form ({canonical:?})")];
+    }
+    Vec::new()
+}
+
 /// Problems with `name` under `rule`.
 pub fn name(rule: NameRule, name: &str) -> Vec<String> {
     match rule {
@@ -180,6 +307,7 @@ pub fn name(rule: NameRule, name: &str) -> Vec<String> {
         NameRule::Label => dns1123_label(name),
         NameRule::Dns1035Label => dns1035_label(name),
         NameRule::PathSegment => path_segment(name),
+        NameRule::IpAddress => ip_address(name),
     }
 }
 

@@ -130,7 +130,10 @@ pub(super) fn for_kind(group: &str, kind: &str) -> (&'static [Col], Cells) {
         ("coordination.k8s.io", "Lease") => (LEASE, lease),
         ("networking.k8s.io", "Ingress") => (INGRESS, ingress),
         ("", "PersistentVolumeClaim") => (PVC, pvc),
-        _ => super::cluster::for_kind(group, kind).unwrap_or((DEFAULT, default)),
+        _ => super::cluster::for_kind(group, kind)
+            .or_else(|| super::storage::for_kind(group, kind))
+            .or_else(|| super::allocation::for_kind(group, kind))
+            .unwrap_or((DEFAULT, default)),
     }
 }
 

@@ -3,8 +3,10 @@
 //! each row carries.
 
 mod age;
+mod allocation;
 mod cluster;
 mod columns;
+mod storage;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Map, Value};

@@ -11,8 +11,11 @@ use std::sync::Arc;
 pub use crate::api::resources::*;
 
 use super::conversion::Conversion;
+use super::kinds::addresses::AddressHooks;
 use super::kinds::certificates::CsrHooks;
 use super::kinds::config::{ConfigMapHooks, SecretHooks};
+use super::kinds::csi::CsiHooks;
+use super::kinds::devices::DeviceHooks;
 use super::kinds::endpoints::EndpointsHooks;
 use super::kinds::namespace::NamespaceHooks;
 use super::kinds::pod::PodHooks;
@@ -121,6 +124,16 @@ fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
         ("batch", "Job") => workload(W::Job),
         ("batch", "CronJob") => workload(W::CronJob),
         ("certificates.k8s.io", "CertificateSigningRequest") => Rc::new(CsrHooks),
+        ("networking.k8s.io", "ServiceCIDR") => Rc::new(AddressHooks::ServiceCidr),
+        ("networking.k8s.io", "IPAddress") => Rc::new(AddressHooks::IpAddress),
+        ("storage.k8s.io", kind) => match CsiHooks::for_kind(kind) {
+            Some(h) => Rc::new(h),
+            None => Rc::new(Plain),
+        },
+        ("resource.k8s.io", kind) => match DeviceHooks::for_kind(kind) {
+            Some(h) => Rc::new(h),
+            None => Rc::new(Plain),
+        },
         _ => Rc::new(Plain),
     }
 }

@@ -191,6 +191,20 @@ impl From<Gvk> for GvkJson {
     }
 }
 
+impl GvkJson {
+    /// `kind` as upstream's aggregated discovery writes it for a resource of `home`: group and
+    /// version empty when they are the resource's own (as in the legacy lists), filled in only
+    /// for a kind of another group/version (a `Scale`, an `Eviction`).
+    fn relative_to(kind: Gvk, home: Gvk) -> Self {
+        let same = kind.group == home.group && kind.version == home.version;
+        Self {
+            group: if same { "" } else { kind.group },
+            version: if same { "" } else { kind.version },
+            kind: kind.kind,
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SubresourceDiscovery {
@@ -323,7 +337,7 @@ fn api_resources(group: &str, version: &str) -> Vec<ApiResource> {
 fn resource_discovery(r: &resources::ApiResource) -> ResourceDiscovery {
     ResourceDiscovery {
         resource: r.plural,
-        response_kind: r.gvk().into(),
+        response_kind: GvkJson::relative_to(r.gvk(), r.gvk()),
         scope: if r.namespaced {
             "Namespaced"
         } else {
@@ -338,7 +352,7 @@ fn resource_discovery(r: &resources::ApiResource) -> ResourceDiscovery {
             .iter()
             .map(|s| SubresourceDiscovery {
                 subresource: s.name(),
-                response_kind: s.response_kind(r).into(),
+                response_kind: GvkJson::relative_to(s.response_kind(r), r.gvk()),
                 verbs: s.verbs(),
             })
             .collect(),

@@ -8,8 +8,11 @@
 //! kind's per-shard state (the Service allocators' stripe) lives in its hooks; a custom
 //! resource will be one schema-driven hooks value.
 
+pub mod addresses;
 pub mod certificates;
 pub mod config;
+pub mod csi;
+pub mod devices;
 pub mod disruption;
 pub mod endpoints;
 mod fields;
@@ -246,4 +249,26 @@ pub const NODE_FIELDS: &[&str] = &["spec.unschedulable"];
 #[cfg(test)]
 pub(crate) fn object(v: Value) -> Object {
     v.as_object().cloned().unwrap_or_default()
+}
+
+/// What the kinds' unit tests share: objects from JSON, errors as the lines clients read.
+#[cfg(test)]
+pub(crate) mod testing {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::Value;
+
+    use super::Object;
+    use crate::api::validation::FieldError;
+
+    /// `v` (a JSON object) as an [`Object`].
+    pub(crate) fn o(v: Value) -> Object {
+        v.as_object().cloned().unwrap()
+    }
+
+    /// Each error as `field: message`, as a Status message lists it.
+    pub(crate) fn messages(errs: &[FieldError]) -> Vec<String> {
+        errs.iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect()
+    }
 }
