@@ -84,6 +84,10 @@ pub struct HttpConfig {
     pub http2_max_concurrent_streams: u32,
     /// HTTP/2 keep-alive ping interval (None: no pings).
     pub http2_keepalive_interval: Option<Duration>,
+    /// The chance (0 to 0.02) that an HTTP/2 request ends its connection gracefully (GOAWAY
+    /// after its answer), kube-apiserver's `--goaway-chance`: clients behind a load balancer
+    /// then spread over the servers instead of staying on the first.
+    pub goaway_chance: f64,
 }
 
 /// Counts of what a server did, returned when it stops.
@@ -261,9 +265,19 @@ async fn serve_connection(
     // so a client never sends another request on a connection the server is about to close.
     let closing = Rc::new(std::cell::Cell::new(false));
     let closing_in_service = Rc::clone(&closing);
+    // upstream's probabilistic GOAWAY: the request is answered, then the connection ends.
+    let goaway_chance = match protocol {
+        Protocol::Http2 => cfg.goaway_chance,
+        Protocol::Http1 => 0.0,
+    };
+    let goaway = Signal::new("goaway");
+    let goaway_in_service = Arc::clone(&goaway);
     let service = hyper::service::service_fn(move |req| {
         let fut = handler(req, Rc::clone(&info));
         let closing = Rc::clone(&closing_in_service);
+        if goaway_chance > 0.0 && fastrand::f64() < goaway_chance {
+            goaway_in_service.fire();
+        }
         async move {
             let mut resp = fut.await;
             if closing.get() {
@@ -283,7 +297,7 @@ async fn serve_connection(
                 .max_concurrent_streams(cfg.http2_max_concurrent_streams)
                 .keep_alive_interval(cfg.http2_keepalive_interval);
             let conn = b.serve_connection(HyperIo(tls_stream), service);
-            drive(conn, &stop, |c| c.graceful_shutdown()).await
+            drive(conn, &stop, &goaway, |c| c.graceful_shutdown()).await
         }
         Protocol::Http1 => {
             let mut b = http1::Builder::new();
@@ -347,11 +361,12 @@ where
     conn.await
 }
 
-/// Runs a hyper connection; when `stop` fires, asks it to shut down gracefully and keeps
-/// driving it until it has finished.
+/// Runs a hyper connection; when `stop` (the drain) or `goaway` (this connection only) fires,
+/// asks it to shut down gracefully and keeps driving it until it has finished.
 async fn drive<C>(
     conn: C,
     stop: &Arc<Signal>,
+    goaway: &Arc<Signal>,
     graceful: impl FnOnce(Pin<&mut C>),
 ) -> hyper::Result<()>
 where
@@ -359,7 +374,7 @@ where
 {
     let mut conn = pin!(conn);
     let first = future::or(async { Some(conn.as_mut().await) }, async {
-        stop.wait().await;
+        future::or(stop.wait(), goaway.wait()).await;
         None
     })
     .await;

@@ -13,6 +13,31 @@ pub struct GenericOptions {
     /// by flags such as --min-request-timeout for specific types of requests.
     #[arg(long = "request-timeout", value_name = "duration", default_value = "1m0s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// An optional field indicating the minimum number of seconds a handler must keep a
+    /// request open before timing it out. Currently only honored by the watch request
+    /// handler, which picks a randomized value above this number as the connection timeout,
+    /// to spread out load.
+    #[arg(
+        long = "min-request-timeout",
+        value_name = "int",
+        default_value_t = 1800,
+        allow_negative_numbers = true
+    )]
+    pub min_request_timeout: i64,
+    /// To prevent HTTP/2 clients from getting stuck on a single apiserver, randomly close a
+    /// connection (GOAWAY). The client's other in-flight requests won't be affected, and the
+    /// client will reconnect, likely landing on a different apiserver after going through the
+    /// load balancer again. This argument sets the fraction of requests that will be sent a
+    /// GOAWAY. Clusters with single apiservers, or which don't use a load balancer, should NOT
+    /// enable this. Min is 0 (off), Max is .02 (1/50 requests); .001 (1/1000) is a recommended
+    /// starting point.
+    #[arg(
+        long = "goaway-chance",
+        value_name = "float",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub goaway_chance: f64,
     /// Time to delay the termination. During that time the server keeps serving requests
     /// normally. The endpoints /healthz and /livez will return success, but /readyz
     /// immediately returns failure. Graceful termination starts after this delay has elapsed.
@@ -53,6 +78,12 @@ impl GenericOptions {
         let mut errs = Vec::new();
         if self.request_timeout.is_zero() {
             errs.push("--request-timeout must be greater than 0".to_string());
+        }
+        if !(0.0..=0.02).contains(&self.goaway_chance) {
+            errs.push("--goaway-chance can not be less than 0 or greater than 0.02".to_string());
+        }
+        if self.min_request_timeout < 0 {
+            errs.push("--min-request-timeout can not be negative value".to_string());
         }
         if let Err(e) = crate::registry::kinds::service::allocator::IpRange::parse(
             &self.service_cluster_ip_range,

@@ -248,6 +248,25 @@ mod tests {
     }
 
     #[test]
+    fn request_timeout_flags_are_checked_as_upstream() {
+        let o = run_opts(&["--min-request-timeout=60", "--goaway-chance=0.001"]).unwrap();
+        assert_eq!(o.generic.min_request_timeout, 60);
+        assert!(o.validate().is_empty(), "{:?}", o.validate());
+        let o = run_opts(&["--goaway-chance=0.5", "--min-request-timeout=-1"]).unwrap();
+        let errs = o.validate();
+        assert!(
+            errs.contains(
+                &"--goaway-chance can not be less than 0 or greater than 0.02".to_string()
+            ),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"--min-request-timeout can not be negative value".to_string()),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
     fn help_has_named_sections() {
         let (text, code) = run_opts(&["--help"]).unwrap_err();
         assert_eq!(code, 0);

@@ -57,6 +57,8 @@ struct ShardBoot {
     http: HttpConfig,
     lifecycle: Arc<Lifecycle>,
     request_timeout: Duration,
+    /// `--min-request-timeout`: the shortest a watch without `timeoutSeconds` lasts.
+    min_request_timeout: Duration,
     send_retry_after: bool,
     storage: StorageClient,
     storage_prefix: String,
@@ -259,9 +261,13 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
             http2_max_concurrent_streams: tuning.http.http2_max_streams_per_connection,
             http2_keepalive_interval: (!tuning.http.http2_keepalive_interval.is_zero())
                 .then_some(tuning.http.http2_keepalive_interval),
+            goaway_chance: opts.generic.goaway_chance,
         },
         lifecycle: Arc::clone(&lifecycle),
         request_timeout: opts.generic.request_timeout,
+        min_request_timeout: Duration::from_secs(
+            u64::try_from(opts.generic.min_request_timeout).unwrap_or(0),
+        ),
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
         storage_prefix: storage_prefix.clone(),
@@ -680,6 +686,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
             ),
             Discovery::new(&boot.addr.to_string()),
             RestApi::new(Rc::clone(&store), boot.max_body)
+                .with_min_request_timeout(boot.min_request_timeout)
                 .with_reviewers(reviewers)
                 .with_connect(Rc::new(crate::endpoints::connect::ConnectApi::new(
                     Rc::clone(&store),

@@ -24,6 +24,11 @@ pub fn tls_connector(ks: &Kubeshard) -> tokio_rustls::TlsConnector {
 
 /// A TLS client trusting `ks`'s bootstrap CA and presenting the admin client certificate.
 pub fn tls_connector_admin(ks: &Kubeshard) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(admin_client_config(ks)))
+}
+
+/// The client configuration of [`tls_connector_admin`] (to add ALPN protocols to).
+pub fn admin_client_config(ks: &Kubeshard) -> rustls::ClientConfig {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pemfile_certs(&mut std::io::Cursor::new(ks.ca_pem())) {
@@ -36,15 +41,12 @@ pub fn tls_connector_admin(ks: &Kubeshard) -> tokio_rustls::TlsConnector {
         &std::fs::read(pki.join("admin.key")).unwrap(),
     )
     .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(certs, key)
-    .unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .unwrap()
 }
 
 /// Every certificate of a PEM stream.

@@ -10,6 +10,7 @@ mod render;
 pub mod reviews;
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use http::StatusCode;
 use hyper::body::Incoming;
@@ -25,7 +26,8 @@ use crate::printers::Output;
 use crate::registry::patch::PatchType;
 use crate::registry::resources::Resource;
 use crate::registry::store::{
-    dry_run, DeleteOptions, ListOptions, Listed, RequestFacts, Store, Stored,
+    dry_run, randomized_watch_timeout, DeleteOptions, ListOptions, Listed, RequestFacts, Store,
+    Stored,
 };
 use crate::request::{Query, RequestCtx};
 
@@ -35,6 +37,8 @@ pub struct RestApi {
     body: BodyReader,
     reviewers: Option<Rc<reviews::Reviewers>>,
     connect: Option<Rc<crate::endpoints::connect::ConnectApi>>,
+    /// `--min-request-timeout`; zero: a watch without `timeoutSeconds` lasts the default.
+    min_request_timeout: Duration,
 }
 
 /// One routed request: its row, what it addresses, its query and what reads return.
@@ -63,7 +67,15 @@ impl RestApi {
             body: BodyReader { max_body },
             reviewers: None,
             connect: None,
+            min_request_timeout: Duration::ZERO,
         }
+    }
+
+    /// Watches without `timeoutSeconds` last `min` times a random factor in [1, 2), as
+    /// upstream's `--min-request-timeout`.
+    pub fn with_min_request_timeout(mut self, min: Duration) -> Self {
+        self.min_request_timeout = min;
+        self
     }
 
     /// Forwards the connect subresources (log, exec, attach, portforward, proxy) with `connect`.
@@ -264,7 +276,10 @@ impl RestApi {
                 self.list_answer(r, listed)
             }
             "watch" => {
-                let opts = ListOptions::from_query(&r.query)?;
+                let mut opts = ListOptions::from_query(&r.query)?;
+                if opts.watch_timeout.is_none() && !self.min_request_timeout.is_zero() {
+                    opts.watch_timeout = Some(randomized_watch_timeout(self.min_request_timeout));
+                }
                 let lines = store.watch(res, facts, &opts).await?;
                 Ok(render::watch(r.output, &r.res, lines))
             }

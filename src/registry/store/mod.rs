@@ -43,7 +43,9 @@ use shards::signal::Signal;
 pub use self::admission::{AdmissionChain, AdmissionPlugin, Attributes, Operation};
 pub use self::facts::RequestFacts;
 pub use self::list::{Listed, PageItem};
-pub use self::options::{dry_run, DeleteOptions, ListOptions, Preconditions, Propagation};
+pub use self::options::{
+    dry_run, randomized_watch_timeout, DeleteOptions, ListOptions, Preconditions, Propagation,
+};
 pub use self::watch::{bookmark_line, WatchStream};
 use super::resources::{Resource, ResourceTable};
 use super::{keys, kinds};

@@ -8,8 +8,15 @@ use serde::Deserialize;
 use crate::api::status::{Status, StatusCause};
 use crate::request::Query;
 
-/// upstream's default watch length is a random 30-60 minutes; kubeshard picks the middle.
+/// How long a watch without `timeoutSeconds` lasts when nothing chose a length for it (the
+/// server's own watches): the middle of upstream's default 30-60 minutes.
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+/// upstream's length of a watch that gives no `timeoutSeconds` (or 0): `--min-request-timeout`
+/// times a random factor in [1, 2), so that watches opened together do not all end together.
+pub fn randomized_watch_timeout(min_request_timeout: Duration) -> Duration {
+    min_request_timeout.mul_f64(1.0 + fastrand::f64())
+}
 
 /// `ListOptions` of a list, watch or deletecollection.
 #[derive(Clone, Debug, Default)]
@@ -30,8 +37,9 @@ pub struct ListOptions {
     pub allow_watch_bookmarks: bool,
     /// `sendInitialEvents`, when given.
     pub send_initial_events: Option<bool>,
-    /// How long a watch lasts (`timeoutSeconds`, else upstream's default).
-    pub watch_timeout: Duration,
+    /// How long a watch lasts: `timeoutSeconds` when given and not 0 (the endpoint fills in a
+    /// randomized length otherwise; [`ListOptions::watch_length`]).
+    pub watch_timeout: Option<Duration>,
 }
 
 impl ListOptions {
@@ -59,8 +67,14 @@ impl ListOptions {
             watch_timeout: q
                 .get("timeoutSeconds")
                 .and_then(|s| s.parse::<u64>().ok())
-                .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs),
+                .filter(|&s| s > 0)
+                .map(Duration::from_secs),
         })
+    }
+
+    /// How long the watch these options open lasts.
+    pub fn watch_length(&self) -> Duration {
+        self.watch_timeout.unwrap_or(DEFAULT_WATCH_TIMEOUT)
     }
 }
 
@@ -256,7 +270,7 @@ mod tests {
         assert_eq!(o.limit, 5);
         assert_eq!(o.continue_token, None);
         assert!(o.allow_watch_bookmarks);
-        assert_eq!(o.watch_timeout, Duration::from_secs(7));
+        assert_eq!(o.watch_timeout, Some(Duration::from_secs(7)));
         assert_eq!(
             ListOptions::from_query(&Query::parse(Some("limit=x")))
                 .unwrap_err()

@@ -277,7 +277,7 @@ impl WatchOptions {
             send_initial,
             initial_events_end: send_initial_param == Some(true),
             bookmarks: opts.allow_watch_bookmarks,
-            timeout: opts.watch_timeout,
+            timeout: opts.watch_length(),
         })
     }
 }
