@@ -3,16 +3,17 @@
 //!
 //! 1. panic recovery: a panic below answers 500 for this request; the shard keeps serving
 //! 2. request info: verb, group, version, namespace, resource, name from the path
-//! 3. (max-in-flight: later)
-//! 4. authentication: the user from a client certificate or bearer token, else anonymous
+//! 3. authentication: the user from a client certificate or bearer token, else anonymous
 //!    (401 for a credential that fails)
-//! 5. (audit: later)
+//! 4. (audit: later)
 //! 5. impersonation: `Impersonate-*` headers, each part authorized (`impersonate`)
-//! 6. authorization: the `--authorization-mode` chain (403 unless allowed)
-//! 7. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
-//! 8. in-flight wait group: counts non-long-running requests so a drain can wait for them
-//! 9. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
-//! 10. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
+//! 6. max-in-flight: `--max-requests-inflight` / `--max-mutating-requests-inflight` across the
+//!    process, 429 beyond them (API Priority and Fairness will take this place)
+//! 7. authorization: the `--authorization-mode` chain (403 unless allowed)
+//! 8. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
+//! 9. in-flight wait group: counts non-long-running requests so a drain can wait for them
+//! 10. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
+//! 11. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use hyper::{Request, Response};
 use shards::gate::Gate;
 use shards::server::{Body, ConnInfo, Handler};
 
+use super::max_in_flight::InFlightLimits;
 use super::{authentication, authorization, impersonation, in_flight, panic_recovery, retry_after};
 use crate::authn::Authentication;
 use crate::authz::AuthorizerChain;
@@ -37,6 +39,8 @@ pub struct ChainState {
     pub lifecycle: Arc<Lifecycle>,
     /// Counts this shard's in-flight non-long-running requests.
     pub in_flight: Gate,
+    /// The process-wide max-in-flight limits.
+    pub limits: &'static InFlightLimits,
     /// `--request-timeout`.
     pub request_timeout: Duration,
     /// `--shutdown-send-retry-after`.
@@ -81,6 +85,10 @@ async fn handle(
         let user = match impersonation::apply(&state.authz, user, &req).await {
             Ok(u) => Rc::new(u),
             Err(r) => return r.response(uri),
+        };
+        let _seat = match state.limits.enter(&info, &user) {
+            Ok(seat) => seat,
+            Err(refused) => return refused.response(),
         };
         if let Some(r) = authorization::check(&state.authz, &user, &info, uri).await {
             return r;

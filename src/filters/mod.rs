@@ -6,6 +6,7 @@ pub mod authorization;
 pub mod chain;
 pub mod impersonation;
 pub mod in_flight;
+pub mod max_in_flight;
 pub mod panic_recovery;
 pub mod retry_after;
 

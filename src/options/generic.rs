@@ -13,6 +13,29 @@ pub struct GenericOptions {
     /// by flags such as --min-request-timeout for specific types of requests.
     #[arg(long = "request-timeout", value_name = "duration", default_value = "1m0s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// This and --max-mutating-requests-inflight are summed to determine the server's total
+    /// concurrency limit (which must be positive) if --enable-priority-and-fairness is true.
+    /// Otherwise, this flag limits the maximum number of non-mutating requests in flight, or a
+    /// zero value disables the limit completely. (kubeshard does not serve Priority and
+    /// Fairness yet: the two limits always apply.)
+    #[arg(
+        long = "max-requests-inflight",
+        value_name = "int",
+        default_value_t = 400,
+        allow_negative_numbers = true
+    )]
+    pub max_requests_inflight: i64,
+    /// This and --max-requests-inflight are summed to determine the server's total concurrency
+    /// limit (which must be positive) if --enable-priority-and-fairness is true. Otherwise,
+    /// this flag limits the maximum number of mutating requests in flight, or a zero value
+    /// disables the limit completely.
+    #[arg(
+        long = "max-mutating-requests-inflight",
+        value_name = "int",
+        default_value_t = 200,
+        allow_negative_numbers = true
+    )]
+    pub max_mutating_requests_inflight: i64,
     /// An optional field indicating the minimum number of seconds a handler must keep a
     /// request open before timing it out. Currently only honored by the watch request
     /// handler, which picks a randomized value above this number as the connection timeout,
@@ -78,6 +101,12 @@ impl GenericOptions {
         let mut errs = Vec::new();
         if self.request_timeout.is_zero() {
             errs.push("--request-timeout must be greater than 0".to_string());
+        }
+        if self.max_requests_inflight < 0 {
+            errs.push("--max-requests-inflight can not be negative value".to_string());
+        }
+        if self.max_mutating_requests_inflight < 0 {
+            errs.push("--max-mutating-requests-inflight can not be negative value".to_string());
         }
         if !(0.0..=0.02).contains(&self.goaway_chance) {
             errs.push("--goaway-chance can not be less than 0 or greater than 0.02".to_string());

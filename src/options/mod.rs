@@ -252,7 +252,12 @@ mod tests {
         let o = run_opts(&["--min-request-timeout=60", "--goaway-chance=0.001"]).unwrap();
         assert_eq!(o.generic.min_request_timeout, 60);
         assert!(o.validate().is_empty(), "{:?}", o.validate());
-        let o = run_opts(&["--goaway-chance=0.5", "--min-request-timeout=-1"]).unwrap();
+        let o = run_opts(&[
+            "--goaway-chance=0.5",
+            "--min-request-timeout=-1",
+            "--max-requests-inflight=-1",
+        ])
+        .unwrap();
         let errs = o.validate();
         assert!(
             errs.contains(
@@ -262,6 +267,10 @@ mod tests {
         );
         assert!(
             errs.contains(&"--min-request-timeout can not be negative value".to_string()),
+            "{errs:?}"
+        );
+        assert!(
+            errs.contains(&"--max-requests-inflight can not be negative value".to_string()),
             "{errs:?}"
         );
     }

@@ -59,6 +59,8 @@ struct ShardBoot {
     request_timeout: Duration,
     /// `--min-request-timeout`: the shortest a watch without `timeoutSeconds` lasts.
     min_request_timeout: Duration,
+    /// `--max-requests-inflight` / `--max-mutating-requests-inflight`, shared by every shard.
+    in_flight_limits: &'static crate::filters::max_in_flight::InFlightLimits,
     send_retry_after: bool,
     storage: StorageClient,
     storage_prefix: String,
@@ -267,6 +269,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         request_timeout: opts.generic.request_timeout,
         min_request_timeout: Duration::from_secs(
             u64::try_from(opts.generic.min_request_timeout).unwrap_or(0),
+        ),
+        in_flight_limits: crate::filters::max_in_flight::InFlightLimits::new(
+            usize::try_from(opts.generic.max_requests_inflight).unwrap_or(0),
+            usize::try_from(opts.generic.max_mutating_requests_inflight).unwrap_or(0),
         ),
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
@@ -670,6 +676,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         authz,
         lifecycle: Arc::clone(&lc),
         in_flight: in_flight.clone(),
+        limits: boot.in_flight_limits,
         request_timeout: boot.request_timeout,
         send_retry_after: boot.send_retry_after,
         server: ServerChain::new(
