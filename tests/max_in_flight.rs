@@ -85,6 +85,11 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
         assert_eq!(refused.headers()["retry-after"], "1");
         assert_eq!(refused.text().await.unwrap(), "Too many requests, please try again later.\n");
 
+        // /metrics shows the seat in use (and the scrape's own read-only one).
+        let metrics = admin.get(ks.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("apiserver_current_inflight_requests{request_kind=\"mutating\"} 1\n"), "{metrics}");
+        assert!(metrics.contains("apiserver_current_inflight_requests{request_kind=\"readOnly\"} 1\n"), "{metrics}");
+
         // Reads have their own limit; system:masters is always answered.
         let r = alice.get(&cms).send().await.unwrap();
         assert_eq!(r.status(), 200);

@@ -62,6 +62,15 @@ impl InFlightLimits {
         }))
     }
 
+    /// Read-only and mutating requests holding a seat now (upstream's
+    /// `apiserver_current_inflight_requests`).
+    pub fn in_use(&self) -> (usize, usize) {
+        (
+            self.read_only.used.load(Ordering::Relaxed),
+            self.mutating.used.load(Ordering::Relaxed),
+        )
+    }
+
     fn limit(&'static self, mutating: bool) -> &'static Limit {
         if mutating {
             &self.mutating

@@ -4,11 +4,20 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
+use crate::filters::max_in_flight::InFlightLimits;
 use crate::storage::cache::CacheMetrics;
 
-/// Renders the counters, one `# HELP`/`# TYPE` header per metric.
-pub fn render(cache: Option<&CacheMetrics>) -> String {
+/// Renders the metrics, one `# HELP`/`# TYPE` header per metric.
+pub fn render(cache: Option<&CacheMetrics>, limits: Option<&InFlightLimits>) -> String {
     let mut out = String::new();
+    if let Some(l) = limits {
+        let (read_only, mutating) = l.in_use();
+        let name = "apiserver_current_inflight_requests";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests holding a max-in-flight seat at the scrape, per request kind (upstream reports the most in the last second).\n# TYPE {name} gauge\n{name}{{request_kind=\"mutating\"}} {mutating}\n{name}{{request_kind=\"readOnly\"}} {read_only}"
+        );
+    }
     let Some(m) = cache else {
         return out;
     };
@@ -51,8 +60,22 @@ mod tests {
     fn renders_counters_in_text_format() {
         let m = CacheMetrics::default();
         m.terminated_watchers.fetch_add(2, Ordering::Relaxed);
-        let text = render(Some(&m));
+        let text = render(Some(&m), None);
         assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"));
-        assert_eq!(render(None), "");
+        assert_eq!(render(None, None), "");
+        let limits = InFlightLimits::new(5, 5);
+        let text = render(None, Some(limits));
+        assert!(
+            text.contains("# TYPE apiserver_current_inflight_requests gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("apiserver_current_inflight_requests{request_kind=\"mutating\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("apiserver_current_inflight_requests{request_kind=\"readOnly\"} 0\n"),
+            "{text}"
+        );
     }
 }

@@ -701,6 +701,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 ))),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics)))
+        .with_in_flight_limits(boot.in_flight_limits)
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });
     if id.index == 0 {

@@ -16,6 +16,7 @@ use super::version::VersionInfo;
 use crate::api::status::Status;
 use crate::endpoints::rest::RestApi;
 use crate::endpoints::{compression, response};
+use crate::filters::max_in_flight::InFlightLimits;
 use crate::request::RequestCtx;
 use crate::storage::cache::CacheMetrics;
 
@@ -26,6 +27,7 @@ pub struct ServerChain {
     rest: RestApi,
     version_json: Bytes,
     cache_metrics: Option<Arc<CacheMetrics>>,
+    in_flight_limits: Option<&'static InFlightLimits>,
     issuer: Option<super::oidc::IssuerDiscovery>,
 }
 
@@ -38,6 +40,7 @@ impl ServerChain {
             rest,
             version_json: Bytes::from(VersionInfo::current().to_json()),
             cache_metrics: None,
+            in_flight_limits: None,
             issuer: None,
         }
     }
@@ -45,6 +48,12 @@ impl ServerChain {
     /// Serves ServiceAccount issuer discovery.
     pub fn with_issuer_discovery(mut self, d: super::oidc::IssuerDiscovery) -> Self {
         self.issuer = Some(d);
+        self
+    }
+
+    /// Serves the max-in-flight seats in use at `/metrics`.
+    pub fn with_in_flight_limits(mut self, l: &'static InFlightLimits) -> Self {
+        self.in_flight_limits = Some(l);
         self
     }
 
@@ -88,7 +97,7 @@ impl ServerChain {
             return response::json(StatusCode::OK, self.version_json.clone());
         }
         if path == "/metrics" && req.method() == Method::GET {
-            let text = super::metrics::render(self.cache_metrics.as_deref());
+            let text = super::metrics::render(self.cache_metrics.as_deref(), self.in_flight_limits);
             let mut r = Response::new(shards::server::body(http_body_util::Full::new(
                 Bytes::from(text),
             )));
