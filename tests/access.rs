@@ -32,23 +32,6 @@ fn start(extra: &[&str]) -> (Kubeshard, tempfile::TempDir) {
     (Kubeshard::start(&args), dir)
 }
 
-/// A client with no client certificate that sends `token` (if any) as a bearer token.
-fn token_client(ks: &Kubeshard, token: Option<&str>) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(&ks.ca_pem()).unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(t) = token {
-        headers.insert("authorization", format!("Bearer {t}").parse().unwrap());
-    }
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .default_headers(headers)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
 async fn send(r: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let r = r.send().await.unwrap();
     let code = r.status();
@@ -148,7 +131,7 @@ async fn bot_token(ks: &Kubeshard, spec: Value) -> (StatusCode, Value) {
 
 /// Waits until `token` is refused (the replica has seen what invalidates it).
 async fn until_refused(ks: &Kubeshard, token: &str) -> (StatusCode, Value) {
-    let c = token_client(ks, Some(token));
+    let c = ks.token_client(Some(token));
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let got = get(&c, ks, "/api/v1/namespaces/ci/configmaps").await;
@@ -161,7 +144,7 @@ async fn until_refused(ks: &Kubeshard, token: &str) -> (StatusCode, Value) {
 
 fn unauthenticated_and_forbidden_bodies(ks: &Kubeshard) {
     rt().block_on(async {
-        let anon = token_client(ks, None);
+        let anon = ks.token_client(None);
         let (code, v) = get(&anon, ks, "/api/v1/namespaces/default/configmaps").await;
         assert_eq!(code, 403);
         assert_eq!(
@@ -192,7 +175,7 @@ fn unauthenticated_and_forbidden_bodies(ks: &Kubeshard) {
         // A credential that does not check out is a 401, never anonymous; upstream's body
         // has no details.
         for bad in ["nope", "qqqqqq.0123456789abcdef", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"] {
-            let (code, v) = get(&token_client(ks, Some(bad)), ks, "/version").await;
+            let (code, v) = get(&ks.token_client(Some(bad)), ks, "/version").await;
             assert_eq!(code, 401, "{bad}");
             assert_eq!(
                 v,
@@ -202,7 +185,7 @@ fn unauthenticated_and_forbidden_bodies(ks: &Kubeshard) {
             );
         }
         // A token file user, denied on a named object and allowed once bound.
-        let alice = token_client(ks, Some("alice-token"));
+        let alice = ks.token_client(Some("alice-token"));
         let (code, v) = get(&alice, ks, "/api/v1/namespaces/default/configmaps/kube-root-ca.crt").await;
         assert_eq!(code, 403);
         assert_eq!(
@@ -255,7 +238,7 @@ fn unauthenticated_and_forbidden_bodies(ks: &Kubeshard) {
         assert_eq!(get(&alice, ks, "/api/v1/namespaces/default/secrets").await.0, 403);
         assert_eq!(get(&alice, ks, "/api/v1/namespaces/kube-system/configmaps").await.0, 403);
         // Bob (no groups in the file) is only system:authenticated: discovery, not objects.
-        let bob = token_client(ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         assert_eq!(get(&bob, ks, "/apis").await.0, 200);
         assert_eq!(get(&bob, ks, "/api/v1/namespaces/default/configmaps").await.0, 403);
     });
@@ -456,7 +439,7 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
         assert_eq!(v["status"]["user"]["username"], "system:serviceaccount:ci:bot");
         let (_, v) = bot_token(ks, json!({"audiences": ["vault"]})).await;
         let vault = v["status"]["token"].as_str().unwrap().to_string();
-        assert_eq!(get(&token_client(ks, Some(&vault)), ks, "/api/v1/namespaces/ci/configmaps").await.0, 401);
+        assert_eq!(get(&ks.token_client(Some(&vault)), ks, "/api/v1/namespaces/ci/configmaps").await.0, 401);
         let (_, v) = post(
             &ks.client(true, true),
             ks,
@@ -484,7 +467,7 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
         let pod_token = v["status"]["token"].as_str().unwrap().to_string();
         let claims = jwt_part(&pod_token, 1);
         assert_eq!(claims["kubernetes.io"]["pod"]["name"], "runner");
-        let pod_client = token_client(ks, Some(&pod_token));
+        let pod_client = ks.token_client(Some(&pod_token));
         let (code, who) = post(
             &pod_client,
             ks,
@@ -504,7 +487,7 @@ fn tokens_for_the_kube_crate_and_their_limits(ks: &Kubeshard) {
         let (code, _) = until_refused(ks, &pod_token).await;
         assert_eq!(code, 401, "the token outlived its Pod");
         // The unbound token still works; deleting the ServiceAccount ends it too.
-        assert_eq!(get(&token_client(ks, Some(&token)), ks, "/api/v1/namespaces/ci/configmaps").await.0, 200);
+        assert_eq!(get(&ks.token_client(Some(&token)), ks, "/api/v1/namespaces/ci/configmaps").await.0, 200);
         let r = ks
             .client(true, true)
             .delete(ks.url("/api/v1/namespaces/ci/serviceaccounts/bot"))
@@ -543,7 +526,7 @@ fn issuer_discovery_documents(ks: &Kubeshard) {
         // Only ServiceAccounts may read them by default (system:service-account-issuer-discovery).
         assert_eq!(
             get(
-                &token_client(ks, None),
+                &ks.token_client(None),
                 ks,
                 "/.well-known/openid-configuration"
             )
@@ -551,7 +534,7 @@ fn issuer_discovery_documents(ks: &Kubeshard) {
             .0,
             403
         );
-        let sa = token_client(ks, Some(&token));
+        let sa = ks.token_client(Some(&token));
         let (code, conf) = get(&sa, ks, "/.well-known/openid-configuration").await;
         assert_eq!(code, 200, "{conf}");
         assert_eq!(
@@ -615,7 +598,7 @@ fn bootstrap_tokens(ks: &Kubeshard) {
             secret("expird", &[("expiration", "2020-01-01T00:00:00Z")]),
         )
         .await;
-        let c = token_client(ks, Some("abcdef.0123456789abcdef"));
+        let c = ks.token_client(Some("abcdef.0123456789abcdef"));
         let end = Instant::now() + Duration::from_secs(10);
         let who = loop {
             let (code, v) = post(
@@ -648,7 +631,7 @@ fn bootstrap_tokens(ks: &Kubeshard) {
             "zzzzzz.0123456789abcdef",
         ] {
             assert_eq!(
-                get(&token_client(ks, Some(bad)), ks, "/version").await.0,
+                get(&ks.token_client(Some(bad)), ks, "/version").await.0,
                 401,
                 "{bad}"
             );
@@ -710,7 +693,7 @@ fn impersonation(ks: &Kubeshard) {
         assert_eq!(r.status(), 500);
         assert!(r.text().await.unwrap().contains("without impersonating a user"));
         // Bob may not impersonate, until a ClusterRole lets him be alice only.
-        let bob = token_client(ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         let (code, v) = send(
             bob.get(ks.url("/api/v1/namespaces/ci/configmaps"))
                 .header("Impersonate-User", "alice"),
@@ -837,7 +820,7 @@ fn access_reviews(ks: &Kubeshard) {
         .await;
         assert_eq!((code.as_u16(), v["status"]["allowed"].clone()), (201, json!(true)), "{v}");
         // Anyone may ask about themselves; nobody but the privileged about others.
-        let alice = token_client(ks, Some("alice-token"));
+        let alice = ks.token_client(Some("alice-token"));
         let (code, v) = post(
             &alice,
             ks,
@@ -901,7 +884,7 @@ fn escalation_is_refused(ks: &Kubeshard) {
                 "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "bob"}]}),
         )
         .await;
-        let bob = token_client(ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         let role = |name: &str, resource: &str, verbs: &[&str]| {
             json!({"metadata": {"name": name},
                 "rules": [{"apiGroups": [""], "resources": [resource], "verbs": verbs}]})
@@ -1462,7 +1445,7 @@ fn webhook_token_authentication() {
         "--authentication-token-webhook-version=v1",
     ]);
     rt().block_on(async {
-        let jane = token_client(&ks, Some("hook-good"));
+        let jane = ks.token_client(Some("hook-good"));
         let (code, who) = post(
             &jane,
             &ks,
@@ -1485,7 +1468,7 @@ fn webhook_token_authentication() {
         for _ in 0..5 {
             assert_eq!(get(&jane, &ks, "/apis").await.0, 200);
         }
-        let bad = token_client(&ks, Some("hook-bad"));
+        let bad = ks.token_client(Some("hook-bad"));
         for _ in 0..3 {
             assert_eq!(get(&bad, &ks, "/version").await.0, 401);
         }
@@ -1494,12 +1477,12 @@ fn webhook_token_authentication() {
         assert!((1..=shards + 1).contains(&hook.reviews_of("hook-good")), "{}", hook.reviews_of("hook-good"));
         assert!((1..=3.min(shards)).contains(&hook.reviews_of("hook-bad")), "{}", hook.reviews_of("hook-bad"));
         // A webhook error is a 401, and not cached.
-        let broken = token_client(&ks, Some("hook-broken"));
+        let broken = ks.token_client(Some("hook-broken"));
         assert_eq!(get(&broken, &ks, "/version").await.0, 401);
         assert_eq!(get(&broken, &ks, "/version").await.0, 401);
         assert!(hook.reviews_of("hook-broken") >= 2);
         // Tokens the other authenticators know never reach the webhook.
-        assert_eq!(get(&token_client(&ks, Some("bob-token")), &ks, "/apis").await.0, 200);
+        assert_eq!(get(&ks.token_client(Some("bob-token")), &ks, "/apis").await.0, 200);
         assert_eq!(hook.reviews_of("bob-token"), 0);
         // TokenReview asks the webhook too.
         let (_, v) = post(
@@ -1543,7 +1526,7 @@ fn webhook_authorization_after_rbac() {
         "--authorization-webhook-version=v1",
     ]);
     rt().block_on(async {
-        let bob = token_client(&ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         for _ in 0..4 {
             assert_eq!(get(&bob, &ks, "/api/v1/namespaces/default/configmaps").await.0, 200);
         }
@@ -1688,7 +1671,7 @@ fn structured_authentication_with_an_oidc_issuer() {
         let ks = &ks;
         let whoami = |token: String| async move {
             post(
-                &token_client(ks, Some(&token)),
+                &ks.token_client(Some(&token)),
                 ks,
                 "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                 json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
@@ -1724,7 +1707,7 @@ fn structured_authentication_with_an_oidc_issuer() {
             assert_eq!(whoami(issuer.token(c, stranger)).await.0, 401, "{why}");
         }
         // The anonymous section: only /livez.
-        let anon = token_client(ks, None);
+        let anon = ks.token_client(None);
         assert_eq!(get(&anon, ks, "/livez").await.0, 200);
         let (code, v) = get(&anon, ks, "/version").await;
         assert_eq!(
@@ -1759,7 +1742,7 @@ fn structured_authentication_with_an_oidc_issuer() {
     ]);
     rt().block_on(async {
         let (code, who) = post(
-            &token_client(&ks, Some(&issuer.token(claims(&|_| {}), false))),
+            &ks.token_client(Some(&issuer.token(claims(&|_| {}), false))),
             &ks,
             "/apis/authentication.k8s.io/v1/selfsubjectreviews",
             json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
@@ -1796,7 +1779,7 @@ fn authorization_config_file() {
     .unwrap();
     let (ks, _tokens) = start(&[&format!("--authorization-config={}", file.display())]);
     rt().block_on(async {
-        let bob = token_client(&ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         assert_eq!(
             get(&bob, &ks, "/api/v1/namespaces/default/configmaps")
                 .await
@@ -1872,14 +1855,14 @@ fn authorization_config_file() {
 fn anonymous_auth_off_and_always_allow() {
     let (ks, _dir) = start(&["--anonymous-auth=false"]);
     rt().block_on(async {
-        let anon = token_client(&ks, None);
+        let anon = ks.token_client(None);
         let (code, v) = get(&anon, &ks, "/version").await;
         assert_eq!(
             (code.as_u16(), v["reason"].as_str()),
             (401, Some("Unauthorized"))
         );
         assert_eq!(
-            get(&token_client(&ks, Some("bob-token")), &ks, "/version")
+            get(&ks.token_client(Some("bob-token")), &ks, "/version")
                 .await
                 .0,
             200
@@ -1888,18 +1871,18 @@ fn anonymous_auth_off_and_always_allow() {
     drop(ks);
     let (ks, _dir) = start(&["--authorization-mode=AlwaysAllow"]);
     rt().block_on(async {
-        let bob = token_client(&ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         assert_eq!(
             get(&bob, &ks, "/api/v1/namespaces/default/secrets").await.0,
             200
         );
         // With AlwaysAllow upstream turns anonymous requests off.
-        assert_eq!(get(&token_client(&ks, None), &ks, "/version").await.0, 401);
+        assert_eq!(get(&ks.token_client(None), &ks, "/version").await.0, 401);
     });
     drop(ks);
     let (ks, _dir) = start(&["--authorization-mode=AlwaysDeny"]);
     rt().block_on(async {
-        let bob = token_client(&ks, Some("bob-token"));
+        let bob = ks.token_client(Some("bob-token"));
         assert_eq!(get(&bob, &ks, "/version").await.0, 403);
         // system:masters is allowed whatever the modes say.
         assert_eq!(

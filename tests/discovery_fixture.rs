@@ -56,60 +56,84 @@ fn joined(v: &Value, sort: bool) -> String {
     }
 }
 
-/// One served APIResource in the fixture's format.
+/// A resource's line in the fixture's format.
+fn resource_line(gv: &str, name: &str, kind: &str, namespaced: bool, r: &Value) -> String {
+    format!(
+        "{gv} {name} kind={kind} namespaced={namespaced} verbs={} short={} categories={}",
+        joined(&r["verbs"], true),
+        joined(&r["shortNames"], false),
+        joined(&r["categories"], false),
+    )
+}
+
+/// A subresource's line in the fixture's format: its kind as `group/version/Kind` when the
+/// document names a group or version for it (`-` for one it leaves out), else `Kind`.
+fn subresource_line(
+    gv: &str,
+    name: &str,
+    group_version: Option<(Option<&str>, Option<&str>)>,
+    kind: &str,
+    verbs: &Value,
+) -> String {
+    let kind = match group_version {
+        Some((g, v)) => format!("{}/{}/{kind}", g.unwrap_or("-"), v.unwrap_or("-")),
+        None => kind.to_string(),
+    };
+    format!("{gv} {name} kind={kind} verbs={}", joined(verbs, true))
+}
+
+/// One served APIResource (a legacy list's entry) in the fixture's format.
 fn line(gv: &str, r: &Value) -> String {
     let name = r["name"].as_str().unwrap();
     let kind = r["kind"].as_str().unwrap();
-    let verbs = joined(&r["verbs"], true);
     if name.contains('/') {
         let (group, version) = (r.get("group"), r.get("version"));
-        let kind = if group.is_some() || version.is_some() {
-            let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("-").to_string();
-            format!("{}/{}/{kind}", s(group), s(version))
-        } else {
-            kind.to_string()
-        };
-        format!("{gv} {name} kind={kind} verbs={verbs}")
+        let named = (group.is_some() || version.is_some()).then(|| {
+            (
+                group.and_then(Value::as_str),
+                version.and_then(Value::as_str),
+            )
+        });
+        subresource_line(gv, name, named, kind, &r["verbs"])
     } else {
-        format!(
-            "{gv} {name} kind={kind} namespaced={} verbs={verbs} short={} categories={}",
-            r["namespaced"].as_bool().unwrap(),
-            joined(&r["shortNames"], false),
-            joined(&r["categories"], false),
-        )
+        resource_line(gv, name, kind, r["namespaced"].as_bool().unwrap(), r)
     }
 }
 
 /// One aggregated (apidiscovery v2) resource and its subresources in the fixture's format.
 fn aggregated_lines(gv: &str, r: &Value) -> Vec<String> {
     let name = r["resource"].as_str().unwrap();
-    let mut lines = vec![format!(
-        "{gv} {name} kind={} namespaced={} verbs={} short={} categories={}",
-        r["responseKind"]["kind"].as_str().unwrap(),
-        r["scope"] == "Namespaced",
-        joined(&r["verbs"], true),
-        joined(&r["shortNames"], false),
-        joined(&r["categories"], false),
-    )];
+    let kind = r["responseKind"]["kind"].as_str().unwrap();
+    let mut lines = vec![resource_line(gv, name, kind, r["scope"] == "Namespaced", r)];
     for s in r["subresources"].as_array().into_iter().flatten() {
         let k = &s["responseKind"];
         let (group, version) = (
             k["group"].as_str().unwrap_or(""),
             k["version"].as_str().unwrap_or(""),
         );
-        let kind = k["kind"].as_str().unwrap();
-        let kind = if group.is_empty() && version.is_empty() {
-            kind.to_string()
-        } else {
-            format!("{group}/{version}/{kind}")
-        };
-        lines.push(format!(
-            "{gv} {name}/{} kind={kind} verbs={}",
-            s["subresource"].as_str().unwrap(),
-            joined(&s["verbs"], true)
+        let named =
+            (!group.is_empty() || !version.is_empty()).then_some((Some(group), Some(version)));
+        let sub = format!("{name}/{}", s["subresource"].as_str().unwrap());
+        lines.push(subresource_line(
+            gv,
+            &sub,
+            named,
+            k["kind"].as_str().unwrap(),
+            &s["verbs"],
         ));
     }
     lines
+}
+
+/// GET `path` with `accept`, as JSON.
+async fn get_json(c: &reqwest::Client, ks: &Kubeshard, path: &str, accept: &str) -> Value {
+    let r = c
+        .get(ks.url(path))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
 }
 
 #[test]
@@ -163,15 +187,7 @@ fn discovery_matches_kube_apiserver_v1_34() {
         let v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
         let mut aggregated: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for root in ["/api", "/apis"] {
-            let doc: Value = c
-                .get(ks.url(root))
-                .header("accept", v2)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let doc = get_json(&c, &ks, root, v2).await;
             for g in doc["items"].as_array().unwrap() {
                 let group = g["metadata"]["name"].as_str().unwrap_or("");
                 for v in g["versions"].as_array().unwrap() {
@@ -197,14 +213,7 @@ fn discovery_matches_kube_apiserver_v1_34() {
         }
 
         // And no group/version beyond upstream's defaults.
-        let groups: Value = c
-            .get(ks.url("/apis"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let groups = get_json(&c, &ks, "/apis", "application/json").await;
         for g in groups["groups"].as_array().unwrap() {
             for v in g["versions"].as_array().unwrap() {
                 let gv = v["groupVersion"].as_str().unwrap();

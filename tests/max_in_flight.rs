@@ -13,20 +13,6 @@ use support::rt;
 use support::server::Kubeshard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn token_client(ks: &Kubeshard, token: &str) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(&ks.ca_pem()).unwrap();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .default_headers(headers)
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
 fn configmap(name: &str) -> serde_json::Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}})
 }
@@ -54,7 +40,7 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
-        let alice = token_client(&ks, "alice-token");
+        let alice = ks.token_client(Some("alice-token"));
         let cms = ks.url("/api/v1/namespaces/default/configmaps");
 
         // Alice's first create holds the one mutating seat: its body is still arriving.

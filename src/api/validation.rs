@@ -219,7 +219,10 @@ pub fn path_segment(value: &str) -> Vec<String> {
 /// parse, have no leading zeros, not be IPv4-mapped IPv6, and be written canonically.
 pub fn ip_address(value: &str) -> Vec<String> {
     match parse_ip(value) {
-        Err(msg) => vec![msg.into()],
+        Err(BadIp::Invalid) => {
+            vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()]
+        }
+        Err(BadIp::LeadingZeros) => vec!["must not have leading 0s".into()],
         Ok(ip) if is_v4_mapped(ip) => vec!["must not be an IPv4-mapped IPv6 address".into()],
         Ok(ip) if ip.to_string() != value => {
             vec![format!("must be in canonical form ({:?})", ip.to_string())]
@@ -232,27 +235,31 @@ fn is_v4_mapped(ip: std::net::IpAddr) -> bool {
     matches!(ip, std::net::IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
 }
 
-/// An address, or why it is not one (Rust refuses IPv4 leading zeros, Go's `ParseIP` reads
-/// them; upstream then rejects them with its own message).
-fn parse_ip(value: &str) -> Result<std::net::IpAddr, &'static str> {
-    const INVALID: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+/// Why a string is not an address.
+enum BadIp {
+    /// Not an address at all.
+    Invalid,
+    /// A dotted IPv4 address with a leading zero: Go's `ParseIP` reads it, Rust's parser does
+    /// not, and upstream then refuses it with its own message.
+    LeadingZeros,
+}
+
+fn parse_ip(value: &str) -> Result<std::net::IpAddr, BadIp> {
     if let Ok(ip) = value.parse() {
         return Ok(ip);
     }
     let octets: Vec<&str> = value.split('.').collect();
-    let leading_zeros = octets.len() == 4
-        && octets
-            .iter()
-            .all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()))
-        && octets
-            .iter()
-            .all(|o| o.parse::<u16>().is_ok_and(|n| n <= 255))
-        && octets.iter().any(|o| o.len() > 1 && o.starts_with('0'));
-    Err(if leading_zeros {
-        "must not have leading 0s"
+    let dotted_decimal = octets.len() == 4
+        && octets.iter().all(|o| {
+            (1..=3).contains(&o.len())
+                && o.bytes().all(|b| b.is_ascii_digit())
+                && o.parse::<u16>().is_ok_and(|n| n <= 255)
+        });
+    if dotted_decimal && octets.iter().any(|o| o.len() > 1 && o.starts_with('0')) {
+        Err(BadIp::LeadingZeros)
     } else {
-        INVALID
-    })
+        Err(BadIp::Invalid)
+    }
 }
 
 /// Problems with `value` as a CIDR, in the order of upstream's `IsValidCIDR`: it must parse,
@@ -260,21 +267,20 @@ fn parse_ip(value: &str) -> Result<std::net::IpAddr, &'static str> {
 /// be written canonically.
 pub fn cidr(value: &str) -> Vec<String> {
     const INVALID: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
+    const LEADING_ZEROS: &str = "must not have leading 0s in IP or prefix length";
     let Some((ip, len)) = value.split_once('/') else {
         return vec![INVALID.into()];
     };
     let ip = match parse_ip(ip) {
         Ok(ip) => ip,
-        Err("must not have leading 0s") => {
-            return vec!["must not have leading 0s in IP or prefix length".into()]
-        }
-        Err(_) => return vec![INVALID.into()],
+        Err(BadIp::LeadingZeros) => return vec![LEADING_ZEROS.into()],
+        Err(BadIp::Invalid) => return vec![INVALID.into()],
     };
     let Ok(bits) = len.parse::<u8>() else {
         return vec![INVALID.into()];
     };
     if len.len() > 1 && len.starts_with('0') {
-        return vec!["must not have leading 0s in IP or prefix length".into()];
+        return vec![LEADING_ZEROS.into()];
     }
     let network = match ip {
         std::net::IpAddr::V4(a) if bits <= 32 => {
@@ -298,6 +304,23 @@ pub fn cidr(value: &str) -> Vec<String> {
         return vec![format!("must be in canonical form ({canonical:?})")];
     }
     Vec::new()
+}
+
+/// upstream's `ValidateCSIDriverName` (CSI and DRA driver names): required, at most 63
+/// characters, and a DNS-1123 subdomain once lower-cased. An empty name is reported twice,
+/// required and not a subdomain, as upstream does.
+pub fn csi_driver_name(name: &str, field: &str) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if name.is_empty() {
+        errs.push(FieldError::required(field, ""));
+    }
+    if name.len() > 63 {
+        errs.push(FieldError::too_long(field, 63));
+    }
+    for msg in dns1123_subdomain(&name.to_lowercase()) {
+        errs.push(FieldError::invalid(field, name, msg));
+    }
+    errs
 }
 
 /// Problems with `name` under `rule`.

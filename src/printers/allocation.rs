@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::columns::{age_cell, name, s, st, Cells, Col};
+use super::columns::{age_cell, joined, name, s, st, text, Cells, Col};
 
 /// The columns and cells for the kinds this file prints, `None` for the others.
 pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells)> {
@@ -18,10 +18,6 @@ pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells
     })
 }
 
-fn text(x: impl Into<String>) -> Value {
-    Value::String(x.into())
-}
-
 const NAME_AGE: &[Col] = &[("Name", "string", 0), ("Age", "string", 0)];
 fn name_age(o: &Value) -> Vec<Value> {
     vec![name(o), age_cell(o)]
@@ -33,13 +29,7 @@ const SERVICECIDR: &[Col] = &[
     ("Age", "string", 0),
 ];
 fn servicecidr(o: &Value) -> Vec<Value> {
-    let cidrs: Vec<&str> = s(o, &["spec", "cidrs"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    vec![name(o), text(cidrs.join(",")), age_cell(o)]
+    vec![name(o), text(joined(o, &["spec", "cidrs"])), age_cell(o)]
 }
 
 /// upstream defines two columns for IPAddresses and fills three cells (the third is the age);

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::columns::{
     age_cell, containers_and_images, int, name, or_none, s, selector_string, st, storage_class,
-    Cells, Col,
+    text, Cells, Col,
 };
 
 /// The columns and cells for the kinds this file prints, `None` for the others.
@@ -34,10 +34,6 @@ pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells
         ("", "ComponentStatus") => (COMPONENTSTATUS, componentstatus),
         _ => return None,
     })
-}
-
-fn text(x: impl Into<String>) -> Value {
-    Value::String(x.into())
 }
 
 /// An int-or-string field as upstream prints it (`N/A` when unset).

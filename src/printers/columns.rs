@@ -30,6 +30,22 @@ pub(super) fn int(v: &Value, path: &[&str]) -> i64 {
     s(v, path).as_i64().unwrap_or(0)
 }
 
+/// A string cell.
+pub(super) fn text(x: impl Into<String>) -> Value {
+    Value::String(x.into())
+}
+
+/// The strings of the list at `path`, joined with `,` ("" when there are none).
+pub(super) fn joined(v: &Value, path: &[&str]) -> String {
+    let items: Vec<&str> = s(v, path)
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    items.join(",")
+}
+
 pub(super) fn or_none(x: String) -> String {
     if x.is_empty() {
         "<none>".into()

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::columns::{age_cell, len_of, name, or_none, s, st, Cells, Col};
+use super::columns::{age_cell, joined, len_of, name, or_none, s, st, text, Cells, Col};
 
 /// The columns and cells for the kinds this file prints, `None` for the others.
 pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells)> {
@@ -46,20 +46,14 @@ fn csidriver(o: &Value) -> Vec<Value> {
             .collect::<Vec<_>>()
             .join(","),
     };
-    let modes: Vec<&str> = s(o, &["spec", "volumeLifecycleModes"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
     vec![
         name(o),
         flag(o, &["spec", "attachRequired"], true),
         flag(o, &["spec", "podInfoOnMount"], false),
         flag(o, &["spec", "storageCapacity"], false),
-        Value::String(tokens),
+        text(tokens),
         flag(o, &["spec", "requiresRepublish"], false),
-        Value::String(or_none(modes.join(","))),
+        text(or_none(joined(o, &["spec", "volumeLifecycleModes"]))),
         age_cell(o),
     ]
 }
@@ -87,11 +81,7 @@ fn csistoragecapacity(o: &Value) -> Vec<Value> {
         Value::Null => "<unset>".to_string(),
         _ => st(o, &["capacity"]),
     };
-    vec![
-        name(o),
-        Value::String(st(o, &["storageClassName"])),
-        Value::String(capacity),
-    ]
+    vec![name(o), text(st(o, &["storageClassName"])), text(capacity)]
 }
 
 const VOLUMEATTACHMENT: &[Col] = &[
@@ -105,9 +95,9 @@ const VOLUMEATTACHMENT: &[Col] = &[
 fn volumeattachment(o: &Value) -> Vec<Value> {
     vec![
         name(o),
-        Value::String(st(o, &["spec", "attacher"])),
-        Value::String(st(o, &["spec", "source", "persistentVolumeName"])),
-        Value::String(st(o, &["spec", "nodeName"])),
+        text(st(o, &["spec", "attacher"])),
+        text(st(o, &["spec", "source", "persistentVolumeName"])),
+        text(st(o, &["spec", "nodeName"])),
         flag(o, &["status", "attached"], false),
         age_cell(o),
     ]
@@ -119,7 +109,7 @@ const VOLUMEATTRIBUTESCLASS: &[Col] = &[
     ("Age", "string", 0),
 ];
 fn volumeattributesclass(o: &Value) -> Vec<Value> {
-    vec![name(o), Value::String(st(o, &["driverName"])), age_cell(o)]
+    vec![name(o), text(st(o, &["driverName"])), age_cell(o)]
 }
 
 #[cfg(test)]

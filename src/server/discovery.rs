@@ -181,16 +181,6 @@ struct GvkJson {
     kind: &'static str,
 }
 
-impl From<Gvk> for GvkJson {
-    fn from(g: Gvk) -> Self {
-        Self {
-            group: g.group,
-            version: g.version,
-            kind: g.kind,
-        }
-    }
-}
-
 impl GvkJson {
     /// `kind` as upstream's aggregated discovery writes it for a resource of `home`: group and
     /// version empty when they are the resource's own (as in the legacy lists), filled in only

@@ -182,6 +182,19 @@ impl Kubeshard {
         self.client_with_timeout(admin, http2, None)
     }
 
+    /// A client with no client certificate that sends `token` (if any) as a bearer token.
+    pub fn token_client(&self, token: Option<&str>) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(t) = token {
+            let value = format!("Bearer {t}").parse().expect("header value");
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        self.builder(false, true, Some(Duration::from_secs(20)))
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
     /// An admin HTTP/1.1 client that does not follow redirects (to see a 301 itself).
     pub fn no_redirect_client(&self) -> reqwest::Client {
         self.builder(true, false, Some(Duration::from_secs(20)))

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::fields::{at, immutable_fields};
 use super::{KindHooks, Object};
 use crate::api::resources::Subresource;
 use crate::api::validation::{self, FieldError};
@@ -38,11 +39,7 @@ impl KindHooks for AddressHooks {
         }
         match self {
             Self::IpAddress => {
-                let (new, old) = (parent_ref(o), parent_ref(old));
-                if new != old {
-                    return vec![FieldError::immutable("spec.parentRef", new)];
-                }
-                Vec::new()
+                immutable_fields(o, old, &[&["spec", "parentRef"]], |path| path.join("."))
             }
             Self::ServiceCidr => {
                 let (new, before) = (cidrs(o), cidrs(old));
@@ -64,17 +61,11 @@ impl KindHooks for AddressHooks {
                 }
                 vec![FieldError::immutable(
                     "spec.cidrs",
-                    o.get("spec").and_then(|s| s.get("cidrs")),
+                    at(o, &["spec", "cidrs"]),
                 )]
             }
         }
     }
-}
-
-fn parent_ref(o: &Object) -> Option<&Value> {
-    o.get("spec")
-        .and_then(|s| s.get("parentRef"))
-        .filter(|v| !v.is_null())
 }
 
 fn cidrs(o: &Object) -> Vec<&str> {
@@ -96,10 +87,9 @@ fn validate_cidrs(o: &Object) -> Vec<FieldError> {
         )];
     }
     if list.len() > 2 {
-        let spec = o.get("spec").cloned().unwrap_or(Value::Null);
         return vec![FieldError::invalid_value(
             "spec.cidrs",
-            &spec,
+            o.get("spec").unwrap_or(&Value::Null),
             "may only hold up to 2 values",
         )];
     }
@@ -112,7 +102,7 @@ fn validate_cidrs(o: &Object) -> Vec<FieldError> {
     if errs.is_empty() && list.len() == 2 && list[0].contains(':') == list[1].contains(':') {
         errs.push(FieldError::invalid_value(
             "spec.cidrs",
-            &Value::from(list.clone()),
+            at(o, &["spec", "cidrs"]).unwrap_or(&Value::Null),
             "may specify no more than one IP for each IP family, i.e 192.168.0.0/24 and 2001:db8::/64",
         ));
     }
@@ -120,7 +110,7 @@ fn validate_cidrs(o: &Object) -> Vec<FieldError> {
 }
 
 fn validate_parent_ref(o: &Object) -> Vec<FieldError> {
-    let Some(parent) = parent_ref(o) else {
+    let Some(parent) = at(o, &["spec", "parentRef"]) else {
         return vec![FieldError::required("spec.parentRef", "")];
     };
     let field = |k: &str| parent.get(k).and_then(Value::as_str).unwrap_or("");

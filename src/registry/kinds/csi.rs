@@ -6,10 +6,10 @@
 
 use serde_json::{json, Value};
 
-use super::fields::{default, obj};
+use super::fields::{at, default, immutable_fields, obj};
 use super::{Defaulter, KindHooks, Object};
 use crate::api::resources::Subresource;
-use crate::api::validation::{self, FieldError};
+use crate::api::validation::{self, csi_driver_name, FieldError};
 
 /// The hooks of one of this file's kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +73,7 @@ impl KindHooks for CsiHooks {
             Self::Capacity => &[&["storageClassName"], &["nodeTopology"]],
             Self::AttributesClass | Self::Node => &[],
         };
-        let mut errs: Vec<FieldError> = fixed
-            .iter()
-            .filter(|path| at(o, path) != at(old, path))
-            .map(|path| FieldError::immutable(shown_path(path), at(o, path)))
-            .collect();
+        let mut errs = immutable_fields(o, old, fixed, shown_path);
         match self {
             Self::AttributesClass => {
                 for field in ["driverName", "parameters"] {
@@ -130,13 +126,6 @@ fn node_drivers_kept(o: &Object, old: &Object) -> Vec<FieldError> {
     Vec::new()
 }
 
-fn at<'a>(o: &'a Object, path: &[&str]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(o.get(*first)?, |v, k| v.get(*k))
-        .filter(|v| !v.is_null())
-}
-
 fn str_at<'a>(o: &'a Object, path: &[&str]) -> &'a str {
     at(o, path).and_then(Value::as_str).unwrap_or("")
 }
@@ -157,22 +146,6 @@ pub fn driver_defaults(o: &mut Object) {
     if empty_modes {
         spec.insert("volumeLifecycleModes".into(), json!(["Persistent"]));
     }
-}
-
-/// upstream's `ValidateCSIDriverName`: required, at most 63 characters, and a DNS-1123
-/// subdomain once lower-cased.
-pub fn csi_driver_name(name: &str, field: &str) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    if name.is_empty() {
-        errs.push(FieldError::required(field, ""));
-    }
-    if name.len() > 63 {
-        errs.push(FieldError::too_long(field, 63));
-    }
-    for msg in validation::dns1123_subdomain(&name.to_lowercase()) {
-        errs.push(FieldError::invalid(field, name, msg));
-    }
-    errs
 }
 
 fn validate_driver(o: &Object) -> Vec<FieldError> {

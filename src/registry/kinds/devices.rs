@@ -7,10 +7,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::fields::{default, objects};
+use super::fields::{default, immutable_fields, objects};
 use super::{Defaulter, KindHooks, Object};
 use crate::api::resources::Subresource;
-use crate::api::validation::{self, FieldError};
+use crate::api::validation::{self, csi_driver_name, FieldError};
 
 /// The hooks of one of this file's kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,24 +67,16 @@ impl KindHooks for DeviceHooks {
         if sub.is_some() {
             return Vec::new();
         }
-        let fixed: &[&str] = match self {
-            Self::Claim | Self::ClaimTemplate => &["/spec"],
-            Self::Slice => &["/spec/driver", "/spec/pool/name", "/spec/nodeName"],
+        let fixed: &[&[&str]] = match self {
+            Self::Claim | Self::ClaimTemplate => &[&["spec"]],
+            Self::Slice => &[
+                &["spec", "driver"],
+                &["spec", "pool", "name"],
+                &["spec", "nodeName"],
+            ],
             Self::Class => &[],
         };
-        let ptr = |o: &Object, p: &str| {
-            let v = Value::Object(o.clone());
-            v.pointer(p).filter(|v| !v.is_null()).cloned()
-        };
-        fixed
-            .iter()
-            .filter_map(|p| {
-                let new = ptr(o, p);
-                (new != ptr(old, p)).then(|| {
-                    FieldError::immutable(p.trim_start_matches('/').replace('/', "."), new.as_ref())
-                })
-            })
-            .collect()
+        immutable_fields(o, old, fixed, |path| path.join("."))
     }
 }
 
@@ -231,10 +223,10 @@ fn validate_class(o: &Object) -> Vec<FieldError> {
 }
 
 fn validate_slice(o: &Object) -> Vec<FieldError> {
-    let spec = o.get("spec").cloned().unwrap_or(Value::Null);
-    let mut errs = super::csi::csi_driver_name(str_of(&spec, "driver"), "spec.driver");
-    let pool = spec.get("pool").cloned().unwrap_or(Value::Null);
-    let pool_name = str_of(&pool, "name");
+    let spec = o.get("spec").unwrap_or(&Value::Null);
+    let mut errs = csi_driver_name(str_of(spec, "driver"), "spec.driver");
+    let pool = spec.get("pool").unwrap_or(&Value::Null);
+    let pool_name = str_of(pool, "name");
     if pool_name.is_empty() {
         errs.push(FieldError::required("spec.pool.name", ""));
     } else {

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::validation::FieldError;
+
 /// The object at `k`, created (or replaced, when it is not an object) as `{}`.
 pub(super) fn obj<'a>(m: &'a mut Map<String, Value>, k: &str) -> &'a mut Map<String, Value> {
     let v = m.entry(k).or_insert_with(|| Value::Object(Map::new()));
@@ -37,6 +39,29 @@ pub(super) fn objects(v: Option<&mut Value>) -> impl Iterator<Item = &mut Map<St
         .into_iter()
         .flatten()
         .filter_map(Value::as_object_mut)
+}
+
+/// The value at `path` in `o`, when it is set (absent and null are unset alike).
+pub(super) fn at<'a>(o: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(o.get(*first)?, |v, k| v.get(*k))
+        .filter(|v| !v.is_null())
+}
+
+/// upstream's `ValidateImmutableField` for each of `paths`: `field is immutable` (with the new
+/// value) for every one an update changed, the field named as `name` spells it.
+pub(super) fn immutable_fields(
+    o: &Map<String, Value>,
+    old: &Map<String, Value>,
+    paths: &[&[&str]],
+    name: impl Fn(&[&str]) -> String,
+) -> Vec<FieldError> {
+    paths
+        .iter()
+        .filter(|path| at(o, path) != at(old, path))
+        .map(|path| FieldError::immutable(name(path), at(o, path)))
+        .collect()
 }
 
 /// The object at `k` in `m`, if there is one (defaults apply only to what the user set).
