@@ -12,6 +12,7 @@ pub mod cel;
 pub mod codec;
 pub mod endpoints;
 pub mod filters;
+pub mod metrics;
 pub mod openapi;
 pub mod options;
 pub mod pki;

@@ -75,6 +75,11 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
         let metrics = admin.get(ks.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("apiserver_current_inflight_requests{request_kind=\"mutating\"} 1\n"), "{metrics}");
         assert!(metrics.contains("apiserver_current_inflight_requests{request_kind=\"readOnly\"} 1\n"), "{metrics}");
+        // The refusal is counted as upstream's RecordDroppedRequest counts it.
+        let series = "code=\"429\",component=\"apiserver\",dry_run=\"\",group=\"\",resource=\"configmaps\",scope=\"resource\",subresource=\"\",verb=\"POST\",version=\"v1\"";
+        assert!(metrics.contains(&format!("apiserver_request_total{{{series}}} 1\n")), "{metrics}");
+        let terminated = "code=\"429\",component=\"apiserver\",group=\"\",resource=\"configmaps\",scope=\"resource\",subresource=\"\",verb=\"POST\",version=\"v1\"";
+        assert!(metrics.contains(&format!("apiserver_request_terminations_total{{{terminated}}} 1\n")), "{metrics}");
 
         // Reads have their own limit; system:masters is always answered.
         let r = alice.get(&cms).send().await.unwrap();

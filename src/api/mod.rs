@@ -4,6 +4,7 @@
 //!
 //! Invariant: nothing here imports another module of the crate.
 
+pub mod intern;
 pub mod media;
 pub mod meta;
 pub mod object;

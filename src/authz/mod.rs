@@ -169,6 +169,36 @@ impl Mode {
             Mode::Webhook(_) => "Webhook",
         }
     }
+
+    /// Who this mode is in `apiserver_authorization_decisions_total`: its type, and its name
+    /// (upstream names a mode given by `--authorization-mode` by its lower-cased type).
+    fn decider(&self) -> Decider {
+        match self {
+            Mode::Local(m) => Decider {
+                kind: m.name(),
+                name: match m.name() {
+                    "RBAC" => "rbac",
+                    "Node" => "node",
+                    "AlwaysAllow" => "alwaysallow",
+                    "AlwaysDeny" => "alwaysdeny",
+                    other => crate::api::intern::intern(&other.to_ascii_lowercase()),
+                },
+            },
+            Mode::Webhook(w) => Decider {
+                kind: "Webhook",
+                name: w.name(),
+            },
+        }
+    }
+}
+
+/// The mode that made a terminal decision (allowed or denied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decider {
+    /// Its type (`RBAC`, `Node`, `Webhook`, ...).
+    pub kind: &'static str,
+    /// Its name.
+    pub name: &'static str,
 }
 
 /// Where a chain's modes come from when they can change while serving
@@ -237,8 +267,14 @@ impl AuthorizerChain {
     /// The decision for one request: privileged groups, then each mode; the reasons of the
     /// modes without an opinion when none allows, or the error of one that failed.
     pub async fn authorize(&self, a: &Attributes<'_>) -> Decision {
+        self.authorize_by(a).await.0
+    }
+
+    /// [`Self::authorize`], with the mode that allowed or denied (None for the privileged
+    /// groups, which upstream does not count either, and when no mode decided).
+    pub async fn authorize_by(&self, a: &Attributes<'_>) -> (Decision, Option<Decider>) {
         if a.user.in_group(SYSTEM_MASTERS) {
-            return Decision::Allow(String::new());
+            return (Decision::Allow(String::new()), None);
         }
         let mut reasons = Vec::new();
         let mut errors = Vec::new();
@@ -248,8 +284,8 @@ impl AuthorizerChain {
                 Mode::Webhook(w) => w.authorize(a).await,
             };
             match d {
-                Decision::Allow(r) => return Decision::Allow(r),
-                Decision::Deny(r) => return Decision::Deny(r),
+                Decision::Allow(r) => return (Decision::Allow(r), Some(m.decider())),
+                Decision::Deny(r) => return (Decision::Deny(r), Some(m.decider())),
                 Decision::NoOpinion(r) => {
                     if !r.is_empty() {
                         reasons.push(r);
@@ -259,9 +295,9 @@ impl AuthorizerChain {
             }
         }
         if errors.is_empty() {
-            Decision::NoOpinion(reasons.join(", "))
+            (Decision::NoOpinion(reasons.join(", ")), None)
         } else {
-            Decision::Error(errors.join(", "))
+            (Decision::Error(errors.join(", ")), None)
         }
     }
 

@@ -27,7 +27,7 @@ pub struct WebhookSettings {
     authorized_ttl: Duration,
     unauthorized_ttl: Duration,
     failure_policy: FailurePolicy,
-    name: String,
+    name: &'static str,
     match_conditions: Vec<crate::cel::Expression>,
 }
 
@@ -50,7 +50,7 @@ impl WebhookSettings {
             authorized_ttl: spec.authorized_ttl,
             unauthorized_ttl: spec.unauthorized_ttl,
             failure_policy: spec.failure_policy,
-            name: spec.name.clone(),
+            name: crate::api::intern::intern(&spec.name),
             match_conditions: spec.match_conditions.clone(),
         })
     }
@@ -113,6 +113,11 @@ pub fn read_status(status: &Value) -> Decision {
 
 impl WebhookAuthorizer {
     /// The mode on one shard.
+    /// The webhook's name in the authorization configuration (`webhook` from the flags).
+    pub fn name(&self) -> &'static str {
+        self.settings.name
+    }
+
     pub fn new(settings: WebhookSettings) -> Self {
         Self {
             settings,

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::HeaderValue;
+use http::{HeaderValue, Method, Uri};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use shards::gate::Gate;
@@ -68,6 +68,7 @@ async fn handle(
     req: Request<Incoming>,
     conn: Rc<ConnInfo>,
 ) -> Response<Body> {
+    let received = Instant::now();
     let audit_id = uuid::Uuid::new_v4().to_string();
     let ctx_audit_id = audit_id.clone();
     let path = req.uri().path().to_string();
@@ -88,7 +89,11 @@ async fn handle(
         };
         let _seat = match state.limits.enter(&info, &user) {
             Ok(seat) => seat,
-            Err(refused) => return refused.response(),
+            Err(refused) => {
+                // upstream counts the dropped request in apiserver_request_total too.
+                Refused::of(&req).record(&state, &info, received, 429, true);
+                return refused.response();
+            }
         };
         if let Some(r) = authorization::check(&state.authz, &user, &info, uri).await {
             return r;
@@ -97,11 +102,12 @@ async fn handle(
             return r;
         }
         let _counted = in_flight::enter(&state.in_flight, &info);
-        let long_running = in_flight::is_long_running(&info);
+        let long_running = info.is_long_running();
         let ctx = RequestCtx {
-            info,
+            info: Rc::clone(&info),
             conn,
-            deadline: Instant::now() + state.request_timeout,
+            received,
+            deadline: received + state.request_timeout,
             audit_id: ctx_audit_id,
             user,
         };
@@ -111,15 +117,62 @@ async fn handle(
         // upstream's timeout filter: a request not answered within --request-timeout (e.g. a
         // body that never arrives) gets a 504 Status; its work is dropped.
         let timeout = state.request_timeout;
+        let refused = Refused::of(&req);
+        let chain = Rc::clone(&state);
         futures_lite::future::or(state.server.serve(req, ctx), async move {
             shards::sleep(timeout).await;
+            refused.record(&chain, &info, received, 504, false);
             crate::endpoints::response::status(&crate::api::status::Status::timeout())
         })
         .await
     })
     .await;
+    crate::metrics::count_answer();
     if let Ok(v) = HeaderValue::from_str(&audit_id) {
         resp.headers_mut().insert("audit-id", v);
     }
     resp
+}
+
+/// Enough of a request to label one the chain ends itself, after the request has been
+/// handed on (method and URI clones share the request's buffers).
+struct Refused {
+    method: Method,
+    uri: Uri,
+    apply_patch: bool,
+}
+
+impl Refused {
+    fn of<B>(req: &Request<B>) -> Self {
+        Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            apply_patch: crate::metrics::labels::is_apply_patch(req.headers()),
+        }
+    }
+
+    /// Records it in `apiserver_request_terminations_total` (and `apiserver_request_total`
+    /// when `counted`), if it addresses a recorded route.
+    fn record(
+        &self,
+        state: &ChainState,
+        info: &RequestInfo,
+        received: Instant,
+        code: u16,
+        counted: bool,
+    ) {
+        let query = self.uri.query();
+        let Some(l) = state
+            .server
+            .labels_for(&self.method, info, query, self.apply_patch)
+        else {
+            return;
+        };
+        crate::metrics::record(|m| {
+            m.termination(l, code);
+            if counted {
+                m.request(l, code, None, received.elapsed());
+            }
+        });
+    }
 }

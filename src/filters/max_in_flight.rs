@@ -85,7 +85,7 @@ impl InFlightLimits {
         info: &RequestInfo,
         user: &UserInfo,
     ) -> Result<Option<Seat>, Refused> {
-        if super::in_flight::is_long_running(info) {
+        if info.is_long_running() {
             return Ok(None);
         }
         let mutating = !matches!(info.verb.as_str(), "get" | "list" | "watch");

@@ -14,6 +14,8 @@ pub struct RequestCtx {
     pub info: Rc<RequestInfo>,
     /// The connection it came on (peer, protocol, verified client certificates).
     pub conn: Rc<ConnInfo>,
+    /// When the request arrived (its metrics' durations count from here).
+    pub received: Instant,
     /// When the request must be finished (`--request-timeout` from arrival).
     pub deadline: Instant,
     /// The audit id, echoed in the `Audit-Id` response header as upstream does.

@@ -36,6 +36,17 @@ pub struct RequestInfo {
 }
 
 impl RequestInfo {
+    /// upstream's long-running test: watch and proxy verbs, and the attach/exec/log/
+    /// portforward style subresources (not counted by the drain, nor by the in-flight limits,
+    /// nor bound by the request timeout).
+    pub fn is_long_running(&self) -> bool {
+        matches!(self.verb.as_str(), "watch" | "proxy")
+            || matches!(
+                self.subresource.as_str(),
+                "attach" | "exec" | "proxy" | "log" | "portforward"
+            )
+    }
+
     /// Resolves a request.
     pub fn resolve(method: &Method, path: &str, query: Option<&str>) -> Self {
         let mut info = RequestInfo {

@@ -1,55 +1,67 @@
-//! `/metrics` in the Prometheus text format: the watch cache's counters for now, under
-//! upstream's names where upstream has the metric.
+//! `/metrics`: every thread's recorded families merged (requests, authentication,
+//! authorization, watch events, per-shard counts), the max-in-flight seats and watch cache
+//! counters read at the scrape, and the process gauges; Prometheus text or OpenMetrics.
 
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::filters::max_in_flight::InFlightLimits;
+use crate::metrics::exposition::{Exposition, Format, Kind, Stability};
+use crate::metrics::{process, recorder};
 use crate::storage::cache::CacheMetrics;
 
-/// Renders the metrics, one `# HELP`/`# TYPE` header per metric.
-pub fn render(cache: Option<&CacheMetrics>, limits: Option<&InFlightLimits>) -> String {
-    let mut out = String::new();
+/// The scrape's text in `format`.
+pub fn render(
+    format: Format,
+    cache: Option<&CacheMetrics>,
+    limits: Option<&InFlightLimits>,
+) -> String {
+    let mut e = Exposition::new(format);
     if let Some(l) = limits {
         let (read_only, mutating) = l.in_use();
-        let name = "apiserver_current_inflight_requests";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Requests holding a max-in-flight seat at the scrape, per request kind (upstream reports the most in the last second).\n# TYPE {name} gauge\n{name}{{request_kind=\"mutating\"}} {mutating}\n{name}{{request_kind=\"readOnly\"}} {read_only}"
+        e.family(
+            "apiserver_current_inflight_requests",
+            Kind::Gauge,
+            Stability::Stable,
+            "Requests holding a max-in-flight seat at the scrape, per request kind (upstream reports the most in the last second).",
         );
+        e.sample(&[("request_kind", "mutating")], mutating as f64);
+        e.sample(&[("request_kind", "readOnly")], read_only as f64);
     }
-    let Some(m) = cache else {
-        return out;
-    };
-    let counters = [
-        (
-            "apiserver_terminated_watchers_total",
-            "Watchers ended because they fell too far behind the watch cache.",
-            m.terminated_watchers.load(Ordering::Relaxed),
-        ),
-        (
-            "kubeshard_watch_cache_resyncs_total",
-            "Times a shard rebuilt its watch cache replica from a full list.",
-            m.resyncs.load(Ordering::Relaxed),
-        ),
-        (
-            "kubeshard_watch_cache_consistent_read_fallbacks_total",
-            "Consistent reads the replica did not catch up with in time, served by the backend.",
-            m.consistent_read_fallbacks.load(Ordering::Relaxed),
-        ),
-        (
-            "kubeshard_watch_cache_events_applied_total",
-            "Events applied to watch cache replicas, summed over shards.",
-            m.events_applied.load(Ordering::Relaxed),
-        ),
-    ];
-    for (name, help, value) in counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-        );
+    if let Some(m) = cache {
+        let counters = [
+            (
+                "apiserver_terminated_watchers_total",
+                Stability::Stable,
+                "Watchers ended because they fell too far behind the watch cache.",
+                m.terminated_watchers.load(Ordering::Relaxed),
+            ),
+            (
+                "kubeshard_watch_cache_resyncs_total",
+                Stability::Unmarked,
+                "Times a shard rebuilt its watch cache replica from a full list.",
+                m.resyncs.load(Ordering::Relaxed),
+            ),
+            (
+                "kubeshard_watch_cache_consistent_read_fallbacks_total",
+                Stability::Unmarked,
+                "Consistent reads the replica did not catch up with in time, served by the backend.",
+                m.consistent_read_fallbacks.load(Ordering::Relaxed),
+            ),
+            (
+                "kubeshard_watch_cache_events_applied_total",
+                Stability::Unmarked,
+                "Events applied to watch cache replicas, summed over shards.",
+                m.events_applied.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, stability, help, value) in counters {
+            e.family(name, Kind::Counter, stability, help);
+            e.sample(&[], value as f64);
+        }
     }
-    out
+    recorder::write_merged(&mut e);
+    process::write(&mut e);
+    e.finish()
 }
 
 #[cfg(test)]
@@ -57,14 +69,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_in_text_format() {
+    fn renders_counters_and_gauges() {
         let m = CacheMetrics::default();
         m.terminated_watchers.fetch_add(2, Ordering::Relaxed);
-        let text = render(Some(&m), None);
-        assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"));
-        assert_eq!(render(None, None), "");
+        let text = render(Format::Prometheus, Some(&m), None);
+        assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"), "{text}");
         let limits = InFlightLimits::new(5, 5);
-        let text = render(None, Some(limits));
+        let text = render(Format::Prometheus, None, Some(limits));
         assert!(
             text.contains("# TYPE apiserver_current_inflight_requests gauge\n"),
             "{text}"
@@ -77,5 +88,9 @@ mod tests {
             text.contains("apiserver_current_inflight_requests{request_kind=\"readOnly\"} 0\n"),
             "{text}"
         );
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        let om = render(Format::OpenMetrics, Some(&m), None);
+        assert!(om.contains("# TYPE apiserver_terminated_watchers counter\napiserver_terminated_watchers_total 2\n"), "{om}");
+        assert!(om.ends_with("# EOF\n"));
     }
 }

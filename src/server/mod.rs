@@ -6,6 +6,7 @@ pub mod csr_signer;
 pub mod discovery;
 pub mod disruption;
 pub mod health;
+pub mod instrument;
 pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
@@ -592,6 +593,7 @@ fn authentication(boot: &ShardBoot, cache: Option<&WatchCache>) -> crate::authn:
 
 /// One shard: bind, serve until told to stop, report each lifecycle step it owns.
 async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
+    crate::metrics::set_shard(id.index);
     let server = match TlsHttpServer::bind(boot.addr, &boot.tls, boot.http.clone(), id) {
         Ok(s) => s,
         Err(e) => {

@@ -17,7 +17,10 @@ use crate::api::status::Status;
 use crate::endpoints::rest::RestApi;
 use crate::endpoints::{compression, response};
 use crate::filters::max_in_flight::InFlightLimits;
-use crate::request::RequestCtx;
+use crate::metrics::exposition::Format;
+use crate::metrics::labels::APISERVER;
+use crate::metrics::RequestLabels;
+use crate::request::{RequestCtx, RequestInfo};
 use crate::storage::cache::CacheMetrics;
 
 /// The end of the filter chain on one shard.
@@ -64,20 +67,67 @@ impl ServerChain {
     }
 
     /// Serves a request that passed the filters; large answers are gzipped for clients that
-    /// ask (upstream's APIResponseCompression).
+    /// ask (upstream's APIResponseCompression). The routes upstream instruments (resource
+    /// routes, health checks, discovery) are recorded in this shard's metrics.
     pub async fn serve(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
         let gzip = compression::accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
-        let resp = self.answer(req, ctx).await;
-        compression::gzip_if_accepted(gzip, resp)
+        let (started, long_running) = (ctx.received, ctx.info.is_long_running());
+        let (resp, labels) = self.answer(req, ctx).await;
+        let resp = compression::gzip_if_accepted(gzip, resp);
+        match labels {
+            Some((l, kind)) => super::instrument::answered(l, kind, started, long_running, resp),
+            None => resp,
+        }
     }
 
-    async fn answer(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+    /// The metric labels of a request, when it addresses a route that is recorded (for the
+    /// filters that answer before the route runs: 429s and 504s).
+    pub fn labels_for(
+        &self,
+        method: &Method,
+        info: &RequestInfo,
+        query: Option<&str>,
+        apply_patch: bool,
+    ) -> Option<RequestLabels> {
+        let route = self.rest.route(info)?;
+        Some(RequestLabels::of_resource(
+            method,
+            info,
+            query,
+            apply_patch,
+            &route.res.api,
+            route.sub.map_or("", |s| s.name()),
+        ))
+    }
+
+    async fn answer(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestCtx,
+    ) -> (Response<Body>, Option<(RequestLabels, &'static str)>) {
         if ctx.info.is_resource_request {
-            return match self.rest.serve(req, &ctx).await {
-                Some(r) => r,
-                None => response::status(&Status::path_not_found()),
+            let Some(route) = self.rest.route(&ctx.info) else {
+                return (response::status(&Status::path_not_found()), None);
             };
+            let labels = RequestLabels::of_resource(
+                req.method(),
+                &ctx.info,
+                req.uri().query(),
+                crate::metrics::labels::is_apply_patch(req.headers()),
+                &route.res.api,
+                route.sub.map_or("", |s| s.name()),
+            );
+            let kind = route.res.api.kind;
+            return (
+                self.rest.serve(req, &ctx, route).await,
+                Some((labels, kind)),
+            );
         }
+        let labels = instrumented_handler(req.uri().path()).map(|l| (l, ""));
+        (self.answer_non_resource(req).await, labels)
+    }
+
+    async fn answer_non_resource(&self, req: Request<Incoming>) -> Response<Body> {
         if let Some(r) = self.discovery.serve(&req) {
             return r;
         }
@@ -97,16 +147,39 @@ impl ServerChain {
             return response::json(StatusCode::OK, self.version_json.clone());
         }
         if path == "/metrics" && req.method() == Method::GET {
-            let text = super::metrics::render(self.cache_metrics.as_deref(), self.in_flight_limits);
+            let accept = req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let format = Format::negotiate(accept);
+            let text = super::metrics::render(
+                format,
+                self.cache_metrics.as_deref(),
+                self.in_flight_limits,
+            );
             let mut r = Response::new(shards::server::body(http_body_util::Full::new(
                 Bytes::from(text),
             )));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                http::HeaderValue::from_static(format.content_type()),
             );
             return r;
         }
         response::status(&Status::path_not_found())
     }
+}
+
+/// The non-resource handlers upstream instruments: the health checks (component "") and
+/// discovery (component `apiserver`), each labelled with its path.
+fn instrumented_handler(path: &str) -> Option<RequestLabels> {
+    let (path, component) = match path {
+        "/healthz" => ("/healthz", ""),
+        "/livez" => ("/livez", ""),
+        "/readyz" => ("/readyz", ""),
+        "/api" => ("/api", APISERVER),
+        "/apis" => ("/apis", APISERVER),
+        _ => return None,
+    };
+    Some(RequestLabels::of_handler(path, component))
 }

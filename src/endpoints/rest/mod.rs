@@ -29,7 +29,7 @@ use crate::registry::store::{
     dry_run, randomized_watch_timeout, DeleteOptions, ListOptions, Listed, RequestFacts, Store,
     Stored,
 };
-use crate::request::{Query, RequestCtx};
+use crate::request::{Query, RequestCtx, RequestInfo};
 
 /// Serves resource requests for one shard.
 pub struct RestApi {
@@ -39,6 +39,14 @@ pub struct RestApi {
     connect: Option<Rc<crate::endpoints::connect::ConnectApi>>,
     /// `--min-request-timeout`; zero: a watch without `timeoutSeconds` lasts the default.
     min_request_timeout: Duration,
+}
+
+/// What a resource request addresses: its row and subresource.
+pub struct Route {
+    /// The resource table's row.
+    pub res: Rc<Resource>,
+    /// The subresource, if the path names one.
+    pub sub: Option<Subresource>,
 }
 
 /// One routed request: its row, what it addresses, its query and what reads return.
@@ -90,9 +98,9 @@ impl RestApi {
         self
     }
 
-    /// Answers a resource request, or None when no resource matches (the chain continues).
-    pub async fn serve(&self, req: Request<Incoming>, ctx: &RequestCtx) -> Option<Response<Body>> {
-        let info = &ctx.info;
+    /// The row (and subresource) a resource request addresses, or None when nothing matches
+    /// (the chain continues): the route upstream's installer would have registered.
+    pub fn route(&self, info: &RequestInfo) -> Option<Route> {
         if !info.is_resource_request {
             return None;
         }
@@ -104,26 +112,35 @@ impl RestApi {
             "" => None,
             s => Some(res.api.subresource(s)?),
         };
-        let ns_given = !info.namespace.is_empty();
         let scope_ok = if res.api.namespaced {
-            ns_given || matches!(info.verb.as_str(), "list" | "watch")
+            !info.namespace.is_empty() || matches!(info.verb.as_str(), "list" | "watch")
         } else {
-            !ns_given
+            info.namespace.is_empty()
         };
-        if !scope_ok {
-            return None;
-        }
+        scope_ok.then_some(Route { res, sub })
+    }
+
+    /// Answers a resource request on its route.
+    pub async fn serve(
+        &self,
+        req: Request<Incoming>,
+        ctx: &RequestCtx,
+        route: Route,
+    ) -> Response<Body> {
+        let info = &ctx.info;
+        let Route { res, sub } = route;
+        let ns_given = !info.namespace.is_empty();
         let verb = info.verb.as_str();
         let allowed = match sub {
             None => res.api.allows(verb),
             Some(s) => s.verbs().contains(&verb),
         };
         if !allowed {
-            return Some(response::status(&Status::method_not_supported(
+            return response::status(&Status::method_not_supported(
                 res.api.group,
                 res.api.plural,
                 verb,
-            )));
+            ));
         }
         let accept = req
             .headers()
@@ -134,7 +151,7 @@ impl RestApi {
         let output = if matches!(verb, "get" | "list" | "watch") && sub.is_none() && !protobuf {
             match crate::printers::negotiate(accept, query.get("includeObject")) {
                 Ok(o) => o,
-                Err(e) => return Some(response::status(&e)),
+                Err(e) => return response::status(&e),
             }
         } else {
             Output::Json
@@ -150,7 +167,7 @@ impl RestApi {
                 .and_then(|d| Ok((d, dry_run(&query, kind)?)))
             {
                 Ok(v) => v,
-                Err(e) => return Some(response::status(&e)),
+                Err(e) => return response::status(&e),
             },
             // Deletes read dryRun with their DeleteOptions; reads have none.
             None => (Directive::Warn, false),
@@ -183,10 +200,10 @@ impl RestApi {
             protobuf,
         };
         if rewrite.is_identity() || resp.extensions().get::<Rendered>().is_some() {
-            return Some(resp);
+            return resp;
         }
         let stream = verb == "watch" && resp.status().is_success();
-        Some(answer::rewrite(resp, stream, rewrite).await)
+        answer::rewrite(resp, stream, rewrite).await
     }
 
     async fn dispatch(

@@ -191,6 +191,8 @@ pub(super) fn watch(out: Output, res: &Rc<Resource>, lines: WatchStream) -> Resp
                 crate::printers::render_watch_line(out, &res.printer, &line, headers)
             }
         };
+        let api = &res.api;
+        crate::metrics::record(|m| m.watch_event(api.group, api.version, api.plural, line.len()));
         Ok::<_, BoxError>(Frame::data(line))
     });
     let mut resp = Response::new(shards::server::body(StreamBody::new(frames)));

@@ -1,0 +1,449 @@
+//! The metric families one thread records, and how a scrape merges and writes them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::exposition::{Exposition, Kind, Stability};
+use super::histogram::{self, Histogram};
+use super::labels::RequestLabels;
+
+type Map<K, V> = foldhash::HashMap<K, V>;
+
+/// `authentication_attempts`' results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthnResult {
+    /// A user was found (anonymous included).
+    Success,
+    /// The credential was refused (a 401).
+    Failure,
+    /// An authenticator could not decide.
+    Error,
+}
+
+impl AuthnResult {
+    const ALL: [AuthnResult; 3] = [Self::Success, Self::Failure, Self::Error];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// `authorization_attempts_total`' results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthzResult {
+    /// Allowed.
+    Allowed,
+    /// Denied by a mode.
+    Denied,
+    /// No mode had an opinion (also a 403).
+    NoOpinion,
+    /// A mode failed to decide.
+    Error,
+}
+
+impl AuthzResult {
+    const ALL: [AuthzResult; 4] = [Self::Allowed, Self::Denied, Self::NoOpinion, Self::Error];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::NoOpinion => "no-opinion",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One request series: its responses by code, durations and (for reads) sizes.
+#[derive(Clone, Debug)]
+struct RequestStats {
+    codes: Vec<(u16, u64)>,
+    duration: Histogram,
+    sizes: Option<Histogram>,
+}
+
+impl RequestStats {
+    fn new() -> Self {
+        Self {
+            codes: Vec::new(),
+            duration: Histogram::new(histogram::REQUEST_DURATION),
+            sizes: None,
+        }
+    }
+
+    fn merge(&mut self, other: &RequestStats) {
+        for &(code, n) in &other.codes {
+            add_code(&mut self.codes, code, n);
+        }
+        self.duration.merge(&other.duration);
+        if let Some(o) = &other.sizes {
+            self.sizes
+                .get_or_insert_with(|| Histogram::new(histogram::RESPONSE_SIZES))
+                .merge(o);
+        }
+    }
+}
+
+fn add_code(codes: &mut Vec<(u16, u64)>, code: u16, n: u64) {
+    match codes.iter_mut().find(|(c, _)| *c == code) {
+        Some((_, count)) => *count += n,
+        None => codes.push((code, n)),
+    }
+}
+
+/// Everything one thread has recorded since it started (counters never reset).
+#[derive(Clone, Debug, Default)]
+pub struct Families {
+    requests: Map<RequestLabels, RequestStats>,
+    long_running: Map<RequestLabels, i64>,
+    terminations: Map<(RequestLabels, u16), u64>,
+    authentication: Vec<(usize, Histogram)>,
+    authorization: Vec<(usize, Histogram)>,
+    authz_decisions: Map<(&'static str, &'static str, &'static str), u64>,
+    watch_events: Map<(&'static str, &'static str, &'static str), Histogram>,
+    watchers: Map<(&'static str, &'static str), i64>,
+}
+
+impl Families {
+    /// A request finished: its code, how long it took, and for GET/LIST its response size.
+    pub fn request(&mut self, labels: RequestLabels, code: u16, size: Option<u64>, took: Duration) {
+        let s = self
+            .requests
+            .entry(labels)
+            .or_insert_with(RequestStats::new);
+        add_code(&mut s.codes, code, 1);
+        s.duration.observe(took.as_secs_f64());
+        if let (Some(size), "GET" | "LIST") = (size, labels.verb) {
+            s.sizes
+                .get_or_insert_with(|| Histogram::new(histogram::RESPONSE_SIZES))
+                .observe(size as f64);
+        }
+    }
+
+    /// A long-running request started (+1) or ended (-1).
+    pub fn long_running(&mut self, labels: RequestLabels, delta: i64) {
+        *self
+            .long_running
+            .entry(labels.without_dry_run())
+            .or_default() += delta;
+    }
+
+    /// A watch of `kind` opened (+1) or closed (-1).
+    pub fn watcher(&mut self, group: &'static str, kind: &'static str, delta: i64) {
+        *self.watchers.entry((group, kind)).or_default() += delta;
+    }
+
+    /// A request the server ended in self-defense (429 from the in-flight limits, 504 from
+    /// the timeout).
+    pub fn termination(&mut self, labels: RequestLabels, code: u16) {
+        *self
+            .terminations
+            .entry((labels.without_dry_run(), code))
+            .or_default() += 1;
+    }
+
+    /// One authentication attempt.
+    pub fn authentication(&mut self, result: AuthnResult, took: Duration) {
+        observe_result(&mut self.authentication, result as usize, took);
+    }
+
+    /// One authorization attempt.
+    pub fn authorization(&mut self, result: AuthzResult, took: Duration) {
+        observe_result(&mut self.authorization, result as usize, took);
+    }
+
+    /// A terminal decision by one authorizer (`type`, `name`, `allowed`/`denied`).
+    pub fn authorization_decision(
+        &mut self,
+        kind: &'static str,
+        name: &'static str,
+        decision: &'static str,
+    ) {
+        *self
+            .authz_decisions
+            .entry((kind, name, decision))
+            .or_default() += 1;
+    }
+
+    /// One watch event sent, of `size` bytes.
+    pub fn watch_event(
+        &mut self,
+        group: &'static str,
+        version: &'static str,
+        resource: &'static str,
+        size: usize,
+    ) {
+        self.watch_events
+            .entry((group, version, resource))
+            .or_insert_with(|| Histogram::new(histogram::WATCH_EVENT_SIZES))
+            .observe(size as f64);
+    }
+
+    /// Adds another thread's families to these.
+    pub fn merge(&mut self, other: &Families) {
+        for (k, v) in &other.requests {
+            self.requests
+                .entry(*k)
+                .or_insert_with(RequestStats::new)
+                .merge(v);
+        }
+        for (k, v) in &other.long_running {
+            *self.long_running.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.watchers {
+            *self.watchers.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.terminations {
+            *self.terminations.entry(*k).or_default() += v;
+        }
+        for (i, h) in &other.authentication {
+            merge_result(&mut self.authentication, *i, h);
+        }
+        for (i, h) in &other.authorization {
+            merge_result(&mut self.authorization, *i, h);
+        }
+        for (k, v) in &other.authz_decisions {
+            *self.authz_decisions.entry(*k).or_default() += v;
+        }
+        for (k, h) in &other.watch_events {
+            match self.watch_events.get_mut(k) {
+                Some(mine) => mine.merge(h),
+                None => {
+                    self.watch_events.insert(*k, h.clone());
+                }
+            }
+        }
+    }
+
+    /// Writes every family that has a series, series sorted by labels; label names in
+    /// alphabetical order, as upstream's registry writes them.
+    pub fn write(&self, e: &mut Exposition) {
+        self.write_auth(e);
+        self.write_requests(e);
+        self.write_watch_events(e);
+    }
+
+    fn write_auth(&self, e: &mut Exposition) {
+        let authn = sorted_results(&self.authentication, |i| AuthnResult::ALL[i].label());
+        if !authn.is_empty() {
+            e.family(
+                "authentication_attempts",
+                Kind::Counter,
+                Stability::Alpha,
+                "Authentication attempts, by result.",
+            );
+            for (result, h) in &authn {
+                e.sample(&[("result", result)], h.count() as f64);
+            }
+            e.family(
+                "authentication_duration_seconds",
+                Kind::Histogram,
+                Stability::Alpha,
+                "Time spent authenticating a request, by result.",
+            );
+            for (result, h) in &authn {
+                e.histogram(&[("result", result)], h);
+            }
+        }
+        if !self.authz_decisions.is_empty() {
+            e.family(
+                "apiserver_authorization_decisions_total",
+                Kind::Counter,
+                Stability::Alpha,
+                "Terminal decisions of each authorizer, by its type and name and the decision.",
+            );
+            let sorted: BTreeMap<_, _> = self.authz_decisions.iter().collect();
+            for ((kind, name, decision), n) in sorted {
+                e.sample(
+                    &[("decision", decision), ("name", name), ("type", kind)],
+                    *n as f64,
+                );
+            }
+        }
+        let authz = sorted_results(&self.authorization, |i| AuthzResult::ALL[i].label());
+        if !authz.is_empty() {
+            e.family(
+                "authorization_attempts_total",
+                Kind::Counter,
+                Stability::Alpha,
+                "Authorization attempts, by result (allowed, denied, no-opinion or error).",
+            );
+            for (result, h) in &authz {
+                e.sample(&[("result", result)], h.count() as f64);
+            }
+            e.family(
+                "authorization_duration_seconds",
+                Kind::Histogram,
+                Stability::Alpha,
+                "Time spent authorizing a request, by result.",
+            );
+            for (result, h) in &authz {
+                e.histogram(&[("result", result)], h);
+            }
+        }
+    }
+
+    fn write_requests(&self, e: &mut Exposition) {
+        if !self.long_running.is_empty() {
+            e.family(
+                "apiserver_longrunning_requests",
+                Kind::Gauge,
+                Stability::Stable,
+                "Long-running requests (watches, connects) open now, by verb, group, version, resource, subresource, scope and component.",
+            );
+            let sorted: BTreeMap<_, _> = self.long_running.iter().collect();
+            for (l, n) in sorted {
+                e.sample(&route_labels(l, None, None), *n as f64);
+            }
+        }
+        let requests: BTreeMap<_, _> = self.requests.iter().collect();
+        if !requests.is_empty() {
+            e.family(
+                "apiserver_request_duration_seconds",
+                Kind::Histogram,
+                Stability::Stable,
+                "Time to answer a request, by verb, dry run value, group, version, resource, subresource, scope and component.",
+            );
+            for (l, s) in &requests {
+                e.histogram(&route_labels(l, Some(l.dry_run), None), &s.duration);
+            }
+        }
+        if !self.terminations.is_empty() {
+            e.family(
+                "apiserver_request_terminations_total",
+                Kind::Counter,
+                Stability::Alpha,
+                "Requests the server ended in self-defense (429 over the in-flight limits, 504 past the request timeout).",
+            );
+            let sorted: BTreeMap<_, _> = self.terminations.iter().collect();
+            for ((l, code), n) in sorted {
+                let code = code.to_string();
+                e.sample(&route_labels(l, None, Some(&code)), *n as f64);
+            }
+        }
+        if !requests.is_empty() {
+            e.family(
+                "apiserver_request_total",
+                Kind::Counter,
+                Stability::Stable,
+                "Requests answered, by verb, dry run value, group, version, resource, scope, component and HTTP response code.",
+            );
+            for (l, s) in &requests {
+                let mut codes = s.codes.clone();
+                codes.sort_unstable();
+                for (code, n) in codes {
+                    let code = code.to_string();
+                    e.sample(&route_labels(l, Some(l.dry_run), Some(&code)), n as f64);
+                }
+            }
+        }
+        if requests.values().any(|s| s.sizes.is_some()) {
+            e.family(
+                "apiserver_response_sizes",
+                Kind::Histogram,
+                Stability::Stable,
+                "Response sizes in bytes of reads, by verb, group, version, resource, subresource, scope and component.",
+            );
+            for (l, s) in &requests {
+                if let Some(h) = &s.sizes {
+                    e.histogram(&route_labels(l, None, None), h);
+                }
+            }
+        }
+    }
+
+    fn write_watch_events(&self, e: &mut Exposition) {
+        if !self.watchers.is_empty() {
+            e.family(
+                "apiserver_registered_watchers",
+                Kind::Gauge,
+                Stability::Alpha,
+                "Watches open now, by group and kind.",
+            );
+            let sorted: BTreeMap<_, _> = self.watchers.iter().collect();
+            for ((group, kind), n) in sorted {
+                e.sample(&[("group", group), ("kind", kind)], *n as f64);
+            }
+        }
+        if self.watch_events.is_empty() {
+            return;
+        }
+        let sorted: BTreeMap<_, _> = self.watch_events.iter().collect();
+        e.family(
+            "apiserver_watch_events_sizes",
+            Kind::Histogram,
+            Stability::Beta,
+            "Sizes in bytes of the events sent to watchers.",
+        );
+        for ((g, v, r), h) in &sorted {
+            e.histogram(&[("group", g), ("resource", r), ("version", v)], h);
+        }
+        e.family(
+            "apiserver_watch_events_total",
+            Kind::Counter,
+            Stability::Beta,
+            "Events sent to watchers.",
+        );
+        for ((g, v, r), h) in &sorted {
+            e.sample(
+                &[("group", g), ("resource", r), ("version", v)],
+                h.count() as f64,
+            );
+        }
+    }
+}
+
+/// A request series' labels in name order, with `code` and `dry_run` where the family has
+/// them.
+fn route_labels<'a>(
+    l: &'a RequestLabels,
+    dry_run: Option<&'a str>,
+    code: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
+    let mut v = Vec::with_capacity(9);
+    if let Some(c) = code {
+        v.push(("code", c));
+    }
+    v.push(("component", l.component));
+    if let Some(d) = dry_run {
+        v.push(("dry_run", d));
+    }
+    v.extend([
+        ("group", l.group),
+        ("resource", l.resource),
+        ("scope", l.scope),
+        ("subresource", l.subresource),
+        ("verb", l.verb),
+        ("version", l.version),
+    ]);
+    v
+}
+
+fn observe_result(v: &mut Vec<(usize, Histogram)>, i: usize, took: Duration) {
+    match v.iter_mut().find(|(r, _)| *r == i) {
+        Some((_, h)) => h.observe(took.as_secs_f64()),
+        None => {
+            let mut h = Histogram::new(histogram::AUTH_DURATION);
+            h.observe(took.as_secs_f64());
+            v.push((i, h));
+        }
+    }
+}
+
+fn merge_result(v: &mut Vec<(usize, Histogram)>, i: usize, other: &Histogram) {
+    match v.iter_mut().find(|(r, _)| *r == i) {
+        Some((_, h)) => h.merge(other),
+        None => v.push((i, other.clone())),
+    }
+}
+
+fn sorted_results(
+    v: &[(usize, Histogram)],
+    label: impl Fn(usize) -> &'static str,
+) -> BTreeMap<&'static str, &Histogram> {
+    v.iter().map(|(i, h)| (label(*i), h)).collect()
+}
