@@ -4,5 +4,6 @@
 
 pub mod compression;
 pub mod connect;
+pub mod observed;
 pub mod response;
 pub mod rest;

@@ -18,6 +18,7 @@ pub async fn check(
     user: &UserInfo,
     info: &RequestInfo,
     request_uri: &str,
+    audit: Option<&super::audit::AuditRecord>,
 ) -> Option<Response<Body>> {
     let a = Attributes::of_request(user, info);
     let started = Instant::now();
@@ -39,6 +40,15 @@ pub async fn check(
             m.authorization_decision(by.kind, by.name, verdict);
         }
     });
+    if let Some(record) = audit {
+        match &decision {
+            Decision::Allow(reason) => record.authorized(true, reason),
+            Decision::Deny(reason) | Decision::NoOpinion(reason) => {
+                record.authorized(false, reason)
+            }
+            Decision::Error(_) => {}
+        }
+    }
     match decision {
         Decision::Allow(_) => None,
         Decision::Deny(reason) | Decision::NoOpinion(reason) => {

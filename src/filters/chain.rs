@@ -5,7 +5,7 @@
 //! 2. request info: verb, group, version, namespace, resource, name from the path
 //! 3. authentication: the user from a client certificate or bearer token, else anonymous
 //!    (401 for a credential that fails)
-//! 4. (audit: later)
+//! 4. audit: the policy's level for the request; its event at each stage (`filters::audit`)
 //! 5. impersonation: `Impersonate-*` headers, each part authorized (`impersonate`)
 //! 6. max-in-flight: `--max-requests-inflight` / `--max-mutating-requests-inflight` across the
 //!    process, 429 beyond them (API Priority and Fairness will take this place)
@@ -17,7 +17,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderValue, Method, Uri};
 use hyper::body::Incoming;
@@ -25,11 +25,12 @@ use hyper::{Request, Response};
 use shards::gate::Gate;
 use shards::server::{Body, ConnInfo, Handler};
 
+use super::audit::{self, AuditRecord};
 use super::max_in_flight::InFlightLimits;
 use super::{authentication, authorization, impersonation, in_flight, panic_recovery, retry_after};
 use crate::authn::Authentication;
 use crate::authz::AuthorizerChain;
-use crate::request::{RequestCtx, RequestInfo};
+use crate::request::{RequestCtx, RequestInfo, UserInfo};
 use crate::server::lifecycle::Lifecycle;
 use crate::server::routes::ServerChain;
 
@@ -47,6 +48,8 @@ pub struct ChainState {
     pub send_retry_after: bool,
     /// Who requests come from.
     pub authn: Rc<Authentication>,
+    /// `--audit-policy-file` and its backend, when auditing.
+    pub auditing: Option<crate::audit::Auditing>,
     /// What they may do.
     pub authz: Rc<AuthorizerChain>,
     /// The server chain the filters end in.
@@ -73,58 +76,46 @@ async fn handle(
     let ctx_audit_id = audit_id.clone();
     let path = req.uri().path().to_string();
     let mut resp = panic_recovery::recover(&path, async move {
+        let mut req = req;
         let info = Rc::new(RequestInfo::resolve(
             req.method(),
             req.uri().path(),
             req.uri().query(),
         ));
+        let wall = SystemTime::now();
+        let auditing = state.auditing.as_ref();
         let user = match authentication::authenticate(&state.authn, &req, &conn).await {
             Ok(u) => u,
-            Err(s) => return crate::endpoints::response::status(&s),
-        };
-        let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let user = match impersonation::apply(&state.authz, user, &req).await {
-            Ok(u) => Rc::new(u),
-            Err(r) => return r.response(uri),
-        };
-        let _seat = match state.limits.enter(&info, &user) {
-            Ok(seat) => seat,
-            Err(refused) => {
-                // upstream counts the dropped request in apiserver_request_total too.
-                Refused::of(&req).record(&state, &info, received, 429, true);
-                return refused.response();
+            Err(s) => {
+                audit::failed_authentication(auditing, &info, &req, &conn, &ctx_audit_id, wall);
+                return crate::endpoints::response::status(&s);
             }
         };
-        if let Some(r) = authorization::check(&state.authz, &user, &info, uri).await {
-            return r;
-        }
-        if let Some(r) = retry_after::check(&state, &req) {
-            return r;
-        }
-        let _counted = in_flight::enter(&state.in_flight, &info);
+        let record =
+            match audit::begin(auditing, &user, &info, &mut req, &conn, &ctx_audit_id, wall) {
+                Ok(r) => r,
+                Err(audit::NotStored) => {
+                    let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                    return crate::endpoints::response::internal_error(
+                        uri,
+                        "failed to store audit event",
+                    );
+                }
+            };
         let long_running = info.is_long_running();
-        let ctx = RequestCtx {
-            info: Rc::clone(&info),
+        let who = Authenticated {
+            req,
             conn,
-            received,
-            deadline: received + state.request_timeout,
-            audit_id: ctx_audit_id,
+            info,
             user,
+            received,
+            audit_id: ctx_audit_id,
         };
-        if long_running {
-            return state.server.serve(req, ctx).await;
+        let resp = serve_authenticated(state, who, record.as_deref()).await;
+        match record {
+            Some(r) => r.respond(resp, long_running).await,
+            None => resp,
         }
-        // upstream's timeout filter: a request not answered within --request-timeout (e.g. a
-        // body that never arrives) gets a 504 Status; its work is dropped.
-        let timeout = state.request_timeout;
-        let refused = Refused::of(&req);
-        let chain = Rc::clone(&state);
-        futures_lite::future::or(state.server.serve(req, ctx), async move {
-            shards::sleep(timeout).await;
-            refused.record(&chain, &info, received, 504, false);
-            crate::endpoints::response::status(&crate::api::status::Status::timeout())
-        })
-        .await
     })
     .await;
     crate::metrics::count_answer();
@@ -132,6 +123,79 @@ async fn handle(
         resp.headers_mut().insert("audit-id", v);
     }
     resp
+}
+
+/// A request past authentication (and audit's first stage).
+struct Authenticated {
+    req: Request<Incoming>,
+    conn: Rc<ConnInfo>,
+    info: Rc<RequestInfo>,
+    user: UserInfo,
+    received: Instant,
+    audit_id: String,
+}
+
+/// The filters after audit: impersonation, max-in-flight, authorization, retry-after, the
+/// in-flight wait group and the timeout, then the server chain.
+async fn serve_authenticated(
+    state: Rc<ChainState>,
+    who: Authenticated,
+    record: Option<&AuditRecord>,
+) -> Response<Body> {
+    let Authenticated {
+        req,
+        conn,
+        info,
+        user,
+        received,
+        audit_id,
+    } = who;
+    let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let impersonating = impersonation::requested(&req);
+    let user = match impersonation::apply(&state.authz, user, &req).await {
+        Ok(u) => Rc::new(u),
+        Err(r) => return r.response(uri),
+    };
+    if let (true, Some(r)) = (impersonating, record) {
+        r.impersonated(&user);
+    }
+    let _seat = match state.limits.enter(&info, &user) {
+        Ok(seat) => seat,
+        Err(refused) => {
+            // upstream counts the dropped request in apiserver_request_total too.
+            Refused::of(&req).record(&state, &info, received, 429, true);
+            return refused.response();
+        }
+    };
+    if let Some(r) = authorization::check(&state.authz, &user, &info, uri, record).await {
+        return r;
+    }
+    if let Some(r) = retry_after::check(&state, &req) {
+        return r;
+    }
+    let _counted = in_flight::enter(&state.in_flight, &info);
+    let ctx = RequestCtx {
+        info: Rc::clone(&info),
+        conn,
+        received,
+        deadline: received + state.request_timeout,
+        audit_id,
+        user,
+    };
+    if info.is_long_running() {
+        return state.server.serve(req, ctx).await;
+    }
+    // upstream's timeout filter: a request not answered within --request-timeout (e.g. a
+    // body that never arrives) gets a 504 Status; its work is dropped.
+    let timeout = state.request_timeout;
+    let refused = Refused::of(&req);
+    let chain = Rc::clone(&state);
+    futures_lite::future::or(state.server.serve(req, ctx), async move {
+        shards::sleep(timeout).await;
+        refused.record(&chain, &info, received, 504, false);
+        crate::endpoints::response::status(&crate::api::status::Status::timeout())
+    })
+    .await
 }
 
 /// Enough of a request to label one the chain ends itself, after the request has been

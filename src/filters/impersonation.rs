@@ -58,6 +58,13 @@ fn object_reference(kind: &str, name: &str, api_version: &str, field_path: &str)
     format!("{{{kind}  {name}  {api_version}  {field_path}}}")
 }
 
+/// Whether the request asks to impersonate anyone (any `Impersonate-*` header).
+pub fn requested<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .keys()
+        .any(|k| k.as_str().starts_with("impersonate-"))
+}
+
 /// The user the request acts as: `user` itself when it impersonates nobody, the impersonated
 /// user when every part is allowed, else the refusal to answer.
 pub async fn apply<B>(

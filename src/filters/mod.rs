@@ -1,6 +1,7 @@
 //! The handler chain: one list of filters, in the order they run (see `chain.rs`), each in its
 //! own file with one job.
 
+pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod chain;

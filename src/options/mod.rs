@@ -1,6 +1,7 @@
 //! The command line, shaped like kube-apiserver's: named flag groups, then
 //! options -> complete() -> validate() (every problem reported at once) -> run().
 
+mod audit;
 mod authentication;
 mod authorization;
 mod etcd;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+pub use self::audit::AuditOptions;
 pub use self::authentication::AuthenticationOptions;
 pub use self::authorization::AuthorizationOptions;
 pub use self::etcd::{parse_watch_cache_size, EtcdOptions, WatchCacheSize};
@@ -45,6 +47,8 @@ pub struct Options {
     pub authentication: AuthenticationOptions,
     #[command(flatten)]
     pub authorization: AuthorizationOptions,
+    #[command(flatten)]
+    pub audit: AuditOptions,
     #[command(flatten)]
     pub shards: ShardOptions,
     #[command(flatten)]
@@ -118,6 +122,8 @@ pub struct CompletedOptions {
     pub authentication: AuthenticationOptions,
     /// Authorization settings.
     pub authorization: AuthorizationOptions,
+    /// Audit policy and log.
+    pub audit: AuditOptions,
     /// Shards and tuning.
     pub shards: ShardOptions,
     /// How to reach kubelets.
@@ -140,6 +146,7 @@ impl Options {
             client_ca_file: self.authentication.client_ca_file.clone(),
             authentication: self.authentication,
             authorization: self.authorization,
+            audit: self.audit,
             shards: self.shards,
             kubelet: self.kubelet,
             verbosity: self.misc.verbosity,
@@ -156,6 +163,7 @@ impl CompletedOptions {
         errs.extend(self.secure_serving.validate());
         errs.extend(self.authentication.validate());
         errs.extend(self.authorization.validate());
+        errs.extend(self.audit.validate());
         errs.extend(self.shards.validate());
         errs.extend(self.kubelet.validate());
         errs

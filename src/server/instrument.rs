@@ -4,15 +4,12 @@
 //! `apiserver_longrunning_requests` (and watches in `apiserver_registered_watchers`) while
 //! open.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
-use hyper::body::{Frame, SizeHint};
 use hyper::Response;
-use shards::server::{Body, BoxError};
+use shards::server::Body;
 
+use crate::endpoints::observed::{observe, BodyObserver};
 use crate::metrics::{self, RequestLabels};
 
 /// Records `resp` under `labels` (now, or when a long-running body ends) and returns it;
@@ -39,23 +36,22 @@ pub fn answered(
             }
         });
     }
-    resp.map(|inner| {
-        Box::pin(Metered {
-            inner,
+    observe(
+        resp,
+        Metered {
             labels,
             long_running,
             watched,
             code,
             started,
             bytes: 0,
-        }) as Body
-    })
+        },
+    )
 }
 
-/// A streamed answer's body: counts what it sends and records the request when it ends
+/// A streamed answer's meter: counts what it sends and records the request when it ends
 /// (the stream finished, or the client went away and the body was dropped).
 struct Metered {
-    inner: Body,
     labels: RequestLabels,
     long_running: bool,
     watched: Option<&'static str>,
@@ -64,35 +60,12 @@ struct Metered {
     bytes: u64,
 }
 
-impl hyper::body::Body for Metered {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let polled = this.inner.as_mut().poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                this.bytes += data.len() as u64;
-            }
-        }
-        polled
+impl BodyObserver for Metered {
+    fn on_data(&mut self, len: usize) {
+        self.bytes += len as u64;
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Metered {
-    fn drop(&mut self) {
+    fn on_end(&mut self) {
         let (labels, code, bytes, took) =
             (self.labels, self.code, self.bytes, self.started.elapsed());
         let (long_running, watched) = (self.long_running, self.watched);

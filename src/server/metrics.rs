@@ -4,6 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::audit::{AuditCounters, Level};
 use crate::filters::max_in_flight::InFlightLimits;
 use crate::metrics::exposition::{Exposition, Format, Kind, Stability};
 use crate::metrics::{process, recorder};
@@ -14,8 +15,12 @@ pub fn render(
     format: Format,
     cache: Option<&CacheMetrics>,
     limits: Option<&InFlightLimits>,
+    audit: Option<&AuditCounters>,
 ) -> String {
     let mut e = Exposition::new(format);
+    if let Some(a) = audit {
+        write_audit(&mut e, a);
+    }
     if let Some(l) = limits {
         let (read_only, mutating) = l.in_use();
         e.family(
@@ -64,6 +69,42 @@ pub fn render(
     e.finish()
 }
 
+/// upstream's `apiserver_audit_*` counters.
+fn write_audit(e: &mut Exposition, a: &AuditCounters) {
+    e.family(
+        "apiserver_audit_error_total",
+        Kind::Counter,
+        Stability::Alpha,
+        "Audit events that could not be written (the buffer to the writer was full), by plugin.",
+    );
+    e.sample(
+        &[("plugin", "log")],
+        a.errors.load(Ordering::Relaxed) as f64,
+    );
+    e.family(
+        "apiserver_audit_event_total",
+        Kind::Counter,
+        Stability::Alpha,
+        "Audit events handed to the backend.",
+    );
+    e.sample(&[], a.events.load(Ordering::Relaxed) as f64);
+    e.family(
+        "apiserver_audit_level_total",
+        Kind::Counter,
+        Stability::Alpha,
+        "Requests by the audit level the policy gave them.",
+    );
+    for level in [
+        Level::None,
+        Level::Metadata,
+        Level::Request,
+        Level::RequestResponse,
+    ] {
+        let n = a.levels[level as usize].load(Ordering::Relaxed);
+        e.sample(&[("level", level.as_str())], n as f64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,10 +113,10 @@ mod tests {
     fn renders_counters_and_gauges() {
         let m = CacheMetrics::default();
         m.terminated_watchers.fetch_add(2, Ordering::Relaxed);
-        let text = render(Format::Prometheus, Some(&m), None);
+        let text = render(Format::Prometheus, Some(&m), None, None);
         assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"), "{text}");
         let limits = InFlightLimits::new(5, 5);
-        let text = render(Format::Prometheus, None, Some(limits));
+        let text = render(Format::Prometheus, None, Some(limits), None);
         assert!(
             text.contains("# TYPE apiserver_current_inflight_requests gauge\n"),
             "{text}"
@@ -89,7 +130,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
-        let om = render(Format::OpenMetrics, Some(&m), None);
+        let om = render(Format::OpenMetrics, Some(&m), None, None);
         assert!(om.contains("# TYPE apiserver_terminated_watchers counter\napiserver_terminated_watchers_total 2\n"), "{om}");
         assert!(om.ends_with("# EOF\n"));
     }

@@ -60,6 +60,8 @@ struct ShardBoot {
     request_timeout: Duration,
     /// `--min-request-timeout`: the shortest a watch without `timeoutSeconds` lasts.
     min_request_timeout: Duration,
+    /// `--audit-policy-file` with its log backend's sink, when auditing.
+    auditing: Option<crate::audit::Auditing>,
     /// `--max-requests-inflight` / `--max-mutating-requests-inflight`, shared by every shard.
     in_flight_limits: &'static crate::filters::max_in_flight::InFlightLimits,
     send_retry_after: bool,
@@ -250,6 +252,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     install_signal_handler(Arc::clone(&lifecycle))?;
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
     let authz_chain = opts.authorization.chain()?;
+    let audit_backend = start_audit(&opts.audit)?;
     let boot = Arc::new(ShardBoot {
         addr,
         identity: apiserver_leases::Identity::new(
@@ -271,6 +274,13 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         min_request_timeout: Duration::from_secs(
             u64::try_from(opts.generic.min_request_timeout).unwrap_or(0),
         ),
+        auditing: audit_backend.as_ref().and_then(|(policy, backend)| {
+            Some(crate::audit::Auditing {
+                policy: Arc::clone(policy),
+                sink: backend.sink()?,
+                strict: opts.audit.log_mode == "blocking-strict",
+            })
+        }),
         in_flight_limits: crate::filters::max_in_flight::InFlightLimits::new(
             usize::try_from(opts.generic.max_requests_inflight).unwrap_or(0),
             usize::try_from(opts.generic.max_mutating_requests_inflight).unwrap_or(0),
@@ -387,8 +397,12 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
 
     let mut failed = Vec::new();
     let joined = set.join();
-    // Shards are done: nothing can ask storage for anything any more.
+    // Shards are done: nothing can ask storage for anything any more, and every audit event
+    // has been handed to the writer.
     storage_thread.stop();
+    if let Some((_, backend)) = audit_backend {
+        backend.close(Duration::from_secs(10));
+    }
     for (id, r) in joined {
         if let Err(e) = r {
             failed.push(format!("shard-{}: {e}", id.cpu));
@@ -400,6 +414,28 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// The audit policy and its log backend (`--audit-policy-file`, `--audit-log-*`), when both
+/// are given: a policy that does not load stops the start.
+fn start_audit(
+    opts: &crate::options::AuditOptions,
+) -> Result<Option<(Arc<crate::audit::Policy>, crate::audit::LogBackend)>, String> {
+    let (Some(policy_file), Some(path)) = (&opts.policy_file, &opts.log_path) else {
+        return Ok(None);
+    };
+    let policy = crate::audit::Policy::read(policy_file)?;
+    let mb = |v: i64| u64::try_from(v).unwrap_or(0);
+    let backend = crate::audit::LogBackend::start(crate::audit::LogSettings {
+        path: path.clone(),
+        max_size: mb(opts.log_max_size) * 1024 * 1024,
+        max_backups: usize::try_from(opts.log_max_backup).unwrap_or(0),
+        max_age: Duration::from_secs(mb(opts.log_max_age) * 24 * 3600),
+        compress: opts.log_compress,
+        buffer: usize::try_from(opts.log_batch_buffer_size).unwrap_or(1),
+        batch: usize::try_from(opts.log_batch_max_size).unwrap_or(1),
+    })?;
+    Ok(Some((Arc::new(policy), backend)))
 }
 
 /// Opens the storage backend on its own thread: etcd with `--etcd-servers`, otherwise the
@@ -674,6 +710,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
     });
     let in_flight = Gate::new();
     let state = Rc::new(ChainState {
+        auditing: boot.auditing.clone(),
         authn,
         authz,
         lifecycle: Arc::clone(&lc),
@@ -703,6 +740,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
                 ))),
         )
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics)))
+        .with_audit(boot.auditing.as_ref().map(|a| a.sink.clone()))
         .with_in_flight_limits(boot.in_flight_limits)
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });

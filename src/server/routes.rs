@@ -31,6 +31,7 @@ pub struct ServerChain {
     version_json: Bytes,
     cache_metrics: Option<Arc<CacheMetrics>>,
     in_flight_limits: Option<&'static InFlightLimits>,
+    audit: Option<crate::audit::Sink>,
     issuer: Option<super::oidc::IssuerDiscovery>,
 }
 
@@ -44,6 +45,7 @@ impl ServerChain {
             version_json: Bytes::from(VersionInfo::current().to_json()),
             cache_metrics: None,
             in_flight_limits: None,
+            audit: None,
             issuer: None,
         }
     }
@@ -57,6 +59,12 @@ impl ServerChain {
     /// Serves the max-in-flight seats in use at `/metrics`.
     pub fn with_in_flight_limits(mut self, l: &'static InFlightLimits) -> Self {
         self.in_flight_limits = Some(l);
+        self
+    }
+
+    /// Serves the audit backend's counters at `/metrics`.
+    pub fn with_audit(mut self, sink: Option<crate::audit::Sink>) -> Self {
+        self.audit = sink;
         self
     }
 
@@ -156,6 +164,7 @@ impl ServerChain {
                 format,
                 self.cache_metrics.as_deref(),
                 self.in_flight_limits,
+                self.audit.as_ref().map(crate::audit::Sink::counters),
             );
             let mut r = Response::new(shards::server::body(http_body_util::Full::new(
                 Bytes::from(text),

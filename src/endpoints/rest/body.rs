@@ -126,6 +126,8 @@ impl BodyReader {
 
     /// A body of any type, bounded by the body limit.
     pub(super) async fn raw(&self, req: Request<Incoming>) -> Result<Vec<u8>, Failure> {
+        // A Request-level audit event records the body as read.
+        let tap = req.extensions().get::<crate::audit::BodyTap>().cloned();
         let mut body = req.into_body();
         let mut out = Vec::new();
         let mut over = false;
@@ -152,6 +154,9 @@ impl BodyReader {
         }
         if over {
             return Err(Status::too_large(self.max_body).into());
+        }
+        if let Some(tap) = tap {
+            tap.keep(&out);
         }
         Ok(out)
     }

@@ -1,0 +1,250 @@
+//! Audit: after authentication, the policy decides the request's level; an audited request
+//! writes its event at `RequestReceived`, at `ResponseStarted` for long-running requests, and
+//! at `ResponseComplete` (when a streamed answer ends), each stage unless the rule omits it;
+//! a failed authentication writes one `ResponseStarted` event, as upstream's
+//! WithFailedAuthenticationAudit. Impersonation and authorization add what they learn; the
+//! REST body reader fills the request body for Request-level events.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Request, Response};
+use serde_json::Value;
+use shards::server::{Body, ConnInfo};
+
+use crate::audit::event::{source_ips, Client, Event};
+use crate::audit::policy::Decision;
+use crate::audit::{Auditing, BodyTap, Level, Stage};
+use crate::endpoints::observed::{observe, BodyObserver};
+use crate::request::{RequestInfo, UserInfo};
+
+/// One request's event while the chain serves it.
+pub struct AuditRecord {
+    event: RefCell<Event>,
+    decision: Decision,
+    auditing: Auditing,
+    tap: Option<BodyTap>,
+}
+
+/// The first event could not be stored under `--audit-log-mode=blocking-strict`.
+#[derive(Debug)]
+pub struct NotStored;
+
+/// The event of an authenticated request, if the policy audits it (its `RequestReceived`
+/// stage written); `Err` when blocking-strict could not store that first event.
+pub fn begin<B>(
+    auditing: Option<&Auditing>,
+    user: &UserInfo,
+    info: &RequestInfo,
+    req: &mut Request<B>,
+    conn: &ConnInfo,
+    audit_id: &str,
+    received: SystemTime,
+) -> Result<Option<Rc<AuditRecord>>, NotStored> {
+    let Some(record) = record(auditing, user, info, req, conn, audit_id, received) else {
+        return Ok(None);
+    };
+    if let Some(tap) = &record.tap {
+        req.extensions_mut().insert(tap.clone());
+    }
+    if !record.stage(Stage::RequestReceived) && record.auditing.strict {
+        return Err(NotStored);
+    }
+    Ok(Some(Rc::new(record)))
+}
+
+/// The one event of a request whose credential was refused (no user: rules naming users or
+/// groups do not match it).
+pub fn failed_authentication<B>(
+    auditing: Option<&Auditing>,
+    info: &RequestInfo,
+    req: &Request<B>,
+    conn: &ConnInfo,
+    audit_id: &str,
+    received: SystemTime,
+) {
+    let Some(record) = record(
+        auditing,
+        &UserInfo::default(),
+        info,
+        req,
+        conn,
+        audit_id,
+        received,
+    ) else {
+        return;
+    };
+    let mut methods = Vec::new();
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim();
+    if authorization.to_ascii_lowercase().starts_with("basic ") {
+        methods.push("basic");
+    }
+    let mut parts = authorization.split(' ');
+    if parts
+        .next()
+        .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        && parts.next().is_some()
+    {
+        methods.push("bearer");
+    }
+    if !conn.peer_certificates.is_empty() {
+        methods.push("x509");
+    }
+    let message = if methods.is_empty() {
+        "Authentication failed, no credentials provided".to_string()
+    } else {
+        format!("Authentication failed, attempted: {}", methods.join(", "))
+    };
+    record.event.borrow_mut().response_status = Some(serde_json::json!({
+        "metadata": {}, "message": message, "code": 401
+    }));
+    record.stage(Stage::ResponseStarted);
+}
+
+fn record<B>(
+    auditing: Option<&Auditing>,
+    user: &UserInfo,
+    info: &RequestInfo,
+    req: &Request<B>,
+    conn: &ConnInfo,
+    audit_id: &str,
+    received: SystemTime,
+) -> Option<AuditRecord> {
+    let auditing = auditing?;
+    let decision = auditing.policy.evaluate(user, info);
+    auditing.sink.count_level(decision.level);
+    if decision.level == Level::None {
+        return None;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let client = Client {
+        source_ips: source_ips(
+            header("x-forwarded-for"),
+            header("x-real-ip"),
+            conn.peer.ip(),
+        ),
+        user_agent: header("user-agent").unwrap_or("").to_string(),
+    };
+    let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let event = Event::new(decision.level, audit_id, uri, info, user, client, received);
+    Some(AuditRecord {
+        event: RefCell::new(event),
+        decision,
+        auditing: auditing.clone(),
+        tap: (decision.level >= Level::Request).then(BodyTap::default),
+    })
+}
+
+impl AuditRecord {
+    /// Writes the event at `stage` unless the rule omits it; false when the buffer was full.
+    fn stage(&self, stage: Stage) -> bool {
+        if self.decision.omit_stages.contains(stage) {
+            return true;
+        }
+        let line = self.event.borrow().line(stage, SystemTime::now());
+        self.auditing.sink.send(line)
+    }
+
+    /// The user the request acts as, when it impersonates.
+    pub fn impersonated(&self, user: &UserInfo) {
+        self.event.borrow_mut().impersonated_user = Some(user.clone());
+    }
+
+    /// The authorization decision and its reason, as upstream's annotations.
+    pub fn authorized(&self, allowed: bool, reason: &str) {
+        let mut e = self.event.borrow_mut();
+        let decision = if allowed { "allow" } else { "forbid" };
+        e.annotations
+            .insert("authorization.k8s.io/decision".into(), decision.into());
+        e.annotations
+            .insert("authorization.k8s.io/reason".into(), reason.into());
+    }
+
+    /// Records the answer and writes its stages: `ResponseComplete` now, or for a
+    /// long-running answer `ResponseStarted` now and `ResponseComplete` when its body ends.
+    pub async fn respond(
+        self: Rc<Self>,
+        resp: Response<Body>,
+        long_running: bool,
+    ) -> Response<Body> {
+        let code = resp.status().as_u16();
+        let whole = resp
+            .body()
+            .size_hint()
+            .exact()
+            .is_some_and(|n| n <= MAX_RECORDED_BODY);
+        let json = resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/json"));
+        let wants_body =
+            whole && json && (code >= 400 || self.decision.level == Level::RequestResponse);
+        let (resp, body) = if wants_body {
+            let (parts, body) = resp.into_parts();
+            match body.collect().await {
+                Ok(c) => {
+                    let bytes = c.to_bytes();
+                    let parsed = serde_json::from_slice::<Value>(&bytes).ok();
+                    let full = shards::server::body(http_body_util::Full::new(bytes));
+                    (Response::from_parts(parts, full), parsed)
+                }
+                Err(e) => {
+                    log::error!("reading an answer for its audit event: {e}");
+                    let empty = shards::server::body(http_body_util::Empty::<Bytes>::new());
+                    (Response::from_parts(parts, empty), None)
+                }
+            }
+        } else {
+            (resp, None)
+        };
+        {
+            let mut e = self.event.borrow_mut();
+            e.set_response(code, body.as_ref().filter(|_| code >= 400));
+            if let Some(bytes) = self.tap.as_ref().and_then(BodyTap::take) {
+                e.request_object = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .map(|v| self.without_managed_fields(v));
+            }
+            if self.decision.level == Level::RequestResponse {
+                e.response_object = body.map(|v| self.without_managed_fields(v));
+            }
+        }
+        if !long_running {
+            self.stage(Stage::ResponseComplete);
+            return resp;
+        }
+        self.stage(Stage::ResponseStarted);
+        observe(resp, Completes(self))
+    }
+
+    fn without_managed_fields(&self, mut v: Value) -> Value {
+        if self.decision.omit_managed_fields {
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
+        }
+        v
+    }
+}
+
+/// Bodies recorded in RequestResponse events at most (a larger answer is left out).
+const MAX_RECORDED_BODY: u64 = 3 * 1024 * 1024;
+
+/// A long-running answer's watcher: writes `ResponseComplete` when the body ends or is
+/// dropped.
+struct Completes(Rc<AuditRecord>);
+
+impl BodyObserver for Completes {
+    fn on_end(&mut self) {
+        self.0.stage(Stage::ResponseComplete);
+    }
+}
