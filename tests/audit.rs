@@ -75,7 +75,7 @@ fn requests_are_audited_as_the_policy_says() {
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
     let log: PathBuf = dir.path().join("logs/audit.log");
-    let ks = Kubeshard::start(&[
+    let mut ks = Kubeshard::start(&[
         &format!("--audit-policy-file={}", policy.display()),
         &format!("--audit-log-path={}", log.display()),
         "--audit-log-maxsize=1",
@@ -242,6 +242,31 @@ fn requests_are_audited_as_the_policy_says() {
         assert_eq!(e["kind"], "Event");
     }
     assert!(std::fs::metadata(&log).unwrap().len() <= 1024 * 1024);
+
+    // Graceful termination writes what the shards still buffered and does not wait on the
+    // log.
+    let last = rt().block_on(async {
+        let r = ks
+            .client(true, true)
+            .get(ks.url("/api/v1/namespaces/default/configmaps/one"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        audit_id(&r)
+    });
+    ks.signal(15);
+    let status = ks.wait_exit(Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let evs: Vec<Value> = events(&log)
+        .into_iter()
+        .filter(|e| e["auditID"] == last.as_str())
+        .collect();
+    assert_eq!(
+        stages(&evs),
+        ["RequestReceived", "ResponseComplete"],
+        "the last request's events are written: {evs:?}"
+    );
 }
 
 #[test]
@@ -269,4 +294,115 @@ fn a_bad_policy_stops_the_start() {
         err.contains("rules[0].level: Unsupported value: \"Loud\""),
         "{err}"
     );
+}
+
+#[test]
+fn events_reach_the_audit_webhook_in_event_lists() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, no) = (Arc::clone(&received), Arc::clone(&refuse));
+    let (port, ca_file, _hook_dir) = support::https::serve_https(Arc::new(move |head, body| {
+        seen.lock().unwrap().push((head.to_string(), body.clone()));
+        if no.load(std::sync::atomic::Ordering::Relaxed) {
+            ("500 Internal Server Error", json!({}))
+        } else {
+            ("200 OK", json!({}))
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  omitStages: [\"RequestReceived\"]\n").unwrap();
+    let kubeconfig = dir.path().join("audit-webhook.yaml");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: audit\n  cluster:\n    server: https://127.0.0.1:{port}/audit\n    certificate-authority: {}\nusers:\n- name: api\n  user:\n    token: audit-token\ncontexts:\n- name: c\n  context:\n    cluster: audit\n    user: api\ncurrent-context: c\n",
+            ca_file.display()
+        ),
+    )
+    .unwrap();
+    let ks = Kubeshard::start(&[
+        &format!("--audit-policy-file={}", policy.display()),
+        &format!("--audit-webhook-config-file={}", kubeconfig.display()),
+        "--audit-webhook-batch-max-wait=200ms",
+        "--audit-webhook-initial-backoff=10ms",
+    ]);
+    let items_with = |id: &str| -> Vec<Value> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, list)| list["items"].as_array().cloned().unwrap_or_default())
+            .filter(|e| e["auditID"] == id)
+            .collect()
+    };
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/configmaps"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let id = audit_id(&r);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while items_with(&id).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let items = items_with(&id);
+        assert_eq!(items.len(), 1, "ResponseComplete only: {items:?}");
+        assert_eq!(items[0]["stage"], "ResponseComplete");
+        assert_eq!(items[0]["verb"], "list");
+        {
+            let got = received.lock().unwrap();
+            let (head, list) = got
+                .iter()
+                .find(|(_, l)| {
+                    l["items"]
+                        .as_array()
+                        .is_some_and(|i| i.iter().any(|e| e["auditID"] == id.as_str()))
+                })
+                .unwrap();
+            assert!(head.starts_with("post /audit http/1.1"), "{head}");
+            assert!(head.contains("authorization: bearer audit-token"), "{head}");
+            assert_eq!(list["kind"], "EventList");
+            assert_eq!(list["apiVersion"], "audit.k8s.io/v1");
+        }
+
+        // A webhook that refuses: the batch is retried, then dropped and counted.
+        refuse.store(true, std::sync::atomic::Ordering::Relaxed);
+        let calls_before = received.lock().unwrap().len();
+        let r = c
+            .get(ks.url("/api/v1/namespaces/default/secrets"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let dropped = loop {
+            let metrics = c
+                .get(ks.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let dropped = metrics
+                .lines()
+                .find_map(|l| l.strip_prefix("apiserver_audit_error_total{plugin=\"webhook\"} "))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if dropped >= 1.0 || Instant::now() > deadline {
+                break dropped;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(dropped >= 1.0, "the refused batch is counted");
+        assert!(
+            received.lock().unwrap().len() >= calls_before + 3,
+            "three attempts"
+        );
+    });
 }

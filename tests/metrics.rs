@@ -168,3 +168,33 @@ fn a_session_shows_in_upstreams_families() {
         assert!(om.ends_with("# EOF\n"), "{om}");
     });
 }
+
+#[test]
+fn a_request_past_the_timeout_is_a_504_counted_as_a_termination() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ks = Kubeshard::start(&["--request-timeout=1s"]);
+    rt().block_on(async {
+        // A create whose body never finishes arriving.
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", ks.port)).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut conn = support::tls::tls_connector_admin(&ks).connect(name, tcp).await.unwrap();
+        conn.write_all(
+            b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\"",
+        )
+        .await
+        .unwrap();
+        conn.flush().await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+        assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+        assert!(answer.contains("\"reason\":\"Timeout\""), "{answer}");
+        let text = scrape(&ks.client(true, true), &ks).await;
+        let labels = "code=\"504\",component=\"apiserver\",group=\"\",resource=\"configmaps\",scope=\"resource\",subresource=\"\",verb=\"POST\",version=\"v1\"";
+        assert_eq!(sample(&text, "apiserver_request_terminations_total", labels), Some(1.0), "{text}");
+    });
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::policy::{Level, Stage};
 use crate::request::{RequestInfo, UserInfo};
@@ -19,35 +19,29 @@ pub struct Client {
     pub user_agent: String,
 }
 
-/// What an event holds besides its stage.
+/// What an event holds besides its stage. What cannot change once the request is known
+/// (level, audit id, URI, verb, user, client, objectRef, arrival) is rendered to JSON once;
+/// each stage's line joins those fragments with what the chain learned since.
 #[derive(Clone, Debug)]
 pub struct Event {
     /// The policy's level for this request.
     pub level: Level,
-    /// The request's audit id (also its `Audit-Id` header).
-    pub audit_id: String,
-    /// Path and query as sent.
-    pub request_uri: String,
-    /// The Kubernetes verb (or lower-cased method).
-    pub verb: String,
-    /// The authenticated user.
-    pub user: UserInfo,
+    /// `{"kind":..,"apiVersion":..,"level":..,"auditID":..` (the stage follows).
+    head: Vec<u8>,
+    /// `,"requestURI":..,"verb":..,"user":{..}`.
+    who: Vec<u8>,
+    /// `,"sourceIPs":[..],"userAgent":..,"objectRef":{..}`.
+    client: Vec<u8>,
+    /// `,"requestReceivedTimestamp":".."`.
+    received: Vec<u8>,
     /// The user acted as, when impersonating.
     pub impersonated_user: Option<UserInfo>,
-    /// `X-Forwarded-For` entries, `X-Real-Ip`, then the peer.
-    pub source_ips: Vec<String>,
-    /// The client's `User-Agent`.
-    pub user_agent: String,
-    /// What a resource request addresses.
-    pub object_ref: Option<Value>,
-    /// The answer's status (`{"metadata":{},"code":200}`, or a failure's Status fields).
-    pub response_status: Option<Value>,
+    /// `,"responseStatus":{..}`, once the answer is known.
+    response_status: Option<Vec<u8>>,
     /// The request body (Request level and up).
     pub request_object: Option<Value>,
     /// The response body (RequestResponse level).
     pub response_object: Option<Value>,
-    /// When the request arrived.
-    pub received: SystemTime,
     /// Annotations (`authorization.k8s.io/decision`, ...).
     pub annotations: BTreeMap<String, String>,
 }
@@ -63,115 +57,171 @@ impl Event {
         client: Client,
         received: SystemTime,
     ) -> Self {
-        let object_ref = info.is_resource_request.then(|| {
-            let mut r = Map::new();
-            let mut put = |k: &str, v: &str| {
-                if !v.is_empty() {
-                    r.insert(k.into(), Value::String(v.into()));
+        let mut head = Vec::with_capacity(128);
+        head.extend_from_slice(
+            b"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"",
+        );
+        head.extend_from_slice(level.as_str().as_bytes());
+        head.extend_from_slice(b"\",\"auditID\":");
+        put_str(&mut head, audit_id);
+        let mut who = Vec::with_capacity(256);
+        who.extend_from_slice(b",\"requestURI\":");
+        put_str(&mut who, request_uri);
+        who.extend_from_slice(b",\"verb\":");
+        put_str(&mut who, &info.verb);
+        who.extend_from_slice(b",\"user\":");
+        put_user(&mut who, user);
+        let mut c = Vec::with_capacity(256);
+        c.extend_from_slice(b",\"sourceIPs\":[");
+        for (i, ip) in client.source_ips.iter().enumerate() {
+            if i > 0 {
+                c.push(b',');
+            }
+            put_str(&mut c, ip);
+        }
+        c.push(b']');
+        if !client.user_agent.is_empty() {
+            c.extend_from_slice(b",\"userAgent\":");
+            put_str(&mut c, &client.user_agent);
+        }
+        if info.is_resource_request {
+            c.extend_from_slice(b",\"objectRef\":{");
+            let mut first = true;
+            for (k, v) in [
+                ("resource", &info.resource),
+                ("namespace", &info.namespace),
+                ("name", &info.name),
+                ("apiGroup", &info.api_group),
+                ("apiVersion", &info.api_version),
+                ("subresource", &info.subresource),
+            ] {
+                if v.is_empty() {
+                    continue;
                 }
-            };
-            put("resource", &info.resource);
-            put("namespace", &info.namespace);
-            put("name", &info.name);
-            put("apiGroup", &info.api_group);
-            put("apiVersion", &info.api_version);
-            put("subresource", &info.subresource);
-            Value::Object(r)
-        });
+                if !first {
+                    c.push(b',');
+                }
+                first = false;
+                put_str(&mut c, k);
+                c.push(b':');
+                put_str(&mut c, v);
+            }
+            c.push(b'}');
+        }
+        let mut r = Vec::with_capacity(64);
+        r.extend_from_slice(b",\"requestReceivedTimestamp\":\"");
+        r.extend_from_slice(micro_time(received).as_bytes());
+        r.push(b'"');
         Self {
             level,
-            audit_id: audit_id.into(),
-            request_uri: request_uri.into(),
-            verb: info.verb.clone(),
-            user: user.clone(),
+            head,
+            who,
+            client: c,
+            received: r,
             impersonated_user: None,
-            source_ips: client.source_ips,
-            user_agent: client.user_agent,
-            object_ref,
             response_status: None,
             request_object: None,
             response_object: None,
-            received,
             annotations: BTreeMap::new(),
         }
     }
 
     /// Sets the response status from the code and, for a failure, the answered Status body.
     pub fn set_response(&mut self, code: u16, status_body: Option<&Value>) {
-        let mut s = Map::new();
-        s.insert("metadata".into(), json!({}));
+        let mut s = Vec::with_capacity(64);
+        s.extend_from_slice(b",\"responseStatus\":{\"metadata\":{}");
         if let Some(body) = status_body.filter(|b| b.get("kind") == Some(&json!("Status"))) {
             for k in ["status", "message", "reason", "details"] {
                 if let Some(v) = body.get(k) {
-                    s.insert(k.into(), v.clone());
+                    s.push(b',');
+                    put_str(&mut s, k);
+                    s.push(b':');
+                    put_json(&mut s, v);
                 }
             }
         }
-        s.insert("code".into(), json!(code));
-        self.response_status = Some(Value::Object(s));
+        s.extend_from_slice(format!(",\"code\":{code}}}").as_bytes());
+        self.response_status = Some(s);
+    }
+
+    /// Sets the response status to `code` with `message` (a refused credential's).
+    pub fn set_response_message(&mut self, code: u16, message: &str) {
+        let mut s = Vec::with_capacity(96);
+        s.extend_from_slice(b",\"responseStatus\":{\"metadata\":{},\"message\":");
+        put_str(&mut s, message);
+        s.extend_from_slice(format!(",\"code\":{code}}}").as_bytes());
+        self.response_status = Some(s);
     }
 
     /// The event at `stage`, as one JSON line.
     pub fn line(&self, stage: Stage, now: SystemTime) -> Vec<u8> {
-        let mut e = Map::new();
-        e.insert("kind".into(), json!("Event"));
-        e.insert("apiVersion".into(), json!("audit.k8s.io/v1"));
-        e.insert("level".into(), json!(self.level.as_str()));
-        e.insert("auditID".into(), json!(self.audit_id));
-        e.insert("stage".into(), json!(stage.as_str()));
-        e.insert("requestURI".into(), json!(self.request_uri));
-        e.insert("verb".into(), json!(self.verb));
-        e.insert("user".into(), user_json(&self.user));
+        let mut e = Vec::with_capacity(
+            self.head.len() + self.who.len() + self.client.len() + self.received.len() + 160,
+        );
+        e.extend_from_slice(&self.head);
+        e.extend_from_slice(b",\"stage\":\"");
+        e.extend_from_slice(stage.as_str().as_bytes());
+        e.push(b'"');
+        e.extend_from_slice(&self.who);
         if let Some(u) = &self.impersonated_user {
-            e.insert("impersonatedUser".into(), user_json(u));
+            e.extend_from_slice(b",\"impersonatedUser\":");
+            put_user(&mut e, u);
         }
-        e.insert("sourceIPs".into(), json!(self.source_ips));
-        if !self.user_agent.is_empty() {
-            e.insert("userAgent".into(), json!(self.user_agent));
-        }
-        if let Some(r) = &self.object_ref {
-            e.insert("objectRef".into(), r.clone());
-        }
+        e.extend_from_slice(&self.client);
         if stage != Stage::RequestReceived {
             if let Some(s) = &self.response_status {
-                e.insert("responseStatus".into(), s.clone());
+                e.extend_from_slice(s);
             }
         }
         if let Some(o) = &self.request_object {
-            e.insert("requestObject".into(), o.clone());
+            e.extend_from_slice(b",\"requestObject\":");
+            put_json(&mut e, o);
         }
         if stage == Stage::ResponseComplete {
             if let Some(o) = &self.response_object {
-                e.insert("responseObject".into(), o.clone());
+                e.extend_from_slice(b",\"responseObject\":");
+                put_json(&mut e, o);
             }
         }
-        e.insert(
-            "requestReceivedTimestamp".into(),
-            json!(micro_time(self.received)),
-        );
-        e.insert("stageTimestamp".into(), json!(micro_time(now)));
+        e.extend_from_slice(&self.received);
+        e.extend_from_slice(b",\"stageTimestamp\":\"");
+        e.extend_from_slice(micro_time(now).as_bytes());
+        e.push(b'"');
         if !self.annotations.is_empty() {
-            e.insert("annotations".into(), json!(self.annotations));
+            e.extend_from_slice(b",\"annotations\":");
+            put_json(&mut e, &self.annotations);
         }
-        let mut line = serde_json::to_vec(&Value::Object(e)).unwrap_or_default();
-        line.push(b'\n');
-        line
+        e.extend_from_slice(b"}\n");
+        e
     }
 }
 
-fn user_json(u: &UserInfo) -> Value {
-    let mut m = Map::new();
-    m.insert("username".into(), json!(u.name));
+/// Writes `s` as a JSON string.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_json(out, s);
+}
+
+/// Writes `v` as JSON (serializing plain data into a Vec cannot fail).
+fn put_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+fn put_user(out: &mut Vec<u8>, u: &UserInfo) {
+    out.extend_from_slice(b"{\"username\":");
+    put_str(out, &u.name);
     if !u.uid.is_empty() {
-        m.insert("uid".into(), json!(u.uid));
+        out.extend_from_slice(b",\"uid\":");
+        put_str(out, &u.uid);
     }
     if !u.groups.is_empty() {
-        m.insert("groups".into(), json!(u.groups));
+        out.extend_from_slice(b",\"groups\":");
+        put_json(out, &u.groups);
     }
     if !u.extra.is_empty() {
-        m.insert("extra".into(), json!(u.extra));
+        out.extend_from_slice(b",\"extra\":");
+        put_json(out, &u.extra);
     }
-    Value::Object(m)
+    out.push(b'}');
 }
 
 /// metav1.MicroTime: RFC 3339 in UTC with microseconds.

@@ -4,17 +4,19 @@
 //! named `<name>-<UTC time>.<ext>`, gzipped with `--audit-log-compress`, pruned by
 //! `--audit-log-maxbackup` and `--audit-log-maxage`), or to standard out.
 
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam::channel::{bounded, Receiver, Sender};
 
-use super::policy::Level;
+/// The writer's buffer in front of the file.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// Where the log goes and how it is rotated.
 #[derive(Clone, Debug)]
@@ -35,46 +37,95 @@ pub struct LogSettings {
     pub batch: usize,
 }
 
-/// What the scrape reads of the audit log (`apiserver_audit_*`).
+/// What the scrape reads of the audit backends (`apiserver_audit_*`).
 #[derive(Debug, Default)]
 pub struct AuditCounters {
-    /// Events handed to the backend.
+    /// Events handed to the backends.
     pub events: AtomicU64,
-    /// Events dropped: the buffer was full, or writing failed.
-    pub errors: AtomicU64,
-    /// Requests audited, by level (None, Metadata, Request, RequestResponse).
-    pub levels: [AtomicU64; 4],
+    /// Events the log backend dropped (its buffer was full).
+    pub log_errors: AtomicU64,
+    /// Events the webhook backend dropped (its buffer was full, or the endpoint refused).
+    pub webhook_errors: AtomicU64,
 }
 
-/// A shard's handle on the backend: cloning it is cheap, sending never blocks.
+impl AuditCounters {
+    fn errors(&self, plugin: Plugin) -> &AtomicU64 {
+        match plugin {
+            Plugin::Log => &self.log_errors,
+            Plugin::Webhook => &self.webhook_errors,
+        }
+    }
+}
+
+/// An audit backend, as `apiserver_audit_error_total` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plugin {
+    /// `--audit-log-path`.
+    Log,
+    /// `--audit-webhook-config-file`.
+    Webhook,
+}
+
+impl Plugin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Plugin::Log => "log",
+            Plugin::Webhook => "webhook",
+        }
+    }
+}
+
+/// The backend's handle: cloning it is cheap, sending never blocks. Shards send batches of
+/// lines ([`ShardBuffer`]), so the channel and the counters are touched once per batch.
 #[derive(Clone, Debug)]
 pub struct Sink {
-    tx: Sender<Vec<u8>>,
+    targets: Arc<[(Plugin, Sender<Vec<u8>>)]>,
     counters: Arc<AuditCounters>,
 }
 
 impl Sink {
-    /// Hands one event line to the writer; false (and counted, and logged) when the buffer is
-    /// full.
-    pub fn send(&self, line: Vec<u8>) -> bool {
-        match self.tx.try_send(line) {
-            Ok(()) => {
-                self.counters.events.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                let n = self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                if n.is_power_of_two() {
-                    log::error!("audit log buffer full: {} events dropped so far", n + 1);
-                }
-                false
-            }
+    /// A sink handing batches to each backend's channel.
+    pub fn new(targets: Vec<(Plugin, Sender<Vec<u8>>)>, counters: Arc<AuditCounters>) -> Self {
+        Self {
+            targets: targets.into(),
+            counters,
         }
     }
 
-    /// Counts one audited request at `level`.
-    pub fn count_level(&self, level: Level) {
-        self.counters.levels[level as usize].fetch_add(1, Ordering::Relaxed);
+    /// Hands `lines` (`n` event lines) to every backend; false (and counted, and logged) when
+    /// one's buffer is full.
+    pub fn send(&self, lines: Vec<u8>, n: u64) -> bool {
+        self.counters.events.fetch_add(n, Ordering::Relaxed);
+        let mut all = true;
+        let last = self.targets.len().saturating_sub(1);
+        let mut lines = Some(lines);
+        for (i, (plugin, tx)) in self.targets.iter().enumerate() {
+            let batch = if i == last {
+                lines.take().unwrap_or_default()
+            } else {
+                lines.clone().unwrap_or_default()
+            };
+            if tx.try_send(batch).is_err() {
+                all = false;
+                let before = self
+                    .counters
+                    .errors(*plugin)
+                    .fetch_add(n, Ordering::Relaxed);
+                if before == 0 || (before + n).ilog2() != before.max(1).ilog2() {
+                    log::error!(
+                        "audit {} buffer full: {} events dropped so far",
+                        plugin.as_str(),
+                        before + n
+                    );
+                }
+            }
+        }
+        all
+    }
+
+    /// Whether a backend's buffer is full now.
+    pub fn is_full(&self) -> bool {
+        self.targets.iter().any(|(_, tx)| tx.is_full())
     }
 
     /// The counters.
@@ -83,70 +134,143 @@ impl Sink {
     }
 }
 
-/// The running backend: the shards' sink, and the thread to join at shutdown.
+/// Lines a shard buffers before handing them over (also handed over every
+/// [`FLUSH_INTERVAL`]).
+pub const BATCH_LINES: u64 = 64;
+/// Bytes a shard buffers before handing them over.
+const BATCH_BYTES: usize = 64 * 1024;
+/// How often a shard hands over what it buffered.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+
+/// One shard's event lines on their way to the backend: appended without any shared state,
+/// handed over in batches (by size, every [`FLUSH_INTERVAL`] by the shard's flusher task,
+/// and when the shard ends).
+#[derive(Debug)]
+pub struct ShardBuffer {
+    sink: Sink,
+    lines: RefCell<Vec<u8>>,
+    count: Cell<u64>,
+}
+
+impl ShardBuffer {
+    /// A buffer in front of `sink`.
+    pub fn new(sink: Sink) -> Self {
+        Self {
+            sink,
+            lines: RefCell::new(Vec::new()),
+            count: Cell::new(0),
+        }
+    }
+
+    /// Appends one line; a full batch is handed over at once. False when the backend's buffer
+    /// is full (the line may be dropped).
+    pub fn push(&self, line: &[u8]) -> bool {
+        let len = {
+            let mut lines = self.lines.borrow_mut();
+            lines.extend_from_slice(line);
+            lines.len()
+        };
+        self.count.set(self.count.get() + 1);
+        if len >= BATCH_BYTES || self.count.get() >= BATCH_LINES {
+            return self.flush();
+        }
+        !self.sink.is_full()
+    }
+
+    /// Hands over what is buffered.
+    pub fn flush(&self) -> bool {
+        let n = self.count.replace(0);
+        if n == 0 {
+            return true;
+        }
+        let lines = std::mem::take(&mut *self.lines.borrow_mut());
+        self.sink.send(lines, n)
+    }
+
+    /// The backend's sink.
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+}
+
+impl Drop for ShardBuffer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// The running log backend: the thread to join at shutdown, and a sender to tell it so.
 pub struct LogBackend {
-    sink: Option<Sink>,
     thread: Option<JoinHandle<()>>,
+    tx: Sender<Vec<u8>>,
 }
 
 impl LogBackend {
-    /// Opens the log (creating its directory) and starts the `audit-log` thread.
-    pub fn start(settings: LogSettings) -> Result<Self, String> {
+    /// Opens the log (creating its directory) and starts the `audit-log` thread; the sender
+    /// is the sink's way in.
+    pub fn start(settings: LogSettings) -> Result<(Self, Sender<Vec<u8>>), String> {
         let out = Output::open(&settings)?;
-        let (tx, rx) = bounded(settings.buffer.max(1));
+        // The buffer holds --audit-log-batch-buffer-size events, in shard batches.
+        let batches = settings.buffer.div_ceil(BATCH_LINES as usize).max(2);
+        let (tx, rx) = bounded(batches);
         let thread = std::thread::Builder::new()
             .name("audit-log".into())
             .spawn(move || write_loop(rx, out, settings))
             .map_err(|e| format!("starting the audit log thread: {e}"))?;
-        Ok(Self {
-            sink: Some(Sink {
-                tx,
-                counters: Arc::default(),
-            }),
-            thread: Some(thread),
-        })
+        Ok((
+            Self {
+                thread: Some(thread),
+                tx: tx.clone(),
+            },
+            tx,
+        ))
     }
 
-    /// A sink for a shard.
-    pub fn sink(&self) -> Option<Sink> {
-        self.sink.clone()
-    }
-
-    /// Waits for the writer to write what it was handed, once every other sink is gone
-    /// (bounded: `limit`).
+    /// Waits for the writer to write what it was handed (bounded: `limit`): call it once
+    /// nothing sends any more.
     pub fn close(mut self, limit: Duration) {
-        self.sink = None;
-        let Some(t) = self.thread.take() else { return };
-        let deadline = std::time::Instant::now() + limit;
-        while !t.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if t.is_finished() {
-            let _ = t.join();
-        } else {
-            log::warn!("the audit log writer did not finish within {limit:?}");
-        }
+        join_within(self.thread.take(), &self.tx, limit, "audit log writer");
+    }
+}
+
+/// Ends a backend thread: the empty batch (no shard sends one) tells it to write what is
+/// queued before it and stop; waits at most `limit`.
+pub(super) fn join_within(
+    thread: Option<JoinHandle<()>>,
+    tx: &Sender<Vec<u8>>,
+    limit: Duration,
+    what: &str,
+) {
+    let Some(t) = thread else { return };
+    if tx.send_timeout(Vec::new(), limit).is_err() {
+        log::warn!("the {what} did not take the end of its queue within {limit:?}");
+    }
+    let deadline = std::time::Instant::now() + limit;
+    while !t.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if t.is_finished() {
+        let _ = t.join();
+    } else {
+        log::warn!("the {what} did not finish within {limit:?}");
     }
 }
 
 fn write_loop(rx: Receiver<Vec<u8>>, mut out: Output, settings: LogSettings) {
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(settings.batch);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < settings.batch.max(1) {
-            match rx.try_recv() {
-                Ok(line) => batch.push(line),
-                Err(_) => break,
+    let mut open = true;
+    while open {
+        let Ok(first) = rx.recv() else { return };
+        // What is queued behind the first batch is written in the same pass: a burst costs
+        // one flush per drained queue. An empty batch is the end.
+        for lines in std::iter::once(first).chain(rx.try_iter()) {
+            if lines.is_empty() {
+                open = false;
+                break;
             }
-        }
-        // Anything queued behind the batch is written in the same pass (a burst costs one
-        // flush per drained queue, not per event).
-        while let Ok(line) = rx.try_recv() {
-            batch.push(line);
-        }
-        for line in batch.drain(..) {
-            if let Err(e) = out.write(&line, &settings) {
-                log::error!("writing the audit log: {e}");
+            for chunk in chunks(&lines, settings.batch.max(1)) {
+                if let Err(e) = out.write(chunk, &settings) {
+                    log::error!("writing the audit log: {e}");
+                }
             }
         }
         if let Err(e) = out.flush() {
@@ -155,11 +279,39 @@ fn write_loop(rx: Receiver<Vec<u8>>, mut out: Output, settings: LogSettings) {
     }
 }
 
+/// `lines` in runs of at most `max` whole lines (each run is written, and rotation checked,
+/// as one piece).
+pub(super) fn chunks(lines: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = lines;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        for _ in 0..max {
+            match memchr::memchr(b'\n', &rest[end..]) {
+                Some(i) => end += i + 1,
+                None => {
+                    end = rest.len();
+                    break;
+                }
+            }
+            if end == rest.len() {
+                break;
+            }
+        }
+        let (run, tail) = rest.split_at(end);
+        rest = tail;
+        Some(run)
+    })
+}
+
 enum Output {
     Stdout,
+    /// The file, buffered: a drained batch costs one write, not one per event.
     File {
         path: PathBuf,
-        file: File,
+        file: BufWriter<File>,
         size: u64,
     },
 }
@@ -172,7 +324,11 @@ impl Output {
         let path = PathBuf::from(&settings.path);
         let (file, size) =
             open_append(&path).map_err(|e| format!("opening audit log {}: {e}", path.display()))?;
-        Ok(Output::File { path, file, size })
+        Ok(Output::File {
+            path,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            size,
+        })
     }
 
     fn write(&mut self, line: &[u8], settings: &LogSettings) -> io::Result<()> {
@@ -185,7 +341,7 @@ impl Output {
                     let backup = backup_name(path, SystemTime::now());
                     std::fs::rename(&*path, &backup)?;
                     let (f, s) = open_append(path)?;
-                    *file = f;
+                    *file = BufWriter::with_capacity(WRITE_BUFFER, f);
                     *size = s;
                     prune(path, settings);
                 }
@@ -322,7 +478,7 @@ mod tests {
             max_backups,
             max_age: Duration::ZERO,
             compress,
-            buffer: 100,
+            buffer: 10_000,
             batch: 10,
         }
     }
@@ -359,29 +515,28 @@ mod tests {
     #[test]
     fn a_full_buffer_drops_and_counts() {
         let (tx, _rx) = bounded(1);
-        let sink = Sink {
-            tx,
-            counters: Arc::default(),
-        };
-        assert!(sink.send(b"a\n".to_vec()));
-        assert!(!sink.send(b"b\n".to_vec()));
-        assert_eq!(sink.counters().events.load(Ordering::Relaxed), 1);
-        assert_eq!(sink.counters().errors.load(Ordering::Relaxed), 1);
+        let sink = Sink::new(vec![(Plugin::Log, tx)], Arc::default());
+        assert!(sink.send(b"a\nb\n".to_vec(), 2));
+        assert!(!sink.send(b"c\n".to_vec(), 1));
+        assert_eq!(sink.counters().events.load(Ordering::Relaxed), 3);
+        assert_eq!(sink.counters().log_errors.load(Ordering::Relaxed), 1);
     }
 
     #[test]
     fn the_backend_writes_what_it_was_handed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let backend = LogBackend::start(settings(&path, 0, 0, false)).unwrap();
-        let sink = backend.sink().unwrap();
-        for i in 0..50 {
-            assert!(sink.send(format!("{{\"n\":{i}}}\n").into_bytes()));
+        let (backend, tx) = LogBackend::start(settings(&path, 0, 0, false)).unwrap();
+        let shard = ShardBuffer::new(Sink::new(vec![(Plugin::Log, tx)], Arc::default()));
+        for i in 0..150 {
+            assert!(shard.push(format!("{{\"n\":{i}}}\n").as_bytes()));
         }
-        drop(sink);
+        drop(shard);
         backend.close(Duration::from_secs(5));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 50);
-        assert!(text.ends_with("{\"n\":49}\n"));
+        assert_eq!(text.lines().count(), 150);
+        assert!(text.ends_with("{\"n\":149}\n"));
+        let runs: Vec<&[u8]> = chunks(b"a\nb\nc\n", 2).collect();
+        assert_eq!(runs, [&b"a\nb\n"[..], &b"c\n"[..]]);
     }
 }

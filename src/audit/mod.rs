@@ -6,11 +6,13 @@
 pub mod event;
 pub mod log;
 pub mod policy;
+pub mod webhook;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use self::log::{AuditCounters, LogBackend, LogSettings, Sink};
+pub use self::log::{AuditCounters, LogBackend, LogSettings, Plugin, ShardBuffer, Sink};
 pub use self::policy::{Level, Policy, Stage};
+pub use self::webhook::{WebhookBackend, WebhookSettings};
 
 /// What every shard's chain audits with.
 #[derive(Clone, Debug)]
@@ -21,6 +23,28 @@ pub struct Auditing {
     pub sink: Sink,
     /// `--audit-log-mode=blocking-strict`: a request whose first event cannot be stored is
     /// answered 500.
+    pub strict: bool,
+}
+
+impl Auditing {
+    /// One shard's view: the policy, and a buffer of its own in front of the sink.
+    pub fn for_shard(&self) -> ShardAuditing {
+        ShardAuditing {
+            policy: Arc::clone(&self.policy),
+            buffer: ShardBuffer::new(self.sink.clone()),
+            strict: self.strict,
+        }
+    }
+}
+
+/// What one shard's chain audits with: nothing in it is shared with other shards per request.
+#[derive(Debug)]
+pub struct ShardAuditing {
+    /// The loaded policy.
+    pub policy: Arc<Policy>,
+    /// The shard's buffer of event lines.
+    pub buffer: ShardBuffer,
+    /// `--audit-log-mode=blocking-strict`.
     pub strict: bool,
 }
 

@@ -17,7 +17,7 @@ use shards::server::{Body, ConnInfo};
 
 use crate::audit::event::{source_ips, Client, Event};
 use crate::audit::policy::Decision;
-use crate::audit::{Auditing, BodyTap, Level, Stage};
+use crate::audit::{BodyTap, Level, ShardAuditing, Stage};
 use crate::endpoints::observed::{observe, BodyObserver};
 use crate::request::{RequestInfo, UserInfo};
 
@@ -25,7 +25,8 @@ use crate::request::{RequestInfo, UserInfo};
 pub struct AuditRecord {
     event: RefCell<Event>,
     decision: Decision,
-    auditing: Auditing,
+    /// The shard's auditing (shard-local: no shared counter is touched per request).
+    auditing: Rc<ShardAuditing>,
     tap: Option<BodyTap>,
 }
 
@@ -36,7 +37,7 @@ pub struct NotStored;
 /// The event of an authenticated request, if the policy audits it (its `RequestReceived`
 /// stage written); `Err` when blocking-strict could not store that first event.
 pub fn begin<B>(
-    auditing: Option<&Auditing>,
+    auditing: Option<&Rc<ShardAuditing>>,
     user: &UserInfo,
     info: &RequestInfo,
     req: &mut Request<B>,
@@ -59,7 +60,7 @@ pub fn begin<B>(
 /// The one event of a request whose credential was refused (no user: rules naming users or
 /// groups do not match it).
 pub fn failed_authentication<B>(
-    auditing: Option<&Auditing>,
+    auditing: Option<&Rc<ShardAuditing>>,
     info: &RequestInfo,
     req: &Request<B>,
     conn: &ConnInfo,
@@ -103,14 +104,15 @@ pub fn failed_authentication<B>(
     } else {
         format!("Authentication failed, attempted: {}", methods.join(", "))
     };
-    record.event.borrow_mut().response_status = Some(serde_json::json!({
-        "metadata": {}, "message": message, "code": 401
-    }));
+    record
+        .event
+        .borrow_mut()
+        .set_response_message(401, &message);
     record.stage(Stage::ResponseStarted);
 }
 
 fn record<B>(
-    auditing: Option<&Auditing>,
+    auditing: Option<&Rc<ShardAuditing>>,
     user: &UserInfo,
     info: &RequestInfo,
     req: &Request<B>,
@@ -120,7 +122,7 @@ fn record<B>(
 ) -> Option<AuditRecord> {
     let auditing = auditing?;
     let decision = auditing.policy.evaluate(user, info);
-    auditing.sink.count_level(decision.level);
+    crate::metrics::record(|m| m.audit_level(decision.level.as_str()));
     if decision.level == Level::None {
         return None;
     }
@@ -138,7 +140,7 @@ fn record<B>(
     Some(AuditRecord {
         event: RefCell::new(event),
         decision,
-        auditing: auditing.clone(),
+        auditing: Rc::clone(auditing),
         tap: (decision.level >= Level::Request).then(BodyTap::default),
     })
 }
@@ -150,7 +152,7 @@ impl AuditRecord {
             return true;
         }
         let line = self.event.borrow().line(stage, SystemTime::now());
-        self.auditing.sink.send(line)
+        self.auditing.buffer.push(&line)
     }
 
     /// The user the request acts as, when it impersonates.

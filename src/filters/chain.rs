@@ -15,6 +15,7 @@
 //! 10. timeout: a non-long-running request unanswered after `--request-timeout` gets a 504
 //! 11. the server chain (`server::routes`): aggregator -> core -> apiextensions -> not found
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -49,7 +50,7 @@ pub struct ChainState {
     /// Who requests come from.
     pub authn: Rc<Authentication>,
     /// `--audit-policy-file` and its backend, when auditing.
-    pub auditing: Option<crate::audit::Auditing>,
+    pub auditing: Option<Rc<crate::audit::ShardAuditing>>,
     /// What they may do.
     pub authz: Rc<AuthorizerChain>,
     /// The server chain the filters end in.
@@ -182,24 +183,24 @@ async fn serve_authenticated(
         audit_id,
         user,
     };
+    let labels = Cell::new(None);
     if info.is_long_running() {
-        return state.server.serve(req, ctx).await;
+        return state.server.serve(req, ctx, &labels).await;
     }
     // upstream's timeout filter: a request not answered within --request-timeout (e.g. a
     // body that never arrives) gets a 504 Status; its work is dropped.
     let timeout = state.request_timeout;
-    let refused = Refused::of(&req);
-    let chain = Rc::clone(&state);
-    futures_lite::future::or(state.server.serve(req, ctx), async move {
+    futures_lite::future::or(state.server.serve(req, ctx, &labels), async {
         shards::sleep(timeout).await;
-        refused.record(&chain, &info, received, 504, false);
+        if let Some(l) = labels.get() {
+            crate::metrics::record(|m| m.termination(l, 504));
+        }
         crate::endpoints::response::status(&crate::api::status::Status::timeout())
     })
     .await
 }
 
-/// Enough of a request to label one the chain ends itself, after the request has been
-/// handed on (method and URI clones share the request's buffers).
+/// Enough of a request to label one the chain ends itself before handing it on.
 struct Refused {
     method: Method,
     uri: Uri,

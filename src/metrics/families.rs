@@ -106,6 +106,7 @@ pub struct Families {
     authz_decisions: Map<(&'static str, &'static str, &'static str), u64>,
     watch_events: Map<(&'static str, &'static str, &'static str), Histogram>,
     watchers: Map<(&'static str, &'static str), i64>,
+    audit_levels: Map<&'static str, u64>,
 }
 
 impl Families {
@@ -130,6 +131,11 @@ impl Families {
             .long_running
             .entry(labels.without_dry_run())
             .or_default() += delta;
+    }
+
+    /// A request the audit policy gave `level`.
+    pub fn audit_level(&mut self, level: &'static str) {
+        *self.audit_levels.entry(level).or_default() += 1;
     }
 
     /// A watch of `kind` opened (+1) or closed (-1).
@@ -194,6 +200,9 @@ impl Families {
         for (k, v) in &other.long_running {
             *self.long_running.entry(*k).or_default() += v;
         }
+        for (k, v) in &other.audit_levels {
+            *self.audit_levels.entry(k).or_default() += v;
+        }
         for (k, v) in &other.watchers {
             *self.watchers.entry(*k).or_default() += v;
         }
@@ -222,6 +231,18 @@ impl Families {
     /// Writes every family that has a series, series sorted by labels; label names in
     /// alphabetical order, as upstream's registry writes them.
     pub fn write(&self, e: &mut Exposition) {
+        if !self.audit_levels.is_empty() {
+            e.family(
+                "apiserver_audit_level_total",
+                Kind::Counter,
+                Stability::Alpha,
+                "Requests by the audit level the policy gave them.",
+            );
+            let sorted: BTreeMap<_, _> = self.audit_levels.iter().collect();
+            for (level, n) in sorted {
+                e.sample(&[("level", level)], *n as f64);
+            }
+        }
         self.write_auth(e);
         self.write_requests(e);
         self.write_watch_events(e);

@@ -77,6 +77,40 @@ pub struct AuditOptions {
         allow_negative_numbers = true
     )]
     pub log_batch_max_size: i64,
+    /// Path to a kubeconfig-format file naming the remote endpoint audit events are POSTed to
+    /// (as audit.k8s.io/v1 EventLists), with its CA and credentials.
+    #[arg(long = "audit-webhook-config-file", value_name = "string")]
+    pub webhook_config_file: Option<PathBuf>,
+    /// How events reach the webhook. Known modes are batch,blocking,blocking-strict; kubeshard
+    /// always batches (a shard never waits for the webhook).
+    #[arg(
+        long = "audit-webhook-mode",
+        value_name = "string",
+        default_value = "batch"
+    )]
+    pub webhook_mode: String,
+    /// The events the buffer to the webhook thread holds.
+    #[arg(
+        long = "audit-webhook-batch-buffer-size",
+        value_name = "int",
+        default_value_t = 10000,
+        allow_negative_numbers = true
+    )]
+    pub webhook_batch_buffer_size: i64,
+    /// The most events one request to the webhook carries.
+    #[arg(
+        long = "audit-webhook-batch-max-size",
+        value_name = "int",
+        default_value_t = 400,
+        allow_negative_numbers = true
+    )]
+    pub webhook_batch_max_size: i64,
+    /// How long events wait for a full batch before they are sent anyway.
+    #[arg(long = "audit-webhook-batch-max-wait", value_name = "duration", default_value = "30s", value_parser = tuning::parse_duration)]
+    pub webhook_batch_max_wait: std::time::Duration,
+    /// How long to wait before retrying a batch the webhook did not accept (doubling after).
+    #[arg(long = "audit-webhook-initial-backoff", value_name = "duration", default_value = "10s", value_parser = tuning::parse_duration)]
+    pub webhook_initial_backoff: std::time::Duration,
     /// API group and version of the events written: only audit.k8s.io/v1.
     #[arg(
         long = "audit-log-version",
@@ -128,6 +162,21 @@ impl AuditOptions {
                 "--audit-log-version {} is not supported: audit.k8s.io/v1",
                 self.log_version
             ));
+        }
+        if !matches!(
+            self.webhook_mode.as_str(),
+            "batch" | "blocking" | "blocking-strict"
+        ) {
+            errs.push(format!(
+                "invalid audit webhook mode {}, allowed modes are \"batch,blocking,blocking-strict\"",
+                self.webhook_mode
+            ));
+        }
+        if self.webhook_batch_buffer_size <= 0 || self.webhook_batch_max_size <= 0 {
+            errs.push(
+                "--audit-webhook-batch-buffer-size and --audit-webhook-batch-max-size must be positive"
+                    .to_string(),
+            );
         }
         if self.log_path.is_some() && self.policy_file.is_none() {
             log::warn!("--audit-log-path is set without --audit-policy-file: nothing is audited");

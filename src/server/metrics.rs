@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::audit::{AuditCounters, Level};
+use crate::audit::AuditCounters;
 use crate::filters::max_in_flight::InFlightLimits;
 use crate::metrics::exposition::{Exposition, Format, Kind, Stability};
 use crate::metrics::{process, recorder};
@@ -75,11 +75,15 @@ fn write_audit(e: &mut Exposition, a: &AuditCounters) {
         "apiserver_audit_error_total",
         Kind::Counter,
         Stability::Alpha,
-        "Audit events that could not be written (the buffer to the writer was full), by plugin.",
+        "Audit events a backend dropped (its buffer was full, or the webhook refused them), by plugin.",
     );
     e.sample(
         &[("plugin", "log")],
-        a.errors.load(Ordering::Relaxed) as f64,
+        a.log_errors.load(Ordering::Relaxed) as f64,
+    );
+    e.sample(
+        &[("plugin", "webhook")],
+        a.webhook_errors.load(Ordering::Relaxed) as f64,
     );
     e.family(
         "apiserver_audit_event_total",
@@ -88,21 +92,6 @@ fn write_audit(e: &mut Exposition, a: &AuditCounters) {
         "Audit events handed to the backend.",
     );
     e.sample(&[], a.events.load(Ordering::Relaxed) as f64);
-    e.family(
-        "apiserver_audit_level_total",
-        Kind::Counter,
-        Stability::Alpha,
-        "Requests by the audit level the policy gave them.",
-    );
-    for level in [
-        Level::None,
-        Level::Metadata,
-        Level::Request,
-        Level::RequestResponse,
-    ] {
-        let n = a.levels[level as usize].load(Ordering::Relaxed);
-        e.sample(&[("level", level.as_str())], n as f64);
-    }
 }
 
 #[cfg(test)]

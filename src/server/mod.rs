@@ -274,13 +274,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         min_request_timeout: Duration::from_secs(
             u64::try_from(opts.generic.min_request_timeout).unwrap_or(0),
         ),
-        auditing: audit_backend.as_ref().and_then(|(policy, backend)| {
-            Some(crate::audit::Auditing {
-                policy: Arc::clone(policy),
-                sink: backend.sink()?,
-                strict: opts.audit.log_mode == "blocking-strict",
-            })
-        }),
+        auditing: audit_backend.as_ref().map(|(auditing, _)| auditing.clone()),
         in_flight_limits: crate::filters::max_in_flight::InFlightLimits::new(
             usize::try_from(opts.generic.max_requests_inflight).unwrap_or(0),
             usize::try_from(opts.generic.max_mutating_requests_inflight).unwrap_or(0),
@@ -400,8 +394,9 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     // Shards are done: nothing can ask storage for anything any more, and every audit event
     // has been handed to the writer.
     storage_thread.stop();
-    if let Some((_, backend)) = audit_backend {
-        backend.close(Duration::from_secs(10));
+    if let Some((auditing, backends)) = audit_backend {
+        drop(auditing);
+        backends.close();
     }
     for (id, r) in joined {
         if let Err(e) = r {
@@ -416,26 +411,81 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     }
 }
 
-/// The audit policy and its log backend (`--audit-policy-file`, `--audit-log-*`), when both
-/// are given: a policy that does not load stops the start.
+/// The running audit backends, closed once the shards are done.
+struct AuditBackends {
+    log: Option<crate::audit::LogBackend>,
+    webhook: Option<crate::audit::WebhookBackend>,
+}
+
+impl AuditBackends {
+    fn close(self) {
+        if let Some(l) = self.log {
+            l.close(Duration::from_secs(10));
+        }
+        if let Some(w) = self.webhook {
+            w.close(Duration::from_secs(10));
+        }
+    }
+}
+
+/// The audit policy and its backends (`--audit-policy-file`, `--audit-log-*`,
+/// `--audit-webhook-*`), when a policy and at least one backend are given: a policy that does
+/// not load stops the start.
 fn start_audit(
     opts: &crate::options::AuditOptions,
-) -> Result<Option<(Arc<crate::audit::Policy>, crate::audit::LogBackend)>, String> {
-    let (Some(policy_file), Some(path)) = (&opts.policy_file, &opts.log_path) else {
+) -> Result<Option<(crate::audit::Auditing, AuditBackends)>, String> {
+    use crate::audit::{LogBackend, Plugin, Sink, WebhookBackend};
+    let Some(policy_file) = &opts.policy_file else {
         return Ok(None);
     };
+    if opts.log_path.is_none() && opts.webhook_config_file.is_none() {
+        return Ok(None);
+    }
     let policy = crate::audit::Policy::read(policy_file)?;
-    let mb = |v: i64| u64::try_from(v).unwrap_or(0);
-    let backend = crate::audit::LogBackend::start(crate::audit::LogSettings {
-        path: path.clone(),
-        max_size: mb(opts.log_max_size) * 1024 * 1024,
-        max_backups: usize::try_from(opts.log_max_backup).unwrap_or(0),
-        max_age: Duration::from_secs(mb(opts.log_max_age) * 24 * 3600),
-        compress: opts.log_compress,
-        buffer: usize::try_from(opts.log_batch_buffer_size).unwrap_or(1),
-        batch: usize::try_from(opts.log_batch_max_size).unwrap_or(1),
-    })?;
-    Ok(Some((Arc::new(policy), backend)))
+    let counters = Arc::new(crate::audit::AuditCounters::default());
+    let count = |v: i64| usize::try_from(v).unwrap_or(1);
+    let mut targets = Vec::new();
+    let mut backends = AuditBackends {
+        log: None,
+        webhook: None,
+    };
+    if let Some(path) = &opts.log_path {
+        let mb = |v: i64| u64::try_from(v).unwrap_or(0);
+        let (backend, tx) = LogBackend::start(crate::audit::LogSettings {
+            path: path.clone(),
+            max_size: mb(opts.log_max_size) * 1024 * 1024,
+            max_backups: usize::try_from(opts.log_max_backup).unwrap_or(0),
+            max_age: Duration::from_secs(mb(opts.log_max_age) * 24 * 3600),
+            compress: opts.log_compress,
+            buffer: count(opts.log_batch_buffer_size),
+            batch: count(opts.log_batch_max_size),
+        })?;
+        backends.log = Some(backend);
+        targets.push((Plugin::Log, tx));
+    }
+    if let Some(file) = &opts.webhook_config_file {
+        let target = crate::webhook::WebhookTarget::read(file)?;
+        let (backend, tx) = WebhookBackend::start(
+            crate::audit::WebhookSettings {
+                target,
+                buffer: count(opts.webhook_batch_buffer_size),
+                batching: crate::audit::webhook::Batching {
+                    max_batch: count(opts.webhook_batch_max_size),
+                    max_wait: opts.webhook_batch_max_wait,
+                    initial_backoff: opts.webhook_initial_backoff,
+                },
+            },
+            Arc::clone(&counters),
+        )?;
+        backends.webhook = Some(backend);
+        targets.push((Plugin::Webhook, tx));
+    }
+    let auditing = crate::audit::Auditing {
+        policy: Arc::new(policy),
+        sink: Sink::new(targets, counters),
+        strict: opts.log_mode == "blocking-strict",
+    };
+    Ok(Some((auditing, backends)))
 }
 
 /// Opens the storage backend on its own thread: etcd with `--etcd-servers`, otherwise the
@@ -709,8 +759,21 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         tokens: Arc::clone(&boot.service_account_tokens),
     });
     let in_flight = Gate::new();
+    let auditing = boot.auditing.as_ref().map(|a| Rc::new(a.for_shard()));
+    if let Some(a) = &auditing {
+        // Hands the shard's buffered audit events to the writer every FLUSH_INTERVAL; the
+        // rest when the shard stops.
+        let (a, stop) = (Rc::clone(a), Arc::clone(&lc.shard_stopped[id.index]));
+        shards::spawn_local(async move {
+            while !stop.is_fired() {
+                shards::sleep(crate::audit::log::FLUSH_INTERVAL).await;
+                a.buffer.flush();
+            }
+        })
+        .detach();
+    }
     let state = Rc::new(ChainState {
-        auditing: boot.auditing.clone(),
+        auditing: auditing.clone(),
         authn,
         authz,
         lifecycle: Arc::clone(&lc),
@@ -824,5 +887,10 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         summary.accepted,
         summary.forced
     );
+    // What the shard still buffers of its audit events goes to the backends now: the
+    // backends are closed once every shard has stopped.
+    if let Some(a) = &auditing {
+        a.buffer.flush();
+    }
     lc.shard_stopped[id.index].fire();
 }

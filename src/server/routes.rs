@@ -2,6 +2,7 @@
 //! or passes the request on, as upstream's chain does. Today the core delegate serves the
 //! non-resource endpoints (health, version); the API groups arrive with the REST API issue.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -76,13 +77,19 @@ impl ServerChain {
 
     /// Serves a request that passed the filters; large answers are gzipped for clients that
     /// ask (upstream's APIResponseCompression). The routes upstream instruments (resource
-    /// routes, health checks, discovery) are recorded in this shard's metrics.
-    pub async fn serve(&self, req: Request<Incoming>, ctx: RequestCtx) -> Response<Body> {
+    /// routes, health checks, discovery) are recorded in this shard's metrics; their labels
+    /// are also left in `labels` (for the timeout filter, should it answer instead).
+    pub async fn serve(
+        &self,
+        req: Request<Incoming>,
+        ctx: RequestCtx,
+        labels: &Cell<Option<RequestLabels>>,
+    ) -> Response<Body> {
         let gzip = compression::accepts_gzip(req.headers().get(http::header::ACCEPT_ENCODING));
         let (started, long_running) = (ctx.received, ctx.info.is_long_running());
-        let (resp, labels) = self.answer(req, ctx).await;
+        let (resp, recorded) = self.answer(req, ctx, labels).await;
         let resp = compression::gzip_if_accepted(gzip, resp);
-        match labels {
+        match recorded {
             Some((l, kind)) => super::instrument::answered(l, kind, started, long_running, resp),
             None => resp,
         }
@@ -112,6 +119,7 @@ impl ServerChain {
         &self,
         req: Request<Incoming>,
         ctx: RequestCtx,
+        slot: &Cell<Option<RequestLabels>>,
     ) -> (Response<Body>, Option<(RequestLabels, &'static str)>) {
         if ctx.info.is_resource_request {
             let Some(route) = self.rest.route(&ctx.info) else {
@@ -126,6 +134,7 @@ impl ServerChain {
                 route.sub.map_or("", |s| s.name()),
             );
             let kind = route.res.api.kind;
+            slot.set(Some(labels));
             return (
                 self.rest.serve(req, &ctx, route).await,
                 Some((labels, kind)),

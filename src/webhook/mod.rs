@@ -193,6 +193,32 @@ impl WebhookTarget {
         self
     }
 
+    /// An HTTPS client for this target (its CA, client certificate, timeout).
+    pub fn http_client(&self) -> Result<reqwest::Client, String> {
+        self.client()
+    }
+
+    /// POSTs `body` (JSON) with the target's token; any 2xx is success and its body is not
+    /// read (the audit webhook's protocol).
+    pub async fn post(&self, client: &reqwest::Client, body: String) -> Result<(), String> {
+        let mut req = client
+            .post(&self.server)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", self.server))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("{}: {}", self.server, resp.status()))
+        }
+    }
+
     fn client(&self) -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()

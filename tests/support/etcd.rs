@@ -12,8 +12,9 @@
 // module is private to that binary.
 #![allow(dead_code, unreachable_pub)]
 
+use super::server::free_port_for_restarts;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -70,7 +71,13 @@ impl EtcdServer {
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary etcd data dir: {e}"));
         let tls = tls.then(|| EtcdTls::generate(&dir.path().join("tls")));
-        let (client_port, peer_port, metrics_port) = (free_port(), free_port(), free_port());
+        // etcd restarts on the same ports: below the ephemeral range, where no outgoing
+        // connection can take one meanwhile.
+        let (client_port, peer_port, metrics_port) = (
+            free_port_for_restarts(),
+            free_port_for_restarts(),
+            free_port_for_restarts(),
+        );
         EtcdServer {
             binary,
             dir,
@@ -392,16 +399,6 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
-}
-
-/// A port that was free a moment ago (the OS picks it; the listener is closed again).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
-    listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("cannot read the bound port: {e}"))
-        .port()
 }
 
 /// Whether etcd answers `GET /health` with `"health":"true"` on its metrics port.

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod etcd;
+pub mod https;
 pub mod server;
 pub mod tls;
 pub mod watch;
