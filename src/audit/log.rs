@@ -162,9 +162,9 @@ impl ShardBuffer {
         }
     }
 
-    /// Appends one line; a full batch is handed over at once. False when the backend's buffer
-    /// is full (the line may be dropped).
-    pub fn push(&self, line: &[u8]) -> bool {
+    /// Appends one line; a full batch is handed over at once (the sink counts what a full
+    /// backend drops).
+    pub fn push(&self, line: &[u8]) {
         let len = {
             let mut lines = self.lines.borrow_mut();
             lines.extend_from_slice(line);
@@ -172,9 +172,8 @@ impl ShardBuffer {
         };
         self.count.set(self.count.get() + 1);
         if len >= BATCH_BYTES || self.count.get() >= BATCH_LINES {
-            return self.flush();
+            self.flush();
         }
-        !self.sink.is_full()
     }
 
     /// Hands over what is buffered.
@@ -199,61 +198,63 @@ impl Drop for ShardBuffer {
     }
 }
 
-/// The running log backend: the thread to join at shutdown, and a sender to tell it so.
-pub struct LogBackend {
+/// A running backend's thread and a sender to end it with; the log and webhook backends
+/// are one each.
+pub struct BackendThread {
     thread: Option<JoinHandle<()>>,
     tx: Sender<Vec<u8>>,
+    what: &'static str,
 }
 
-impl LogBackend {
-    /// Opens the log (creating its directory) and starts the `audit-log` thread; the sender
-    /// is the sink's way in.
-    pub fn start(settings: LogSettings) -> Result<(Self, Sender<Vec<u8>>), String> {
-        let out = Output::open(&settings)?;
-        // The buffer holds --audit-log-batch-buffer-size events, in shard batches.
-        let batches = settings.buffer.div_ceil(BATCH_LINES as usize).max(2);
+impl BackendThread {
+    /// Starts thread `name` running `body` over a channel holding `buffer` events in shard
+    /// batches; the sender is the sink's way in.
+    pub fn spawn(
+        name: &'static str,
+        buffer: usize,
+        body: impl FnOnce(Receiver<Vec<u8>>) + Send + 'static,
+    ) -> Result<(Self, Sender<Vec<u8>>), String> {
+        let batches = buffer.div_ceil(BATCH_LINES as usize).max(2);
         let (tx, rx) = bounded(batches);
         let thread = std::thread::Builder::new()
-            .name("audit-log".into())
-            .spawn(move || write_loop(rx, out, settings))
-            .map_err(|e| format!("starting the audit log thread: {e}"))?;
-        Ok((
-            Self {
-                thread: Some(thread),
-                tx: tx.clone(),
-            },
-            tx,
-        ))
+            .name(name.into())
+            .spawn(move || body(rx))
+            .map_err(|e| format!("starting the {name} thread: {e}"))?;
+        let me = Self {
+            thread: Some(thread),
+            tx: tx.clone(),
+            what: name,
+        };
+        Ok((me, tx))
     }
 
-    /// Waits for the writer to write what it was handed (bounded: `limit`): call it once
-    /// nothing sends any more.
+    /// Ends the thread once nothing sends any more: the empty batch (no shard sends one)
+    /// tells it to finish what is queued before it; waits at most `limit`.
     pub fn close(mut self, limit: Duration) {
-        join_within(self.thread.take(), &self.tx, limit, "audit log writer");
+        let Some(t) = self.thread.take() else { return };
+        let what = self.what;
+        if self.tx.send_timeout(Vec::new(), limit).is_err() {
+            log::warn!("the {what} thread did not take the end of its queue within {limit:?}");
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while !t.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        } else {
+            log::warn!("the {what} thread did not finish within {limit:?}");
+        }
     }
 }
 
-/// Ends a backend thread: the empty batch (no shard sends one) tells it to write what is
-/// queued before it and stop; waits at most `limit`.
-pub(super) fn join_within(
-    thread: Option<JoinHandle<()>>,
-    tx: &Sender<Vec<u8>>,
-    limit: Duration,
-    what: &str,
-) {
-    let Some(t) = thread else { return };
-    if tx.send_timeout(Vec::new(), limit).is_err() {
-        log::warn!("the {what} did not take the end of its queue within {limit:?}");
-    }
-    let deadline = std::time::Instant::now() + limit;
-    while !t.is_finished() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if t.is_finished() {
-        let _ = t.join();
-    } else {
-        log::warn!("the {what} did not finish within {limit:?}");
-    }
+/// The log backend: opens the log (creating its directory) and starts the `audit-log`
+/// thread.
+pub fn start_log(settings: LogSettings) -> Result<(BackendThread, Sender<Vec<u8>>), String> {
+    let out = Output::open(&settings)?;
+    BackendThread::spawn("audit-log", settings.buffer, move |rx| {
+        write_loop(rx, out, settings)
+    })
 }
 
 fn write_loop(rx: Receiver<Vec<u8>>, mut out: Output, settings: LogSettings) {
@@ -526,10 +527,10 @@ mod tests {
     fn the_backend_writes_what_it_was_handed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let (backend, tx) = LogBackend::start(settings(&path, 0, 0, false)).unwrap();
+        let (backend, tx) = start_log(settings(&path, 0, 0, false)).unwrap();
         let shard = ShardBuffer::new(Sink::new(vec![(Plugin::Log, tx)], Arc::default()));
         for i in 0..150 {
-            assert!(shard.push(format!("{{\"n\":{i}}}\n").as_bytes()));
+            shard.push(format!("{{\"n\":{i}}}\n").as_bytes());
         }
         drop(shard);
         backend.close(Duration::from_secs(5));

@@ -10,9 +10,11 @@ pub mod webhook;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use self::log::{AuditCounters, LogBackend, LogSettings, Plugin, ShardBuffer, Sink};
+pub use self::log::{
+    start_log, AuditCounters, BackendThread, LogSettings, Plugin, ShardBuffer, Sink,
+};
 pub use self::policy::{Level, Policy, Stage};
-pub use self::webhook::{WebhookBackend, WebhookSettings};
+pub use self::webhook::{start_webhook, WebhookSettings};
 
 /// What every shard's chain audits with.
 #[derive(Clone, Debug)]

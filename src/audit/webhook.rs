@@ -5,12 +5,11 @@
 //! endpoint does not accept is retried with backoff from `--audit-webhook-initial-backoff`,
 //! then dropped and counted in `apiserver_audit_error_total{plugin="webhook"}`.
 
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::log::{chunks, BATCH_LINES};
+use super::log::{chunks, BackendThread};
 use super::AuditCounters;
 use crate::webhook::WebhookTarget;
 
@@ -39,46 +38,20 @@ pub struct Batching {
     pub initial_backoff: Duration,
 }
 
-/// The running webhook backend.
-pub struct WebhookBackend {
-    thread: Option<JoinHandle<()>>,
-    tx: Sender<Vec<u8>>,
-}
-
-impl WebhookBackend {
-    /// Starts the `audit-webhook` thread; the sender is the sink's way in.
-    pub fn start(
-        settings: WebhookSettings,
-        counters: std::sync::Arc<AuditCounters>,
-    ) -> Result<(Self, Sender<Vec<u8>>), String> {
-        let client = settings.target.http_client()?;
-        let batches = settings.buffer.div_ceil(BATCH_LINES as usize).max(2);
-        let (tx, rx) = bounded(batches);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let thread = std::thread::Builder::new()
-            .name("audit-webhook".into())
-            .spawn(move || {
-                let send = |list: String| rt.block_on(settings.target.post(&client, list));
-                send_loop(&rx, settings.batching, &counters, send);
-            })
-            .map_err(|e| format!("starting the audit webhook thread: {e}"))?;
-        Ok((
-            Self {
-                thread: Some(thread),
-                tx: tx.clone(),
-            },
-            tx,
-        ))
-    }
-
-    /// Waits for the thread to send what it was handed (bounded): call it once nothing sends
-    /// any more.
-    pub fn close(mut self, limit: Duration) {
-        super::log::join_within(self.thread.take(), &self.tx, limit, "audit webhook");
-    }
+/// The webhook backend: starts the `audit-webhook` thread.
+pub fn start_webhook(
+    settings: WebhookSettings,
+    counters: std::sync::Arc<AuditCounters>,
+) -> Result<(BackendThread, Sender<Vec<u8>>), String> {
+    let client = settings.target.http_client()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    BackendThread::spawn("audit-webhook", settings.buffer, move |rx| {
+        let send = |list: String| rt.block_on(settings.target.post(&client, list));
+        send_loop(&rx, settings.batching, &counters, send);
+    })
 }
 
 fn send_loop(
@@ -168,7 +141,7 @@ mod tests {
         assert_eq!(v["kind"], "EventList");
         assert_eq!(v["items"], serde_json::json!([{"a": 1}, {"b": 2}]));
 
-        let (tx, rx) = bounded(8);
+        let (tx, rx) = crossbeam::channel::bounded(8);
         tx.send(b"{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n".to_vec())
             .unwrap();
         drop(tx);

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -43,7 +43,7 @@ pub fn begin<B>(
     req: &mut Request<B>,
     conn: &ConnInfo,
     audit_id: &str,
-    received: SystemTime,
+    received: Instant,
 ) -> Result<Option<Rc<AuditRecord>>, NotStored> {
     let Some(record) = record(auditing, user, info, req, conn, audit_id, received) else {
         return Ok(None);
@@ -51,9 +51,10 @@ pub fn begin<B>(
     if let Some(tap) = &record.tap {
         req.extensions_mut().insert(tap.clone());
     }
-    if !record.stage(Stage::RequestReceived) && record.auditing.strict {
+    if record.auditing.strict && record.auditing.buffer.sink().is_full() {
         return Err(NotStored);
     }
+    record.stage(Stage::RequestReceived);
     Ok(Some(Rc::new(record)))
 }
 
@@ -65,7 +66,7 @@ pub fn failed_authentication<B>(
     req: &Request<B>,
     conn: &ConnInfo,
     audit_id: &str,
-    received: SystemTime,
+    received: Instant,
 ) {
     let Some(record) = record(
         auditing,
@@ -118,9 +119,11 @@ fn record<B>(
     req: &Request<B>,
     conn: &ConnInfo,
     audit_id: &str,
-    received: SystemTime,
+    received: Instant,
 ) -> Option<AuditRecord> {
     let auditing = auditing?;
+    // The wall-clock arrival, read only for audited requests.
+    let received = SystemTime::now() - received.elapsed();
     let decision = auditing.policy.evaluate(user, info);
     crate::metrics::record(|m| m.audit_level(decision.level.as_str()));
     if decision.level == Level::None {
@@ -146,13 +149,13 @@ fn record<B>(
 }
 
 impl AuditRecord {
-    /// Writes the event at `stage` unless the rule omits it; false when the buffer was full.
-    fn stage(&self, stage: Stage) -> bool {
+    /// Writes the event at `stage` unless the rule omits it.
+    fn stage(&self, stage: Stage) {
         if self.decision.omit_stages.contains(stage) {
-            return true;
+            return;
         }
         let line = self.event.borrow().line(stage, SystemTime::now());
-        self.auditing.buffer.push(&line)
+        self.auditing.buffer.push(&line);
     }
 
     /// The user the request acts as, when it impersonates.

@@ -18,9 +18,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use http::{HeaderValue, Method, Uri};
+use http::HeaderValue;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use shards::gate::Gate;
@@ -83,26 +83,32 @@ async fn handle(
             req.uri().path(),
             req.uri().query(),
         ));
-        let wall = SystemTime::now();
         let auditing = state.auditing.as_ref();
         let user = match authentication::authenticate(&state.authn, &req, &conn).await {
             Ok(u) => u,
             Err(s) => {
-                audit::failed_authentication(auditing, &info, &req, &conn, &ctx_audit_id, wall);
+                audit::failed_authentication(auditing, &info, &req, &conn, &ctx_audit_id, received);
                 return crate::endpoints::response::status(&s);
             }
         };
-        let record =
-            match audit::begin(auditing, &user, &info, &mut req, &conn, &ctx_audit_id, wall) {
-                Ok(r) => r,
-                Err(audit::NotStored) => {
-                    let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                    return crate::endpoints::response::internal_error(
-                        uri,
-                        "failed to store audit event",
-                    );
-                }
-            };
+        let record = match audit::begin(
+            auditing,
+            &user,
+            &info,
+            &mut req,
+            &conn,
+            &ctx_audit_id,
+            received,
+        ) {
+            Ok(r) => r,
+            Err(audit::NotStored) => {
+                let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
+                return crate::endpoints::response::internal_error(
+                    uri,
+                    "failed to store audit event",
+                );
+            }
+        };
         let long_running = info.is_long_running();
         let who = Authenticated {
             req,
@@ -152,19 +158,27 @@ async fn serve_authenticated(
         audit_id,
     } = who;
     let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let impersonating = impersonation::requested(&req);
     let user = match impersonation::apply(&state.authz, user, &req).await {
         Ok(u) => Rc::new(u),
         Err(r) => return r.response(uri),
     };
-    if let (true, Some(r)) = (impersonating, record) {
+    if let Some(r) = record.filter(|_| impersonation::requested(&req)) {
         r.impersonated(&user);
     }
     let _seat = match state.limits.enter(&info, &user) {
         Ok(seat) => seat,
         Err(refused) => {
             // upstream counts the dropped request in apiserver_request_total too.
-            Refused::of(&req).record(&state, &info, received, 429, true);
+            let apply = crate::metrics::labels::is_apply_patch(req.headers());
+            let labels = state
+                .server
+                .labels_for(req.method(), &info, req.uri().query(), apply);
+            if let Some(l) = labels {
+                crate::metrics::record(|m| {
+                    m.termination(l, 429);
+                    m.request(l, 429, None, received.elapsed());
+                });
+            }
             return refused.response();
         }
     };
@@ -198,46 +212,4 @@ async fn serve_authenticated(
         crate::endpoints::response::status(&crate::api::status::Status::timeout())
     })
     .await
-}
-
-/// Enough of a request to label one the chain ends itself before handing it on.
-struct Refused {
-    method: Method,
-    uri: Uri,
-    apply_patch: bool,
-}
-
-impl Refused {
-    fn of<B>(req: &Request<B>) -> Self {
-        Self {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            apply_patch: crate::metrics::labels::is_apply_patch(req.headers()),
-        }
-    }
-
-    /// Records it in `apiserver_request_terminations_total` (and `apiserver_request_total`
-    /// when `counted`), if it addresses a recorded route.
-    fn record(
-        &self,
-        state: &ChainState,
-        info: &RequestInfo,
-        received: Instant,
-        code: u16,
-        counted: bool,
-    ) {
-        let query = self.uri.query();
-        let Some(l) = state
-            .server
-            .labels_for(&self.method, info, query, self.apply_patch)
-        else {
-            return;
-        };
-        crate::metrics::record(|m| {
-            m.termination(l, code);
-            if counted {
-                m.request(l, code, None, received.elapsed());
-            }
-        });
-    }
 }

@@ -412,18 +412,12 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
 }
 
 /// The running audit backends, closed once the shards are done.
-struct AuditBackends {
-    log: Option<crate::audit::LogBackend>,
-    webhook: Option<crate::audit::WebhookBackend>,
-}
+struct AuditBackends(Vec<crate::audit::BackendThread>);
 
 impl AuditBackends {
     fn close(self) {
-        if let Some(l) = self.log {
-            l.close(Duration::from_secs(10));
-        }
-        if let Some(w) = self.webhook {
-            w.close(Duration::from_secs(10));
+        for b in self.0 {
+            b.close(Duration::from_secs(10));
         }
     }
 }
@@ -434,7 +428,7 @@ impl AuditBackends {
 fn start_audit(
     opts: &crate::options::AuditOptions,
 ) -> Result<Option<(crate::audit::Auditing, AuditBackends)>, String> {
-    use crate::audit::{LogBackend, Plugin, Sink, WebhookBackend};
+    use crate::audit::{start_log, start_webhook, Plugin, Sink};
     let Some(policy_file) = &opts.policy_file else {
         return Ok(None);
     };
@@ -445,13 +439,10 @@ fn start_audit(
     let counters = Arc::new(crate::audit::AuditCounters::default());
     let count = |v: i64| usize::try_from(v).unwrap_or(1);
     let mut targets = Vec::new();
-    let mut backends = AuditBackends {
-        log: None,
-        webhook: None,
-    };
+    let mut backends = AuditBackends(Vec::new());
     if let Some(path) = &opts.log_path {
         let mb = |v: i64| u64::try_from(v).unwrap_or(0);
-        let (backend, tx) = LogBackend::start(crate::audit::LogSettings {
+        let (backend, tx) = start_log(crate::audit::LogSettings {
             path: path.clone(),
             max_size: mb(opts.log_max_size) * 1024 * 1024,
             max_backups: usize::try_from(opts.log_max_backup).unwrap_or(0),
@@ -460,12 +451,12 @@ fn start_audit(
             buffer: count(opts.log_batch_buffer_size),
             batch: count(opts.log_batch_max_size),
         })?;
-        backends.log = Some(backend);
+        backends.0.push(backend);
         targets.push((Plugin::Log, tx));
     }
     if let Some(file) = &opts.webhook_config_file {
         let target = crate::webhook::WebhookTarget::read(file)?;
-        let (backend, tx) = WebhookBackend::start(
+        let (backend, tx) = start_webhook(
             crate::audit::WebhookSettings {
                 target,
                 buffer: count(opts.webhook_batch_buffer_size),
@@ -477,7 +468,7 @@ fn start_audit(
             },
             Arc::clone(&counters),
         )?;
-        backends.webhook = Some(backend);
+        backends.0.push(backend);
         targets.push((Plugin::Webhook, tx));
     }
     let auditing = crate::audit::Auditing {

@@ -201,22 +201,31 @@ impl WebhookTarget {
     /// POSTs `body` (JSON) with the target's token; any 2xx is success and its body is not
     /// read (the audit webhook's protocol).
     pub async fn post(&self, client: &reqwest::Client, body: String) -> Result<(), String> {
-        let mut req = client
-            .post(&self.server)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("{}: {e}", self.server))?;
+        let resp = self.send(client, body).await?;
         if resp.status().is_success() {
             Ok(())
         } else {
             Err(format!("{}: {}", self.server, resp.status()))
         }
+    }
+
+    /// POSTs `body` (JSON, JSON answers accepted) with the target's token.
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        body: String,
+    ) -> Result<reqwest::Response, String> {
+        let mut req = client
+            .post(&self.server)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+            .await
+            .map_err(|e| format!("{}: {e}", self.server))
     }
 
     fn client(&self) -> Result<reqwest::Client, String> {
@@ -291,18 +300,7 @@ async fn post(
     target: &WebhookTarget,
     body: String,
 ) -> Result<Value, String> {
-    let mut req = client
-        .post(&target.server)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .body(body);
-    if let Some(t) = &target.token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("{}: {e}", target.server))?;
+    let resp = target.send(client, body).await?;
     let code = resp.status();
     let bytes = resp
         .bytes()
