@@ -13,6 +13,7 @@ pub mod cel;
 pub mod codec;
 pub mod endpoints;
 pub mod filters;
+pub mod flowcontrol;
 pub mod metrics;
 pub mod openapi;
 pub mod options;

@@ -182,6 +182,7 @@ fn legacy_documents_have_upstreams_shape() {
                 "coordination.k8s.io",
                 "node.k8s.io",
                 "discovery.k8s.io",
+                "flowcontrol.apiserver.k8s.io",
                 "resource.k8s.io"
             ]
         );

@@ -1,4 +1,5 @@
-//! kube-apiserver's max-in-flight limits end to end: with `--max-mutating-requests-inflight=1`
+//! kube-apiserver's max-in-flight limits end to end (`--enable-priority-and-fairness=false`):
+//! with `--max-mutating-requests-inflight=1`
 //! a second concurrent write of an ordinary user is answered upstream's plain-text 429 with
 //! `Retry-After: 1`, reads (their own limit) and `system:masters` are still served, and the
 //! seat is free again once the first write is done.
@@ -26,6 +27,7 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
         &format!("--token-auth-file={}", tokens.display()),
         "--max-mutating-requests-inflight=1",
         "--max-requests-inflight=1",
+        "--enable-priority-and-fairness=false",
     ]);
     rt().block_on(async {
         let admin = ks.client(true, true);

@@ -370,6 +370,10 @@ pub static GROUPS: &[GroupDef] = &[
         versions: &["v1"],
     },
     GroupDef {
+        name: "flowcontrol.apiserver.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
         name: "resource.k8s.io",
         versions: &["v1"],
     },
@@ -550,6 +554,9 @@ pub static RESOURCES: &[ApiResource] = &[
     def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", NONE, NONE, false, NO_SUB, "runtimeclasses", Subdomain, false),
     // discovery.k8s.io/v1
     def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", NONE, NONE, true, NO_SUB, "endpointslices", Subdomain, true),
+    // flowcontrol.apiserver.k8s.io/v1
+    def("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", "flowschema", NONE, NONE, false, STATUS, "flowschemas", PathSegment, true),
+    def("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations", "prioritylevelconfiguration", NONE, NONE, false, STATUS, "prioritylevelconfigurations", PathSegment, true),
     // resource.k8s.io/v1
     def("resource.k8s.io", "v1", "DeviceClass", "deviceclasses", "deviceclass", NONE, NONE, false, NO_SUB, "deviceclasses", Subdomain, true),
     def("resource.k8s.io", "v1", "ResourceClaim", "resourceclaims", "resourceclaim", NONE, NONE, true, STATUS, "resourceclaims", Subdomain, false),

@@ -7,8 +7,10 @@
 //!    (401 for a credential that fails)
 //! 4. audit: the policy's level for the request; its event at each stage (`filters::audit`)
 //! 5. impersonation: `Impersonate-*` headers, each part authorized (`impersonate`)
-//! 6. max-in-flight: `--max-requests-inflight` / `--max-mutating-requests-inflight` across the
-//!    process, 429 beyond them (API Priority and Fairness will take this place)
+//! 6. API Priority and Fairness (`priority_and_fairness`): the FlowSchema and priority level,
+//!    seats or a queue, 429 when refused; with `--enable-priority-and-fairness=false`,
+//!    max-in-flight instead: `--max-requests-inflight` / `--max-mutating-requests-inflight`
+//!    across the process, 429 beyond them
 //! 7. authorization: the `--authorization-mode` chain (403 unless allowed)
 //! 8. retry-after: during graceful termination with `--shutdown-send-retry-after`, 429
 //! 9. in-flight wait group: counts non-long-running requests so a drain can wait for them
@@ -28,7 +30,10 @@ use shards::server::{Body, ConnInfo, Handler};
 
 use super::audit::{self, AuditRecord};
 use super::max_in_flight::InFlightLimits;
-use super::{authentication, authorization, impersonation, in_flight, panic_recovery, retry_after};
+use super::{
+    authentication, authorization, impersonation, in_flight, panic_recovery, priority_and_fairness,
+    retry_after,
+};
 use crate::authn::Authentication;
 use crate::authz::AuthorizerChain;
 use crate::request::{RequestCtx, RequestInfo, UserInfo};
@@ -41,8 +46,10 @@ pub struct ChainState {
     pub lifecycle: Arc<Lifecycle>,
     /// Counts this shard's in-flight non-long-running requests.
     pub in_flight: Gate,
-    /// The process-wide max-in-flight limits.
+    /// The process-wide max-in-flight limits (with APF: only counted).
     pub limits: &'static InFlightLimits,
+    /// API Priority and Fairness, unless `--enable-priority-and-fairness=false`.
+    pub flow_control: Option<Rc<crate::flowcontrol::ShardFlowControl>>,
     /// `--request-timeout`.
     pub request_timeout: Duration,
     /// `--shutdown-send-retry-after`.
@@ -142,8 +149,8 @@ struct Authenticated {
     audit_id: String,
 }
 
-/// The filters after audit: impersonation, max-in-flight, authorization, retry-after, the
-/// in-flight wait group and the timeout, then the server chain.
+/// The filters after audit: impersonation and priority and fairness (or max-in-flight),
+/// then the rest (`serve_admitted`); the answer gets the PF headers.
 async fn serve_authenticated(
     state: Rc<ChainState>,
     who: Authenticated,
@@ -165,27 +172,100 @@ async fn serve_authenticated(
     if let Some(r) = record.filter(|_| impersonation::requested(&req)) {
         r.impersonated(&user);
     }
-    let _seat = match state.limits.enter(&info, &user) {
-        Ok(seat) => seat,
-        Err(refused) => {
-            // upstream counts the dropped request in apiserver_request_total too.
-            let apply = crate::metrics::labels::is_apply_patch(req.headers());
-            let labels = state
-                .server
-                .labels_for(req.method(), &info, req.uri().query(), apply);
-            if let Some(l) = labels {
-                crate::metrics::record(|m| {
-                    m.termination(l, 429);
-                    m.request(l, 429, None, received.elapsed());
-                });
+    let mut admitted = None;
+    let _seat = match &state.flow_control {
+        Some(fc) => {
+            let query = req.uri().query();
+            match priority_and_fairness::admit(
+                fc,
+                &info,
+                &user,
+                query,
+                received,
+                state.request_timeout,
+            )
+            .await
+            {
+                Ok(a) => admitted = a,
+                Err(refused) => {
+                    count_refusal(&state, &req, &info, received);
+                    return refused;
+                }
             }
-            return refused.response();
+            state.limits.count(&info)
         }
+        None => match state.limits.enter(&info, &user) {
+            Ok(seat) => seat,
+            Err(refused) => {
+                count_refusal(&state, &req, &info, received);
+                return refused.response();
+            }
+        },
     };
+    let who = Admitted {
+        req,
+        conn,
+        info,
+        user,
+        received,
+        audit_id,
+    };
+    let mut resp = serve_admitted(&state, who, record).await;
+    if let Some(a) = &admitted {
+        a.decorate(&mut resp);
+    }
+    resp
+}
+
+/// upstream counts a request refused for load in apiserver_request_total too.
+fn count_refusal(
+    state: &ChainState,
+    req: &Request<Incoming>,
+    info: &RequestInfo,
+    received: Instant,
+) {
+    let apply = crate::metrics::labels::is_apply_patch(req.headers());
+    let labels = state
+        .server
+        .labels_for(req.method(), info, req.uri().query(), apply);
+    if let Some(l) = labels {
+        crate::metrics::record(|m| {
+            m.termination(l, 429);
+            m.request(l, 429, None, received.elapsed());
+        });
+    }
+}
+
+/// A request past priority and fairness: its user as impersonation left it.
+struct Admitted {
+    req: Request<Incoming>,
+    conn: Rc<ConnInfo>,
+    info: Rc<RequestInfo>,
+    user: Rc<UserInfo>,
+    received: Instant,
+    audit_id: String,
+}
+
+/// The filters after priority and fairness: authorization, retry-after, the in-flight wait
+/// group and the timeout, then the server chain.
+async fn serve_admitted(
+    state: &ChainState,
+    who: Admitted,
+    record: Option<&AuditRecord>,
+) -> Response<Body> {
+    let Admitted {
+        req,
+        conn,
+        info,
+        user,
+        received,
+        audit_id,
+    } = who;
+    let uri = req.uri().path_and_query().map_or("/", |p| p.as_str());
     if let Some(r) = authorization::check(&state.authz, &user, &info, uri, record).await {
         return r;
     }
-    if let Some(r) = retry_after::check(&state, &req) {
+    if let Some(r) = retry_after::check(state, &req) {
         return r;
     }
     let _counted = in_flight::enter(&state.in_flight, &info);

@@ -4,8 +4,8 @@
 //! user is in `system:masters`. Long-running requests (watches, exec, proxy) are not counted.
 //! The counts are shared by every shard: the limit protects the process, not a shard.
 //!
-//! Until API Priority and Fairness lands these limits always apply (upstream uses them as
-//! APF's total seats).
+//! With API Priority and Fairness on (the default) these limits are APF's total seats and
+//! this filter only counts; `--enable-priority-and-fairness=false` makes it the limit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -77,6 +77,17 @@ impl InFlightLimits {
         } else {
             &self.read_only
         }
+    }
+
+    /// Counts the request in `apiserver_current_inflight_requests` without limiting it (API
+    /// Priority and Fairness limits instead); None for a long-running one.
+    pub fn count(&'static self, info: &RequestInfo) -> Option<Seat> {
+        if info.is_long_running() {
+            return None;
+        }
+        let limit = self.limit(!matches!(info.verb.as_str(), "get" | "list" | "watch"));
+        limit.used.fetch_add(1, Ordering::AcqRel);
+        Some(Seat { limit })
     }
 
     /// A seat for the request (None: it needs none), or [`Refused`]: answer 429 instead.

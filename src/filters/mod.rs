@@ -9,6 +9,7 @@ pub mod impersonation;
 pub mod in_flight;
 pub mod max_in_flight;
 pub mod panic_recovery;
+pub mod priority_and_fairness;
 pub mod retry_after;
 
 pub use chain::{ChainState, HandlerChain};

@@ -107,6 +107,22 @@ pub struct Families {
     watch_events: Map<(&'static str, &'static str, &'static str), Histogram>,
     watchers: Map<(&'static str, &'static str), i64>,
     audit_levels: Map<&'static str, u64>,
+    flow: FlowFamilies,
+}
+
+/// A priority level and a flow schema (upstream's APF label pair).
+pub type FlowKey = (&'static str, &'static str);
+
+/// API Priority and Fairness, per priority level and flow schema.
+#[derive(Clone, Debug, Default)]
+struct FlowFamilies {
+    dispatched: Map<FlowKey, u64>,
+    rejected: Map<(FlowKey, &'static str), u64>,
+    /// Waits, by whether the request then executed.
+    waits: Map<(FlowKey, bool), Histogram>,
+    executing: Map<FlowKey, i64>,
+    executing_seats: Map<FlowKey, i64>,
+    in_queue: Map<FlowKey, i64>,
 }
 
 impl Families {
@@ -189,6 +205,43 @@ impl Families {
             .observe(size as f64);
     }
 
+    /// A request of `key` started executing after waiting `waited` (None: exempt, no wait
+    /// observed), holding `seats`.
+    pub fn flow_dispatched(&mut self, key: FlowKey, waited: Option<Duration>, seats: u32) {
+        let f = &mut self.flow;
+        *f.dispatched.entry(key).or_default() += 1;
+        *f.executing.entry(key).or_default() += 1;
+        *f.executing_seats.entry(key).or_default() += i64::from(seats);
+        if let Some(w) = waited {
+            f.waits
+                .entry((key, true))
+                .or_insert_with(|| Histogram::new(histogram::FLOWCONTROL_WAIT))
+                .observe(w.as_secs_f64());
+        }
+    }
+
+    /// A request of `key` holding `seats` finished executing.
+    pub fn flow_finished(&mut self, key: FlowKey, seats: u32) {
+        *self.flow.executing.entry(key).or_default() -= 1;
+        *self.flow.executing_seats.entry(key).or_default() -= i64::from(seats);
+    }
+
+    /// A request of `key` entered (+1) or left (-1) a queue.
+    pub fn flow_queued(&mut self, key: FlowKey, delta: i64) {
+        *self.flow.in_queue.entry(key).or_default() += delta;
+    }
+
+    /// A request of `key` refused for `reason` after waiting `waited` (upstream records a
+    /// time-out's wait as executed).
+    pub fn flow_rejected(&mut self, key: FlowKey, reason: &'static str, waited: Duration) {
+        *self.flow.rejected.entry((key, reason)).or_default() += 1;
+        self.flow
+            .waits
+            .entry((key, reason == "time-out"))
+            .or_insert_with(|| Histogram::new(histogram::FLOWCONTROL_WAIT))
+            .observe(waited.as_secs_f64());
+    }
+
     /// Adds another thread's families to these.
     pub fn merge(&mut self, other: &Families) {
         for (k, v) in &other.requests {
@@ -214,6 +267,30 @@ impl Families {
         }
         for (i, h) in &other.authorization {
             merge_result(&mut self.authorization, *i, h);
+        }
+        let (f, o) = (&mut self.flow, &other.flow);
+        for (k, v) in &o.dispatched {
+            *f.dispatched.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.rejected {
+            *f.rejected.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.executing {
+            *f.executing.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.executing_seats {
+            *f.executing_seats.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.in_queue {
+            *f.in_queue.entry(*k).or_default() += v;
+        }
+        for (k, h) in &o.waits {
+            match f.waits.get_mut(k) {
+                Some(mine) => mine.merge(h),
+                None => {
+                    f.waits.insert(*k, h.clone());
+                }
+            }
         }
         for (k, v) in &other.authz_decisions {
             *self.authz_decisions.entry(*k).or_default() += v;
@@ -244,8 +321,100 @@ impl Families {
             }
         }
         self.write_auth(e);
+        self.write_flow(e);
         self.write_requests(e);
         self.write_watch_events(e);
+    }
+
+    fn write_flow(&self, e: &mut Exposition) {
+        let f = &self.flow;
+        let pair = |(pl, fs): &FlowKey| [("flow_schema", *fs), ("priority_level", *pl)];
+        let gauges: [(&str, &str, &Map<FlowKey, i64>); 3] = [
+            (
+                "apiserver_flowcontrol_current_executing_requests",
+                "Requests executing now, by priority level and flow schema.",
+                &f.executing,
+            ),
+            (
+                "apiserver_flowcontrol_current_executing_seats",
+                "Seats held by executing requests, by priority level and flow schema.",
+                &f.executing_seats,
+            ),
+            (
+                "apiserver_flowcontrol_current_inqueue_requests",
+                "Requests waiting in a queue now, by priority level and flow schema.",
+                &f.in_queue,
+            ),
+        ];
+        for (name, help, values) in gauges {
+            if values.is_empty() {
+                continue;
+            }
+            e.family(name, Kind::Gauge, Stability::Beta, help);
+            let sorted: BTreeMap<_, _> = values.iter().map(|(k, v)| ((k.1, k.0), v)).collect();
+            for ((fs, pl), n) in sorted {
+                e.sample(&pair(&(pl, fs)), *n as f64);
+            }
+        }
+        if !f.dispatched.is_empty() {
+            e.family(
+                "apiserver_flowcontrol_dispatched_requests_total",
+                Kind::Counter,
+                Stability::Beta,
+                "Requests released for execution, by priority level and flow schema.",
+            );
+            let sorted: BTreeMap<_, _> =
+                f.dispatched.iter().map(|(k, v)| ((k.1, k.0), v)).collect();
+            for ((fs, pl), n) in sorted {
+                e.sample(&pair(&(pl, fs)), *n as f64);
+            }
+        }
+        if !f.rejected.is_empty() {
+            e.family(
+                "apiserver_flowcontrol_rejected_requests_total",
+                Kind::Counter,
+                Stability::Beta,
+                "Requests refused, by priority level, flow schema and reason.",
+            );
+            let sorted: BTreeMap<_, _> = f
+                .rejected
+                .iter()
+                .map(|(((pl, fs), r), v)| ((*fs, *pl, *r), v))
+                .collect();
+            for ((fs, pl, reason), n) in sorted {
+                e.sample(
+                    &[
+                        ("flow_schema", fs),
+                        ("priority_level", pl),
+                        ("reason", reason),
+                    ],
+                    *n as f64,
+                );
+            }
+        }
+        if !f.waits.is_empty() {
+            e.family(
+                "apiserver_flowcontrol_request_wait_duration_seconds",
+                Kind::Histogram,
+                Stability::Beta,
+                "Time requests waited in a queue, by priority level, flow schema and whether they then executed.",
+            );
+            let sorted: BTreeMap<_, _> = f
+                .waits
+                .iter()
+                .map(|(((pl, fs), ex), h)| ((if *ex { "true" } else { "false" }, *fs, *pl), h))
+                .collect();
+            for ((execute, fs, pl), h) in sorted {
+                e.histogram(
+                    &[
+                        ("execute", execute),
+                        ("flow_schema", fs),
+                        ("priority_level", pl),
+                    ],
+                    h,
+                );
+            }
+        }
     }
 
     fn write_auth(&self, e: &mut Exposition) {

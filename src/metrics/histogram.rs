@@ -8,6 +8,12 @@ pub const REQUEST_DURATION: &[f64] = &[
 ];
 
 /// `apiserver_response_sizes`' upper bounds (bytes): 1 kB to 1 GB by powers of ten.
+/// `apiserver_flowcontrol_request_wait_duration_seconds`.
+pub const FLOWCONTROL_WAIT: &[f64] = &[
+    0.0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0,
+];
+
+/// `apiserver_response_sizes`.
 pub const RESPONSE_SIZES: &[f64] = &[1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
 /// `apiserver_watch_events_sizes`' upper bounds (bytes): 1 KiB to 128 KiB by doubling.

@@ -29,8 +29,8 @@ pub(super) fn schema(
         apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
         autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
         coordination::v1 as coord, core::v1 as core, discovery::v1 as disc, events::v1 as events,
-        networking::v1 as net, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
-        scheduling::v1 as sched, storage::v1 as storage,
+        flowcontrol::v1 as flow, networking::v1 as net, node::v1 as node, policy::v1 as policy,
+        rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
     };
     use api::{certificates::v1 as certs, resource::v1 as dra};
     Some(match (group, version, kind) {
@@ -109,6 +109,10 @@ pub(super) fn schema(
         ("coordination.k8s.io", "v1", "Lease") => of::<coord::Lease>(gen),
         ("node.k8s.io", "v1", "RuntimeClass") => of::<node::RuntimeClass>(gen),
         ("discovery.k8s.io", "v1", "EndpointSlice") => of::<disc::EndpointSlice>(gen),
+        ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema") => of::<flow::FlowSchema>(gen),
+        ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration") => {
+            of::<flow::PriorityLevelConfiguration>(gen)
+        }
         _ => return None,
     })
 }

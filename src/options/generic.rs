@@ -16,8 +16,7 @@ pub struct GenericOptions {
     /// This and --max-mutating-requests-inflight are summed to determine the server's total
     /// concurrency limit (which must be positive) if --enable-priority-and-fairness is true.
     /// Otherwise, this flag limits the maximum number of non-mutating requests in flight, or a
-    /// zero value disables the limit completely. (kubeshard does not serve Priority and
-    /// Fairness yet: the two limits always apply.)
+    /// zero value disables the limit completely.
     #[arg(
         long = "max-requests-inflight",
         value_name = "int",
@@ -36,6 +35,10 @@ pub struct GenericOptions {
         allow_negative_numbers = true
     )]
     pub max_mutating_requests_inflight: i64,
+    /// If true, replace the max-in-flight handler with an enhanced one that queues and
+    /// dispatches with priority and fairness.
+    #[arg(long = "enable-priority-and-fairness", value_name = "bool", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_priority_and_fairness: bool,
     /// An optional field indicating the minimum number of seconds a handler must keep a
     /// request open before timing it out. Currently only honored by the watch request
     /// handler, which picks a randomized value above this number as the connection timeout,
@@ -107,6 +110,13 @@ impl GenericOptions {
         }
         if self.max_mutating_requests_inflight < 0 {
             errs.push("--max-mutating-requests-inflight can not be negative value".to_string());
+        }
+        let total = self.max_requests_inflight + self.max_mutating_requests_inflight;
+        if self.enable_priority_and_fairness && total <= 0 {
+            errs.push(format!(
+                "--max-requests-inflight={} and --max-mutating-requests-inflight={} yield a server concurrency limit of {total}, which must be positive when --enable-priority-and-fairness is true",
+                self.max_requests_inflight, self.max_mutating_requests_inflight
+            ));
         }
         if !(0.0..=0.02).contains(&self.goaway_chance) {
             errs.push("--goaway-chance can not be less than 0 or greater than 0.02".to_string());

@@ -32,6 +32,10 @@ pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells
         ("discovery.k8s.io", "EndpointSlice") => (ENDPOINTSLICE, endpointslice),
         ("certificates.k8s.io", "CertificateSigningRequest") => (CSR, csr),
         ("", "ComponentStatus") => (COMPONENTSTATUS, componentstatus),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => (FLOWSCHEMA, flowschema),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
+            (PRIORITYLEVEL, prioritylevel)
+        }
         _ => return None,
     })
 }
@@ -470,6 +474,60 @@ fn priorityclass(o: &Value) -> Vec<Value> {
         Value::Bool(s(o, &["globalDefault"]).as_bool().unwrap_or(false)),
         age_cell(o),
         text(policy),
+    ]
+}
+
+const FLOWSCHEMA: &[Col] = &[
+    ("Name", "string", 0),
+    ("PriorityLevel", "string", 0),
+    ("MatchingPrecedence", "string", 0),
+    ("DistinguisherMethod", "string", 0),
+    ("Age", "string", 0),
+    ("MissingPL", "string", 0),
+];
+fn flowschema(o: &Value) -> Vec<Value> {
+    // MissingPL: the Dangling condition's status, `?` before the controller wrote it.
+    let missing = s(o, &["status", "conditions"])
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Dangling"))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    vec![
+        name(o),
+        text(st(o, &["spec", "priorityLevelConfiguration", "name"])),
+        Value::from(int(o, &["spec", "matchingPrecedence"])),
+        text(or_none(st(o, &["spec", "distinguisherMethod", "type"]))),
+        age_cell(o),
+        text(missing),
+    ]
+}
+
+const PRIORITYLEVEL: &[Col] = &[
+    ("Name", "string", 0),
+    ("Type", "string", 0),
+    ("NominalConcurrencyShares", "string", 0),
+    ("Queues", "string", 0),
+    ("HandSize", "string", 0),
+    ("QueueLengthLimit", "string", 0),
+    ("Age", "string", 0),
+];
+fn prioritylevel(o: &Value) -> Vec<Value> {
+    // An exempt level (or a missing value) shows `<none>` in every number column.
+    let number =
+        |path: &[&str]| match s(o, &["spec", "limited"]).pointer(&format!("/{}", path.join("/"))) {
+            Some(Value::Number(n)) => Value::Number(n.clone()),
+            _ => text("<none>"),
+        };
+    let queuing = ["limitResponse", "queuing"];
+    vec![
+        name(o),
+        text(st(o, &["spec", "type"])),
+        number(&["nominalConcurrencyShares"]),
+        number(&[queuing[0], queuing[1], "queues"]),
+        number(&[queuing[0], queuing[1], "handSize"]),
+        number(&[queuing[0], queuing[1], "queueLengthLimit"]),
+        age_cell(o),
     ]
 }
 

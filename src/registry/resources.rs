@@ -17,6 +17,7 @@ use super::kinds::config::{ConfigMapHooks, SecretHooks};
 use super::kinds::csi::CsiHooks;
 use super::kinds::devices::DeviceHooks;
 use super::kinds::endpoints::EndpointsHooks;
+use super::kinds::flowcontrol::FlowControlHooks;
 use super::kinds::namespace::NamespaceHooks;
 use super::kinds::pod::PodHooks;
 use super::kinds::service::allocator::ServiceIps;
@@ -124,6 +125,10 @@ fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
         ("batch", "Job") => workload(W::Job),
         ("batch", "CronJob") => workload(W::CronJob),
         ("certificates.k8s.io", "CertificateSigningRequest") => Rc::new(CsrHooks),
+        ("flowcontrol.apiserver.k8s.io", kind) => match FlowControlHooks::for_kind(kind) {
+            Some(h) => Rc::new(h),
+            None => Rc::new(Plain),
+        },
         ("networking.k8s.io", "ServiceCIDR") => Rc::new(AddressHooks::ServiceCidr),
         ("networking.k8s.io", "IPAddress") => Rc::new(AddressHooks::IpAddress),
         ("storage.k8s.io", kind) => match CsiHooks::for_kind(kind) {

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use crate::audit::AuditCounters;
 use crate::filters::max_in_flight::InFlightLimits;
+use crate::flowcontrol::dispatch::{Dispatcher, LevelGauges};
 use crate::metrics::exposition::{Exposition, Format, Kind, Stability};
 use crate::metrics::{process, recorder};
 use crate::storage::cache::CacheMetrics;
@@ -16,8 +17,12 @@ pub fn render(
     cache: Option<&CacheMetrics>,
     limits: Option<&InFlightLimits>,
     audit: Option<&AuditCounters>,
+    flow: Option<&Dispatcher>,
 ) -> String {
     let mut e = Exposition::new(format);
+    if let Some(d) = flow {
+        write_levels(&mut e, d);
+    }
     if let Some(a) = audit {
         write_audit(&mut e, a);
     }
@@ -69,6 +74,49 @@ pub fn render(
     e.finish()
 }
 
+/// Each APF priority level's seats, read from the process-wide dispatcher.
+fn write_levels(e: &mut Exposition, d: &Dispatcher) {
+    let mut levels: Vec<_> = d
+        .levels()
+        .iter()
+        .map(|l| (l.name, l.gauges(), l.is_exempt()))
+        .collect();
+    levels.sort_by_key(|(name, _, _)| *name);
+    type Gauge = fn(&LevelGauges) -> u32;
+    let families: [(&str, Stability, &str, Gauge); 4] = [
+        (
+            "apiserver_flowcontrol_nominal_limit_seats",
+            Stability::Beta,
+            "Nominal number of execution seats configured for each priority level.",
+            |g| g.nominal,
+        ),
+        (
+            "apiserver_flowcontrol_lower_limit_seats",
+            Stability::Alpha,
+            "Seats a priority level keeps for itself (nominal less lendable).",
+            |g| g.nominal - g.lendable.min(g.nominal),
+        ),
+        (
+            "kubeshard_flowcontrol_level_seats_in_use",
+            Stability::Unmarked,
+            "Seats the priority level's executing requests hold now, its own and borrowed.",
+            |g| g.seats_in_use,
+        ),
+        (
+            "kubeshard_flowcontrol_level_waiting_requests",
+            Stability::Unmarked,
+            "Requests waiting in the priority level's queues now, across shards.",
+            |g| g.waiting,
+        ),
+    ];
+    for (name, stability, help, value) in families {
+        e.family(name, Kind::Gauge, stability, help);
+        for (level, g, _) in &levels {
+            e.sample(&[("priority_level", level)], f64::from(value(g)));
+        }
+    }
+}
+
 /// upstream's `apiserver_audit_*` counters.
 fn write_audit(e: &mut Exposition, a: &AuditCounters) {
     e.family(
@@ -102,10 +150,10 @@ mod tests {
     fn renders_counters_and_gauges() {
         let m = CacheMetrics::default();
         m.terminated_watchers.fetch_add(2, Ordering::Relaxed);
-        let text = render(Format::Prometheus, Some(&m), None, None);
+        let text = render(Format::Prometheus, Some(&m), None, None, None);
         assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"), "{text}");
         let limits = InFlightLimits::new(5, 5);
-        let text = render(Format::Prometheus, None, Some(limits), None);
+        let text = render(Format::Prometheus, None, Some(limits), None, None);
         assert!(
             text.contains("# TYPE apiserver_current_inflight_requests gauge\n"),
             "{text}"
@@ -119,7 +167,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
-        let om = render(Format::OpenMetrics, Some(&m), None, None);
+        let om = render(Format::OpenMetrics, Some(&m), None, None, None);
         assert!(om.contains("# TYPE apiserver_terminated_watchers counter\napiserver_terminated_watchers_total 2\n"), "{om}");
         assert!(om.ends_with("# EOF\n"));
     }

@@ -64,6 +64,8 @@ struct ShardBoot {
     auditing: Option<crate::audit::Auditing>,
     /// `--max-requests-inflight` / `--max-mutating-requests-inflight`, shared by every shard.
     in_flight_limits: &'static crate::filters::max_in_flight::InFlightLimits,
+    /// API Priority and Fairness's seats, unless `--enable-priority-and-fairness=false`.
+    flow_dispatcher: Option<&'static crate::flowcontrol::dispatch::Dispatcher>,
     send_retry_after: bool,
     storage: StorageClient,
     storage_prefix: String,
@@ -250,6 +252,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     // Before anything is announced: a SIGTERM right after "serving on" must start graceful
     // termination, not kill the process with the default action.
     install_signal_handler(Arc::clone(&lifecycle))?;
+    let apf_hook = opts
+        .generic
+        .enable_priority_and_fairness
+        .then(|| apf_config_producer(&storage, &storage_prefix, &lifecycle));
     let (ready_tx, ready_rx) = crossbeam::channel::bounded(cpus.len());
     let authz_chain = opts.authorization.chain()?;
     let audit_backend = start_audit(&opts.audit)?;
@@ -275,6 +281,12 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
             u64::try_from(opts.generic.min_request_timeout).unwrap_or(0),
         ),
         auditing: audit_backend.as_ref().map(|(auditing, _)| auditing.clone()),
+        flow_dispatcher: opts.generic.enable_priority_and_fairness.then(|| {
+            crate::flowcontrol::dispatcher(
+                u32::try_from(opts.generic.max_requests_inflight).unwrap_or(0),
+                u32::try_from(opts.generic.max_mutating_requests_inflight).unwrap_or(0),
+            )
+        }),
         in_flight_limits: crate::filters::max_in_flight::InFlightLimits::new(
             usize::try_from(opts.generic.max_requests_inflight).unwrap_or(0),
             usize::try_from(opts.generic.max_mutating_requests_inflight).unwrap_or(0),
@@ -282,7 +294,10 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
         storage_prefix: storage_prefix.clone(),
-        hooks: vec![system_namespaces, rbac_bootstrap],
+        hooks: [system_namespaces, rbac_bootstrap]
+            .into_iter()
+            .chain(apf_hook)
+            .collect(),
         max_body: tuning.http.max_request_body_bytes,
         service_ip_range,
         node_port_range: PortRange::parse(&opts.generic.service_node_port_range)?,
@@ -550,6 +565,63 @@ fn advertise_address(flag: Option<std::net::IpAddr>, bind: std::net::IpAddr) -> 
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
 }
 
+/// upstream's `priority-and-fairness-config-producer`: the APF bootstrap objects ensured
+/// once storage answers (the hook), then kept every minute, and the FlowSchemas' `Dangling`
+/// conditions every second, on an `apf-config` thread until the server stops accepting
+/// requests.
+fn apf_config_producer(
+    storage: &StorageClient,
+    prefix: &str,
+    lifecycle: &Arc<Lifecycle>,
+) -> post_start::PostStartHook {
+    use crate::flowcontrol::bootstrap;
+    let hook = {
+        let (storage, prefix) = (storage.clone(), prefix.to_string());
+        post_start::PostStartHook::start(
+            "poststarthook/priority-and-fairness-config-producer",
+            move || {
+                let done = futures_lite::future::block_on(bootstrap::ensure(&storage, &prefix))?;
+                if done.created + done.updated + done.deleted > 0 {
+                    log::info!(
+                        "APF bootstrap configuration: {} created, {} updated, {} deleted",
+                        done.created,
+                        done.updated,
+                        done.deleted
+                    );
+                }
+                Ok(())
+            },
+        )
+    };
+    let (storage, prefix) = (storage.clone(), prefix.to_string());
+    let stop = Arc::clone(&lifecycle.not_accepting_new_requests);
+    let spawned = std::thread::Builder::new()
+        .name("apf-config".into())
+        .spawn(move || {
+            let mut tick: u64 = 0;
+            while !stop.is_fired() {
+                std::thread::sleep(Duration::from_secs(1));
+                tick += 1;
+                futures_lite::future::block_on(async {
+                    if tick % 60 == 0 {
+                        if let Err(e) = bootstrap::ensure(&storage, &prefix).await {
+                            log::warn!(
+                                "APF bootstrap ensurer ran into error, will retry later: {e}"
+                            );
+                        }
+                    }
+                    if let Err(e) = bootstrap::write_status(&storage, &prefix).await {
+                        log::warn!("APF FlowSchema status: {e}");
+                    }
+                });
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the apf-config thread ({e}); FlowSchema status is not kept");
+    }
+    hook
+}
+
 fn storage_check(storage: StorageClient) -> HealthCheck {
     HealthCheck::new("etcd", move || {
         if storage.healthy() {
@@ -770,6 +842,13 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         lifecycle: Arc::clone(&lc),
         in_flight: in_flight.clone(),
         limits: boot.in_flight_limits,
+        flow_control: boot.flow_dispatcher.map(|d| {
+            Rc::new(crate::flowcontrol::ShardFlowControl::new(
+                d,
+                store.cache().cloned(),
+                &boot.storage_prefix,
+            ))
+        }),
         request_timeout: boot.request_timeout,
         send_retry_after: boot.send_retry_after,
         server: ServerChain::new(
@@ -796,6 +875,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         .with_cache_metrics(boot.cache.as_ref().map(|c| Arc::clone(&c.metrics)))
         .with_audit(boot.auditing.as_ref().map(|a| a.sink.clone()))
         .with_in_flight_limits(boot.in_flight_limits)
+        .with_flow_dispatcher(boot.flow_dispatcher)
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });
     if id.index == 0 {

@@ -32,6 +32,7 @@ pub struct ServerChain {
     version_json: Bytes,
     cache_metrics: Option<Arc<CacheMetrics>>,
     in_flight_limits: Option<&'static InFlightLimits>,
+    flow_dispatcher: Option<&'static crate::flowcontrol::dispatch::Dispatcher>,
     audit: Option<crate::audit::Sink>,
     issuer: Option<super::oidc::IssuerDiscovery>,
 }
@@ -46,6 +47,7 @@ impl ServerChain {
             version_json: Bytes::from(VersionInfo::current().to_json()),
             cache_metrics: None,
             in_flight_limits: None,
+            flow_dispatcher: None,
             audit: None,
             issuer: None,
         }
@@ -54,6 +56,15 @@ impl ServerChain {
     /// Serves ServiceAccount issuer discovery.
     pub fn with_issuer_discovery(mut self, d: super::oidc::IssuerDiscovery) -> Self {
         self.issuer = Some(d);
+        self
+    }
+
+    /// APF's levels, read at each scrape.
+    pub fn with_flow_dispatcher(
+        mut self,
+        d: Option<&'static crate::flowcontrol::dispatch::Dispatcher>,
+    ) -> Self {
+        self.flow_dispatcher = d;
         self
     }
 
@@ -174,6 +185,7 @@ impl ServerChain {
                 self.cache_metrics.as_deref(),
                 self.in_flight_limits,
                 self.audit.as_ref().map(crate::audit::Sink::counters),
+                self.flow_dispatcher,
             );
             let mut r = Response::new(shards::server::body(http_body_util::Full::new(
                 Bytes::from(text),

@@ -16,6 +16,7 @@ pub mod devices;
 pub mod disruption;
 pub mod endpoints;
 mod fields;
+pub mod flowcontrol;
 pub mod namespace;
 pub mod pod;
 pub mod pod_spec;

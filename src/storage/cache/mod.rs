@@ -393,6 +393,15 @@ impl WatchCache {
             .collect()
     }
 
+    /// How many objects are under `root` now (without collecting them).
+    pub fn count_under(&self, root: &[u8]) -> usize {
+        let s = self.state.borrow();
+        s.objects
+            .range(Bytes::copy_from_slice(root)..)
+            .take_while(|(k, _)| k.starts_with(root))
+            .count()
+    }
+
     /// Counts an open watcher for as long as the guard lives.
     pub fn watcher_guard(&self) -> WatcherGuard {
         self.watchers.set(self.watchers.get() + 1);
