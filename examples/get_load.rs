@@ -7,6 +7,7 @@
 //!
 //!   get_load --url https://127.0.0.1:6443/api/v1/namespaces/default/configmaps/x \
 //!            --pki <data-dir>/pki --concurrency 64 --seconds 10 [--requests N] [--http1]
+//!            [--token T]   # a bearer token instead of the admin certificate (an ordinary user)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ fn main() {
     let (mut concurrency, mut seconds, mut http1) = (64usize, 10u64, false);
     let (mut requests, mut create, mut bytes) = (0u64, 0u64, 1000usize);
     let mut prefix = "load".to_string();
+    let mut token = String::new();
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
@@ -33,6 +35,7 @@ fn main() {
                     "--create" => create = v.parse().unwrap_or(0),
                     "--bytes" => bytes = v.parse().unwrap_or(bytes),
                     "--name-prefix" => prefix = v,
+                    "--token" => token = v,
                     other => {
                         eprintln!("unknown argument {other}");
                         std::process::exit(2);
@@ -55,7 +58,13 @@ fn main() {
     if let Ok(ca) = reqwest::Certificate::from_pem(&read("ca.crt")) {
         b = b.add_root_certificate(ca);
     }
-    if let Ok(id) = reqwest::Identity::from_pem(&pem) {
+    if !token.is_empty() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        b = b.default_headers(headers);
+    } else if let Ok(id) = reqwest::Identity::from_pem(&pem) {
         b = b.identity(id);
     }
     let client = match b.build() {
