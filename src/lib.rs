@@ -14,6 +14,7 @@ pub mod codec;
 pub mod endpoints;
 pub mod filters;
 pub mod flowcontrol;
+pub mod logs;
 pub mod metrics;
 pub mod openapi;
 pub mod options;

@@ -27,23 +27,9 @@ fn main() {
         }
         std::process::exit(1);
     }
-    init_logging(opts.verbosity);
+    kubeshard::logs::init(
+        kubeshard::logs::Format::parse(&opts.logging_format).unwrap_or_default(),
+        opts.verbosity,
+    );
     std::process::exit(server::run(opts));
-}
-
-/// klog-like verbosity: 0-1 info, 2-4 debug, 5+ trace; RUST_LOG overrides.
-fn init_logging(v: u8) {
-    let level = match v {
-        0..=1 => log::LevelFilter::Info,
-        2..=4 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    };
-    let mut b = env_logger::Builder::new();
-    b.filter_level(level)
-        .filter_module("rustls", log::LevelFilter::Warn)
-        .filter_module("h2", log::LevelFilter::Warn);
-    if let Ok(spec) = std::env::var("RUST_LOG") {
-        b.parse_filters(&spec);
-    }
-    b.init();
 }

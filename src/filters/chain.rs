@@ -80,6 +80,7 @@ async fn handle(
     conn: Rc<ConnInfo>,
 ) -> Response<Body> {
     let received = Instant::now();
+    let http_log = crate::logs::enabled(3).then(|| RequestLog::of(&req, &conn));
     let audit_id = uuid::Uuid::new_v4().to_string();
     let ctx_audit_id = audit_id.clone();
     let path = req.uri().path().to_string();
@@ -136,7 +137,58 @@ async fn handle(
     if let Ok(v) = HeaderValue::from_str(&audit_id) {
         resp.headers_mut().insert("audit-id", v);
     }
+    if let Some(l) = http_log {
+        l.write(&audit_id, received, resp.status().as_u16());
+    }
     resp
+}
+
+/// upstream's request log at `-v=3` (httplog's fields), taken only when it is on.
+struct RequestLog {
+    method: String,
+    uri: String,
+    user_agent: String,
+    peer: String,
+}
+
+impl RequestLog {
+    fn of(req: &Request<Incoming>, conn: &ConnInfo) -> Self {
+        Self {
+            method: req.method().to_string(),
+            uri: req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+            user_agent: req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
+            peer: conn.peer.to_string(),
+        }
+    }
+
+    /// One line when the answer is ready (a watch's when it starts).
+    fn write(&self, audit_id: &str, received: Instant, code: u16) {
+        use crate::logs::Value::{Int, Str};
+        let latency = tuning::format_duration(received.elapsed());
+        crate::logs::info_s(
+            3,
+            "filters/chain.rs:httplog",
+            "HTTP",
+            &[
+                ("verb", Str(&self.method)),
+                ("URI", Str(&self.uri)),
+                ("latency", Str(&latency)),
+                ("userAgent", Str(&self.user_agent)),
+                ("audit-ID", Str(audit_id)),
+                ("srcIP", Str(&self.peer)),
+                ("resp", Int(i64::from(code))),
+            ],
+        );
+    }
 }
 
 /// A request past authentication (and audit's first stage).

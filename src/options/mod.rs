@@ -64,6 +64,9 @@ pub struct MiscOptions {
     /// number for the log level verbosity
     #[arg(short = 'v', long = "v", value_name = "Level", default_value_t = 0)]
     pub verbosity: u8,
+    /// Sets the log format. Permitted formats: "json", "text".
+    #[arg(long = "logging-format", value_name = "string", default_value = "text")]
+    pub logging_format: String,
     /// Print version information and quit
     #[arg(long = "version", action = clap::ArgAction::SetTrue)]
     pub version: bool,
@@ -130,6 +133,8 @@ pub struct CompletedOptions {
     pub kubelet: KubeletOptions,
     /// Log verbosity.
     pub verbosity: u8,
+    /// `--logging-format` (validated by `validate`).
+    pub logging_format: String,
 }
 
 impl Options {
@@ -150,6 +155,7 @@ impl Options {
             shards: self.shards,
             kubelet: self.kubelet,
             verbosity: self.misc.verbosity,
+            logging_format: self.misc.logging_format,
         }
     }
 }
@@ -158,6 +164,9 @@ impl CompletedOptions {
     /// Every problem with the options, all at once (empty: valid).
     pub fn validate(&self) -> Vec<String> {
         let mut errs = Vec::new();
+        if let Err(e) = crate::logs::Format::parse(&self.logging_format) {
+            errs.push(e);
+        }
         errs.extend(self.generic.validate());
         errs.extend(self.etcd.validate());
         errs.extend(self.secure_serving.validate());
