@@ -154,6 +154,14 @@ fn a_session_shows_in_upstreams_families() {
         assert!(text.contains("# HELP apiserver_request_total [STABLE] "), "{text}");
         assert!(text.contains("# TYPE apiserver_request_duration_seconds histogram\n"), "{text}");
 
+        // Storage: objects per resource in the replica, the backend's operation latencies.
+        assert_eq!(sample(&text, "apiserver_storage_objects", "resource=\"flowschemas.flowcontrol.apiserver.k8s.io\""), Some(11.0), "{text}");
+        assert!(sample(&text, "apiserver_storage_objects", "resource=\"namespaces\"").unwrap() >= 4.0, "{text}");
+        assert!(sample(&text, "apiserver_storage_objects", "resource=\"configmaps\"").unwrap() >= 1.0, "{text}");
+        assert!(sample(&text, "etcd_request_duration_seconds_count", "operation=\"create\",type=\"configmaps\"").unwrap() >= 1.0, "{text}");
+        assert!(sample(&text, "etcd_request_duration_seconds_count", "operation=\"update\",type=\"configmaps\"").unwrap() >= 1.0, "{text}");
+        assert!(text.contains("etcd_request_duration_seconds_bucket{operation=\"create\",type=\"configmaps\",le=\"0.005\"} "), "{text}");
+
         // OpenMetrics when asked.
         let r = c
             .get(ks.url("/metrics"))

@@ -47,6 +47,16 @@ impl Histogram {
         }
     }
 
+    /// A histogram of counts recorded elsewhere (per bucket, not cumulative, then `+Inf`).
+    pub fn from_counts(bounds: &'static [f64], counts: &[u64], sum: f64) -> Self {
+        let mut h = Self::new(bounds);
+        for (a, b) in h.counts.iter_mut().zip(counts) {
+            *a = *b;
+        }
+        h.sum = sum;
+        h
+    }
+
     /// Counts `v` in the first bucket whose bound is at least `v` (Prometheus' `le`).
     pub fn observe(&mut self, v: f64) {
         let at = self.bounds.partition_point(|b| *b < v);

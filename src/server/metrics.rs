@@ -9,19 +9,45 @@ use crate::filters::max_in_flight::InFlightLimits;
 use crate::flowcontrol::dispatch::{Dispatcher, LevelGauges};
 use crate::metrics::exposition::{Exposition, Format, Kind, Stability};
 use crate::metrics::{process, recorder};
-use crate::storage::cache::CacheMetrics;
+use crate::storage::cache::{CacheMetrics, WatchCache};
+use crate::storage::thread::StorageClient;
+
+/// What a scrape reads besides the recorded families (each None where not served).
+#[derive(Default)]
+pub struct Sources<'a> {
+    /// The watch cache's process-wide counters.
+    pub cache: Option<&'a CacheMetrics>,
+    /// The max-in-flight counters.
+    pub limits: Option<&'a InFlightLimits>,
+    /// The audit backends' counters.
+    pub audit: Option<&'a AuditCounters>,
+    /// API Priority and Fairness's levels.
+    pub flow: Option<&'a Dispatcher>,
+    /// This shard's replica (object counts) and the storage prefix its keys start with.
+    pub replica: Option<(&'a WatchCache, &'a str)>,
+    /// The storage thread (backend operation timings).
+    pub storage: Option<&'a StorageClient>,
+}
 
 /// The scrape's text in `format`.
-pub fn render(
-    format: Format,
-    cache: Option<&CacheMetrics>,
-    limits: Option<&InFlightLimits>,
-    audit: Option<&AuditCounters>,
-    flow: Option<&Dispatcher>,
-) -> String {
+pub fn render(format: Format, src: &Sources<'_>) -> String {
+    let Sources {
+        cache,
+        limits,
+        audit,
+        flow,
+        replica,
+        storage,
+    } = *src;
     let mut e = Exposition::new(format);
     if let Some(d) = flow {
         write_levels(&mut e, d);
+    }
+    if let Some((r, prefix)) = replica {
+        write_storage_objects(&mut e, r, prefix);
+    }
+    if let Some(s) = storage {
+        write_storage_latency(&mut e, s);
     }
     if let Some(a) = audit {
         write_audit(&mut e, a);
@@ -72,6 +98,64 @@ pub fn render(
     recorder::write_merged(&mut e);
     process::write(&mut e);
     e.finish()
+}
+
+/// `apiserver_storage_objects`: objects per resource in this shard's replica (every replica
+/// holds every object).
+fn write_storage_objects(e: &mut Exposition, replica: &WatchCache, prefix: &str) {
+    let mut counts: Vec<(&'static str, usize)> = replica
+        .config()
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                crate::storage::latency::resource_of(&r.root, prefix.as_bytes()),
+                replica.count_under(&r.root),
+            )
+        })
+        .filter(|(name, _)| *name != "unknown")
+        .collect();
+    counts.sort_unstable();
+    counts.dedup_by(|a, b| {
+        // Two roots of one resource (none today) add up.
+        if a.0 == b.0 {
+            b.1 += a.1;
+            true
+        } else {
+            false
+        }
+    });
+    e.family(
+        "apiserver_storage_objects",
+        Kind::Gauge,
+        Stability::Stable,
+        "Number of stored objects at the time of last check split by kind.",
+    );
+    for (resource, n) in counts {
+        e.sample(&[("resource", resource)], n as f64);
+    }
+}
+
+/// `etcd_request_duration_seconds`: the storage backend's operation latencies.
+fn write_storage_latency(e: &mut Exposition, storage: &StorageClient) {
+    let series = storage.latency();
+    if series.is_empty() {
+        return;
+    }
+    e.family(
+        "etcd_request_duration_seconds",
+        Kind::Histogram,
+        Stability::Alpha,
+        "Storage backend request latency in seconds for each operation and object type (the embedded store or etcd).",
+    );
+    for ((operation, kind), t) in series {
+        let h = crate::metrics::histogram::Histogram::from_counts(
+            crate::storage::latency::BOUNDS,
+            &t.counts,
+            t.sum,
+        );
+        e.histogram(&[("operation", operation), ("type", kind)], &h);
+    }
 }
 
 /// Each APF priority level's seats, read from the process-wide dispatcher.
@@ -150,10 +234,22 @@ mod tests {
     fn renders_counters_and_gauges() {
         let m = CacheMetrics::default();
         m.terminated_watchers.fetch_add(2, Ordering::Relaxed);
-        let text = render(Format::Prometheus, Some(&m), None, None, None);
+        let text = render(
+            Format::Prometheus,
+            &Sources {
+                cache: Some(&m),
+                ..Sources::default()
+            },
+        );
         assert!(text.contains("# TYPE apiserver_terminated_watchers_total counter\napiserver_terminated_watchers_total 2\n"), "{text}");
         let limits = InFlightLimits::new(5, 5);
-        let text = render(Format::Prometheus, None, Some(limits), None, None);
+        let text = render(
+            Format::Prometheus,
+            &Sources {
+                limits: Some(limits),
+                ..Sources::default()
+            },
+        );
         assert!(
             text.contains("# TYPE apiserver_current_inflight_requests gauge\n"),
             "{text}"
@@ -167,7 +263,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
-        let om = render(Format::OpenMetrics, Some(&m), None, None, None);
+        let om = render(
+            Format::OpenMetrics,
+            &Sources {
+                cache: Some(&m),
+                ..Sources::default()
+            },
+        );
         assert!(om.contains("# TYPE apiserver_terminated_watchers counter\napiserver_terminated_watchers_total 2\n"), "{om}");
         assert!(om.ends_with("# EOF\n"));
     }

@@ -876,6 +876,11 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         .with_audit(boot.auditing.as_ref().map(|a| a.sink.clone()))
         .with_in_flight_limits(boot.in_flight_limits)
         .with_flow_dispatcher(boot.flow_dispatcher)
+        .with_storage(
+            boot.storage.clone(),
+            &boot.storage_prefix,
+            store.cache().cloned(),
+        )
         .with_issuer_discovery(oidc::IssuerDiscovery::new(&boot.service_account_tokens)),
     });
     if id.index == 0 {

@@ -35,6 +35,8 @@ pub struct ServerChain {
     flow_dispatcher: Option<&'static crate::flowcontrol::dispatch::Dispatcher>,
     audit: Option<crate::audit::Sink>,
     issuer: Option<super::oidc::IssuerDiscovery>,
+    storage: Option<(crate::storage::thread::StorageClient, String)>,
+    replica: Option<crate::storage::cache::WatchCache>,
 }
 
 impl ServerChain {
@@ -50,6 +52,8 @@ impl ServerChain {
             flow_dispatcher: None,
             audit: None,
             issuer: None,
+            storage: None,
+            replica: None,
         }
     }
 
@@ -77,6 +81,19 @@ impl ServerChain {
     /// Serves the audit backend's counters at `/metrics`.
     pub fn with_audit(mut self, sink: Option<crate::audit::Sink>) -> Self {
         self.audit = sink;
+        self
+    }
+
+    /// Serves the storage thread's timings and the shard replica's object counts at
+    /// `/metrics` (keys under `prefix`).
+    pub fn with_storage(
+        mut self,
+        storage: crate::storage::thread::StorageClient,
+        prefix: &str,
+        replica: Option<crate::storage::cache::WatchCache>,
+    ) -> Self {
+        self.storage = Some((storage, prefix.to_string()));
+        self.replica = replica;
         self
     }
 
@@ -180,13 +197,16 @@ impl ServerChain {
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
-            let text = super::metrics::render(
-                format,
-                self.cache_metrics.as_deref(),
-                self.in_flight_limits,
-                self.audit.as_ref().map(crate::audit::Sink::counters),
-                self.flow_dispatcher,
-            );
+            let replica = self.replica.as_ref();
+            let sources = super::metrics::Sources {
+                cache: self.cache_metrics.as_deref(),
+                limits: self.in_flight_limits,
+                audit: self.audit.as_ref().map(crate::audit::Sink::counters),
+                flow: self.flow_dispatcher,
+                replica: replica.zip(self.storage.as_ref().map(|(_, p)| p.as_str())),
+                storage: self.storage.as_ref().map(|(s, _)| s),
+            };
+            let text = super::metrics::render(format, &sources);
             let mut r = Response::new(shards::server::body(http_body_util::Full::new(
                 Bytes::from(text),
             )));

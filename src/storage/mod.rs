@@ -7,4 +7,5 @@ pub mod embedded;
 pub mod etcd;
 pub mod kv;
 pub mod lanes;
+pub mod latency;
 pub mod thread;

@@ -90,6 +90,8 @@ struct Shared {
     /// The newest revision a write through this thread was applied at: the upstream watch
     /// must get there soon, or it is stuck (e.g. on a frozen etcd member) and is reopened.
     committed: AtomicI64,
+    /// How long backend operations took (`etcd_request_duration_seconds`).
+    latency: super::latency::RequestLatency,
 }
 
 /// A shard's handle on the storage thread: cheap to clone, `Send`.
@@ -127,6 +129,7 @@ impl StorageThread {
             delivered: AtomicI64::new(0),
             watching: AtomicBool::new(false),
             committed: AtomicI64::new(0),
+            latency: Default::default(),
         });
         let (senders, receivers) = lanes(shards, cfg.event_lane_capacity);
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
@@ -249,6 +252,7 @@ async fn serve<S: KvStore>(
                 req,
                 cfg.op_timeout,
                 Arc::clone(&shared),
+                cfg.watch_prefix.clone(),
             ));
         }
         if shared.stopping.load(Ordering::SeqCst) {
@@ -272,7 +276,14 @@ async fn handle<S: KvStore>(
     req: StorageRequest,
     limit: Duration,
     shared: Arc<Shared>,
+    prefix: Bytes,
 ) {
+    let started = std::time::Instant::now();
+    let observe = |operation: &'static str, key: &[u8]| {
+        shared
+            .latency
+            .observe(operation, key, &prefix, started.elapsed());
+    };
     let applied = |r: &Result<WriteOutcome, StorageError>| {
         if let Ok(WriteOutcome::Applied { revision, .. }) = r {
             shared.committed.fetch_max(*revision, Ordering::AcqRel);
@@ -289,16 +300,36 @@ async fn handle<S: KvStore>(
         })
     }
     match req {
-        StorageRequest::Get(k, r, tx) => drop(tx.send(timed(limit, store.get(k, r)).await)),
-        StorageRequest::List(l, tx) => drop(tx.send(timed(limit, store.list(l)).await)),
-        StorageRequest::Count(p, tx) => drop(tx.send(timed(limit, store.count(p)).await)),
+        StorageRequest::Get(k, r, tx) => {
+            let answer = timed(limit, store.get(k.clone(), r)).await;
+            observe("get", &k);
+            drop(tx.send(answer))
+        }
+        StorageRequest::List(l, tx) => {
+            let key = l.prefix.clone();
+            let answer = timed(limit, store.list(l)).await;
+            observe("list", &key);
+            drop(tx.send(answer))
+        }
+        StorageRequest::Count(p, tx) => {
+            let answer = timed(limit, store.count(p.clone())).await;
+            observe("listWithCount", &p);
+            drop(tx.send(answer))
+        }
         StorageRequest::Put(k, v, p, tx) => {
-            let r = timed(limit, store.put(k, v, p)).await;
+            let operation = if p == Precondition::Absent {
+                "create"
+            } else {
+                "update"
+            };
+            let r = timed(limit, store.put(k.clone(), v, p)).await;
+            observe(operation, &k);
             applied(&r);
             drop(tx.send(r));
         }
         StorageRequest::Delete(k, p, tx) => {
-            let r = timed(limit, store.delete(k, p)).await;
+            let r = timed(limit, store.delete(k.clone(), p)).await;
+            observe("delete", &k);
             applied(&r);
             drop(tx.send(r));
         }
@@ -560,6 +591,11 @@ impl StorageClient {
     ) -> Result<tokio::sync::mpsc::Receiver<Result<WatchItem, StorageError>>, StorageError> {
         self.call(|tx| StorageRequest::Watch(prefix, after, tx))
             .await
+    }
+
+    /// The backend operations' timings, for `/metrics`.
+    pub fn latency(&self) -> Vec<((&'static str, &'static str), super::latency::Timings)> {
+        self.shared.latency.snapshot()
     }
 
     /// Whether the last health probe reached the backend.
