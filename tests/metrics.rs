@@ -49,6 +49,9 @@ fn a_session_shows_in_upstreams_families() {
         assert_eq!(c.post(&cms).json(&cm("one")).send().await.unwrap().status(), 201);
         let dry = format!("{cms}?dryRun=All");
         assert_eq!(c.post(&dry).json(&cm("two")).send().await.unwrap().status(), 201);
+        // Refused by admission (NamespaceLifecycle): no such namespace.
+        let nowhere = ks.url("/api/v1/namespaces/nowhere/configmaps");
+        assert_eq!(c.post(&nowhere).json(&cm("three")).send().await.unwrap().status(), 404);
         assert_eq!(c.get(format!("{cms}/one")).send().await.unwrap().status(), 200);
         assert_eq!(c.get(format!("{cms}/none")).send().await.unwrap().status(), 404);
         let list: serde_json::Value = c.get(&cms).send().await.unwrap().json().await.unwrap();
@@ -153,6 +156,12 @@ fn a_session_shows_in_upstreams_families() {
         }
         assert!(text.contains("# HELP apiserver_request_total [STABLE] "), "{text}");
         assert!(text.contains("# TYPE apiserver_request_duration_seconds histogram\n"), "{text}");
+
+        // Admission: each phase and each plugin, by operation and whether it refused.
+        assert!(sample(&text, "apiserver_admission_step_duration_seconds_count", "operation=\"CREATE\",rejected=\"false\",type=\"validate\"").unwrap() >= 1.0, "{text}");
+        assert!(sample(&text, "apiserver_admission_step_duration_seconds_count", "operation=\"UPDATE\",rejected=\"false\",type=\"admit\"").unwrap() >= 1.0, "{text}");
+        assert!(text.contains("apiserver_admission_controller_admission_duration_seconds_count{name=\"NamespaceLifecycle\",operation=\"CREATE\",rejected=\"true\","), "{text}");
+        assert!(text.contains("apiserver_admission_controller_admission_duration_seconds_bucket{name=\"NamespaceLifecycle\",operation=\"CREATE\",rejected=\"false\",type=\"admit\",le=\"0.005\"} "), "{text}");
 
         // Storage: objects per resource in the replica, the backend's operation latencies.
         assert_eq!(sample(&text, "apiserver_storage_objects", "resource=\"flowschemas.flowcontrol.apiserver.k8s.io\""), Some(11.0), "{text}");

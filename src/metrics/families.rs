@@ -108,6 +108,10 @@ pub struct Families {
     watchers: Map<(&'static str, &'static str), i64>,
     audit_levels: Map<&'static str, u64>,
     flow: FlowFamilies,
+    /// Admission phases: (type, operation, rejected).
+    admission_steps: Map<(&'static str, &'static str, bool), Histogram>,
+    /// Admission plugins: (name, type, operation, rejected).
+    admission_plugins: Map<(&'static str, &'static str, &'static str, bool), Histogram>,
 }
 
 /// A priority level and a flow schema (upstream's APF label pair).
@@ -242,6 +246,28 @@ impl Families {
             .observe(waited.as_secs_f64());
     }
 
+    /// An admission phase (`plugin` None) or one plugin's part of it took `took`.
+    pub fn admission(
+        &mut self,
+        plugin: Option<&'static str>,
+        phase: &'static str,
+        operation: &'static str,
+        rejected: bool,
+        took: Duration,
+    ) {
+        let h = match plugin {
+            None => self
+                .admission_steps
+                .entry((phase, operation, rejected))
+                .or_insert_with(|| Histogram::new(histogram::ADMISSION_DURATION)),
+            Some(name) => self
+                .admission_plugins
+                .entry((name, phase, operation, rejected))
+                .or_insert_with(|| Histogram::new(histogram::ADMISSION_DURATION)),
+        };
+        h.observe(took.as_secs_f64());
+    }
+
     /// Adds another thread's families to these.
     pub fn merge(&mut self, other: &Families) {
         for (k, v) in &other.requests {
@@ -267,6 +293,22 @@ impl Families {
         }
         for (i, h) in &other.authorization {
             merge_result(&mut self.authorization, *i, h);
+        }
+        for (k, h) in &other.admission_steps {
+            match self.admission_steps.get_mut(k) {
+                Some(mine) => mine.merge(h),
+                None => {
+                    self.admission_steps.insert(*k, h.clone());
+                }
+            }
+        }
+        for (k, h) in &other.admission_plugins {
+            match self.admission_plugins.get_mut(k) {
+                Some(mine) => mine.merge(h),
+                None => {
+                    self.admission_plugins.insert(*k, h.clone());
+                }
+            }
         }
         let (f, o) = (&mut self.flow, &other.flow);
         for (k, v) in &o.dispatched {
@@ -322,8 +364,60 @@ impl Families {
         }
         self.write_auth(e);
         self.write_flow(e);
+        self.write_admission(e);
         self.write_requests(e);
         self.write_watch_events(e);
+    }
+
+    fn write_admission(&self, e: &mut Exposition) {
+        let bool_label = |b: bool| if b { "true" } else { "false" };
+        if !self.admission_plugins.is_empty() {
+            e.family(
+                "apiserver_admission_controller_admission_duration_seconds",
+                Kind::Histogram,
+                Stability::Stable,
+                "Admission controller latency histogram in seconds, identified by name and broken out for each operation and API resource and type (validate or admit).",
+            );
+            let sorted: BTreeMap<_, _> = self
+                .admission_plugins
+                .iter()
+                .map(|((n, t, o, r), h)| ((*n, *o, bool_label(*r), *t), h))
+                .collect();
+            for ((name, operation, rejected, kind), h) in sorted {
+                e.histogram(
+                    &[
+                        ("name", name),
+                        ("operation", operation),
+                        ("rejected", rejected),
+                        ("type", kind),
+                    ],
+                    h,
+                );
+            }
+        }
+        if !self.admission_steps.is_empty() {
+            e.family(
+                "apiserver_admission_step_duration_seconds",
+                Kind::Histogram,
+                Stability::Stable,
+                "Admission sub-step latency histogram in seconds, broken out for each operation and API resource and step type (validate or admit).",
+            );
+            let sorted: BTreeMap<_, _> = self
+                .admission_steps
+                .iter()
+                .map(|((t, o, r), h)| ((*o, bool_label(*r), *t), h))
+                .collect();
+            for ((operation, rejected, kind), h) in sorted {
+                e.histogram(
+                    &[
+                        ("operation", operation),
+                        ("rejected", rejected),
+                        ("type", kind),
+                    ],
+                    h,
+                );
+            }
+        }
     }
 
     fn write_flow(&self, e: &mut Exposition) {

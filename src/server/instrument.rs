@@ -80,3 +80,22 @@ impl BodyObserver for Metered {
         });
     }
 }
+
+/// Records each admission plugin's and phase's time in upstream's admission families.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AdmissionMetrics;
+
+impl crate::registry::store::admission::AdmissionObserver for AdmissionMetrics {
+    fn observed(
+        &self,
+        plugin: Option<&'static str>,
+        phase: crate::registry::store::admission::Phase,
+        operation: crate::registry::store::admission::Operation,
+        rejected: bool,
+        took: std::time::Duration,
+    ) {
+        crate::metrics::record(|m| {
+            m.admission(plugin, phase.label(), operation.label(), rejected, took)
+        });
+    }
+}

@@ -812,7 +812,9 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         boot.storage.clone(),
         boot.storage_prefix.clone(),
         cache,
-        crate::admission::default_chain().with(Rc::new(escalation)),
+        crate::admission::default_chain()
+            .with(Rc::new(escalation))
+            .observed_by(Rc::new(instrument::AdmissionMetrics)),
         Arc::clone(&lc.not_accepting_new_requests),
     ));
     let authn = Rc::new(authentication(&boot, store.cache()));

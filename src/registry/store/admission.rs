@@ -65,10 +65,55 @@ pub trait AdmissionPlugin {
     }
 }
 
+/// A phase of admission (upstream's `type` label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Mutating.
+    Admit,
+    /// Validating.
+    Validate,
+}
+
+impl Phase {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Admit => "admit",
+            Self::Validate => "validate",
+        }
+    }
+}
+
+impl Operation {
+    /// The label value (`CREATE`, `UPDATE`, `DELETE`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
+/// Told how long each plugin and each whole phase took (metrics live above the registry).
+pub trait AdmissionObserver {
+    /// `plugin` (None: the whole phase) ran `phase` of `operation` in `took`; `rejected` if
+    /// it refused.
+    fn observed(
+        &self,
+        plugin: Option<&'static str>,
+        phase: Phase,
+        operation: Operation,
+        rejected: bool,
+        took: std::time::Duration,
+    );
+}
+
 /// The plugins, in the order they run (each phase in list order).
 #[derive(Clone, Default)]
 pub struct AdmissionChain {
     plugins: Vec<Rc<dyn AdmissionPlugin>>,
+    observer: Option<Rc<dyn AdmissionObserver>>,
 }
 
 impl std::fmt::Debug for AdmissionChain {
@@ -81,7 +126,16 @@ impl std::fmt::Debug for AdmissionChain {
 impl AdmissionChain {
     /// A chain of `plugins`, in order.
     pub fn new(plugins: Vec<Rc<dyn AdmissionPlugin>>) -> Self {
-        Self { plugins }
+        Self {
+            plugins,
+            observer: None,
+        }
+    }
+
+    /// The chain telling `observer` what each plugin and phase took.
+    pub fn observed_by(mut self, observer: Rc<dyn AdmissionObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The chain with `plugin` run after the others.
@@ -101,10 +155,18 @@ impl AdmissionChain {
         attrs: Attributes<'_>,
         mut obj: Option<&mut Object>,
     ) -> Result<(), Status> {
+        let step = std::time::Instant::now();
+        let mut result = Ok(());
         for p in &self.plugins {
-            p.admit(attrs, obj.as_deref_mut()).await?;
+            let started = std::time::Instant::now();
+            result = p.admit(attrs, obj.as_deref_mut()).await;
+            self.observe(Some(p.name()), Phase::Admit, attrs, &result, started);
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.observe(None, Phase::Admit, attrs, &result, step);
+        result
     }
 
     /// Runs the validating phase of every plugin; the first refusal wins.
@@ -113,9 +175,36 @@ impl AdmissionChain {
         attrs: Attributes<'_>,
         obj: Option<&Object>,
     ) -> Result<(), Status> {
+        let step = std::time::Instant::now();
+        let mut result = Ok(());
         for p in &self.plugins {
-            p.validate(attrs, obj).await?;
+            let started = std::time::Instant::now();
+            result = p.validate(attrs, obj).await;
+            self.observe(Some(p.name()), Phase::Validate, attrs, &result, started);
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.observe(None, Phase::Validate, attrs, &result, step);
+        result
+    }
+
+    fn observe(
+        &self,
+        plugin: Option<&'static str>,
+        phase: Phase,
+        attrs: Attributes<'_>,
+        result: &Result<(), Status>,
+        started: std::time::Instant,
+    ) {
+        if let Some(o) = &self.observer {
+            o.observed(
+                plugin,
+                phase,
+                attrs.operation,
+                result.is_err(),
+                started.elapsed(),
+            );
+        }
     }
 }
