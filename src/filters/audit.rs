@@ -231,6 +231,15 @@ impl AuditRecord {
         observe(resp, Completes(self))
     }
 
+    /// The handler panicked with `what`: upstream's `Panic` stage, a 500 InternalError Status
+    /// saying so (the panic then goes on to panic recovery, which answers).
+    pub fn panicked(&self, what: &str) {
+        let status = serde_json::json!({"kind": "Status", "status": "Failure",
+            "message": format!("APIServer panic'd: {what}"), "reason": "InternalError"});
+        self.event.borrow_mut().set_response(500, Some(&status));
+        self.stage(Stage::Panic);
+    }
+
     fn without_managed_fields(&self, mut v: Value) -> Value {
         if self.decision.omit_managed_fields {
             if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -251,5 +260,99 @@ struct Completes(Rc<AuditRecord>);
 impl BodyObserver for Completes {
     fn on_end(&mut self) {
         self.0.stage(Stage::ResponseComplete);
+    }
+}
+
+/// Runs `serve` for an audited request: a panic inside it is recorded as the `Panic` stage,
+/// then resumed for panic recovery to answer.
+pub async fn guard_panics(
+    record: Option<&AuditRecord>,
+    serve: impl std::future::Future<Output = Response<Body>>,
+) -> Response<Body> {
+    let Some(record) = record else {
+        return serve.await;
+    };
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(serve).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            record.panicked(&super::panic_recovery::message(&*panic));
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::audit::log::{AuditCounters, Plugin, Sink};
+    use crate::audit::{Auditing, Policy};
+
+    #[test]
+    fn a_panic_is_the_panic_stage_with_upstreams_status() {
+        let (tx, rx) = crossbeam::channel::bounded(16);
+        let auditing = Auditing {
+            policy: Arc::new(
+                Policy::parse(
+                    "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n",
+                )
+                .unwrap(),
+            ),
+            sink: Sink::new(vec![(Plugin::Log, tx)], Arc::new(AuditCounters::default())),
+            strict: false,
+        };
+        let shard = Rc::new(auditing.for_shard());
+        let mut req = Request::builder()
+            .uri("/api/v1/namespaces/default/configmaps")
+            .body(())
+            .unwrap();
+        let info = RequestInfo::resolve(&http::Method::GET, req.uri().path(), None);
+        let user = UserInfo {
+            name: "alice".into(),
+            ..UserInfo::default()
+        };
+        let conn = ConnInfo {
+            shard: shards::shard::ShardId { index: 0, cpu: 0 },
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            protocol: shards::server::Protocol::Http2,
+            peer_certificates: Vec::new(),
+        };
+        let record = begin(
+            Some(&shard),
+            &user,
+            &info,
+            &mut req,
+            &conn,
+            "id-1",
+            Instant::now(),
+        )
+        .unwrap()
+        .expect("audited");
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures_lite::future::block_on(guard_panics(Some(&record), async {
+                panic!("handler bug")
+            }))
+        }));
+        assert!(served.is_err(), "the panic goes on to panic recovery");
+        shard.buffer.flush();
+        let lines: Vec<Value> = rx
+            .try_iter()
+            .flat_map(|batch| {
+                String::from_utf8(batch)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let stages: Vec<&str> = lines.iter().filter_map(|e| e["stage"].as_str()).collect();
+        assert_eq!(stages, ["RequestReceived", "Panic"]);
+        let status = &lines[1]["responseStatus"];
+        assert_eq!(status["code"], 500);
+        assert_eq!(status["reason"], "InternalError");
+        assert_eq!(status["message"], "APIServer panic'd: handler bug");
     }
 }

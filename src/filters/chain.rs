@@ -126,7 +126,11 @@ async fn handle(
             received,
             audit_id: ctx_audit_id,
         };
-        let resp = serve_authenticated(state, who, record.as_deref()).await;
+        let resp = audit::guard_panics(
+            record.as_deref(),
+            serve_authenticated(state, who, record.as_deref()),
+        )
+        .await;
         match record {
             Some(r) => r.respond(resp, long_running).await,
             None => resp,

@@ -16,15 +16,20 @@ pub async fn recover(path: &str, fut: impl Future<Output = Response<Body>>) -> R
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = message(&*panic);
             log::error!("panic while serving {path}: {what}");
             response::status(&Status::panicked())
         }
     }
+}
+
+/// What a panic said (its `&str` or `String` payload).
+pub fn message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
