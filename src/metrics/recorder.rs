@@ -56,6 +56,11 @@ pub fn set_shard(index: usize) {
     });
 }
 
+/// The shard this thread is, if it is one.
+pub fn current_shard() -> Option<usize> {
+    LOCAL.with(|r| r.shard.get().copied())
+}
+
 /// Writes every thread's families merged, then kubeshard's per-shard series.
 pub fn write_merged(e: &mut Exposition) {
     let recorders: Vec<Arc<Recorder>> = RECORDERS

@@ -48,6 +48,19 @@ pub fn render(format: Format, src: &Sources<'_>) -> String {
     }
     if let Some(s) = storage {
         write_storage_latency(&mut e, s);
+        write_watch_deliveries(&mut e, s);
+        if let Some((r, _)) = replica {
+            // How far this shard's replica is behind what the storage thread delivered.
+            let lag = (s.delivered_revision() - r.revision()).max(0);
+            let shard = recorder::current_shard().map_or("-".to_string(), |i| i.to_string());
+            e.family(
+                "kubeshard_watch_cache_lag_revisions",
+                Kind::Gauge,
+                Stability::Unmarked,
+                "Revisions the answering shard's watch cache replica is behind the storage thread's watch.",
+            );
+            e.sample(&[("shard", &shard)], lag as f64);
+        }
     }
     if let Some(a) = audit {
         write_audit(&mut e, a);
@@ -133,6 +146,33 @@ fn write_storage_objects(e: &mut Exposition, replica: &WatchCache, prefix: &str)
     );
     for (resource, n) in counts {
         e.sample(&[("resource", resource)], n as f64);
+    }
+}
+
+/// `apiserver_watch_cache_events_received_total` and `_resource_version`: what the one
+/// upstream watch delivered (once for every replica), per resource.
+fn write_watch_deliveries(e: &mut Exposition, storage: &StorageClient) {
+    let d = storage.deliveries();
+    if d.is_empty() {
+        return;
+    }
+    e.family(
+        "apiserver_watch_cache_events_received_total",
+        Kind::Counter,
+        Stability::Alpha,
+        "Counter of events received in watch cache broken by resource type.",
+    );
+    for (resource, n, _) in &d {
+        e.sample(&[("resource", resource)], *n as f64);
+    }
+    e.family(
+        "apiserver_watch_cache_resource_version",
+        Kind::Gauge,
+        Stability::Alpha,
+        "Current resource version of watch cache broken by resource type.",
+    );
+    for (resource, _, rv) in &d {
+        e.sample(&[("resource", resource)], *rv as f64);
     }
 }
 

@@ -77,6 +77,36 @@ fn labels() -> &'static [(&'static str, &'static str)] {
     })
 }
 
+/// What the one upstream watch delivered, per resource: events (upstream's
+/// `apiserver_watch_cache_events_received_total`) and the newest revision
+/// (`apiserver_watch_cache_resource_version`). Written by the storage thread only.
+#[derive(Debug, Default)]
+pub struct WatchDeliveries {
+    by_resource: Mutex<BTreeMap<&'static str, (u64, i64)>>,
+}
+
+impl WatchDeliveries {
+    /// One batch of events on `keys` (with their revisions) under `prefix`.
+    pub fn delivered<'a>(&self, prefix: &[u8], events: impl Iterator<Item = (&'a [u8], i64)>) {
+        let Ok(mut m) = self.by_resource.lock() else {
+            return;
+        };
+        for (key, revision) in events {
+            let e = m.entry(resource_of(key, prefix)).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(revision);
+        }
+    }
+
+    /// (resource, events, newest revision), in resource order.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, i64)> {
+        self.by_resource
+            .lock()
+            .map(|m| m.iter().map(|(k, (n, r))| (*k, *n, *r)).collect())
+            .unwrap_or_default()
+    }
+}
+
 /// The resource a key belongs to, as upstream names it (`configmaps`, `deployments.apps`);
 /// `unknown` for keys of no API resource.
 pub fn resource_of(key: &[u8], prefix: &[u8]) -> &'static str {

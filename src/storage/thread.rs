@@ -92,6 +92,8 @@ struct Shared {
     committed: AtomicI64,
     /// How long backend operations took (`etcd_request_duration_seconds`).
     latency: super::latency::RequestLatency,
+    /// What the upstream watch delivered, per resource.
+    deliveries: super::latency::WatchDeliveries,
 }
 
 /// A shard's handle on the storage thread: cheap to clone, `Send`.
@@ -130,6 +132,7 @@ impl StorageThread {
             watching: AtomicBool::new(false),
             committed: AtomicI64::new(0),
             latency: Default::default(),
+            deliveries: Default::default(),
         });
         let (senders, receivers) = lanes(shards, cfg.event_lane_capacity);
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
@@ -417,6 +420,10 @@ async fn upstream_watch<S: KvStore>(
                             else {
                                 continue;
                             };
+                            shared.deliveries.delivered(
+                                &prefix,
+                                events.iter().map(|e| (&e.kv.key[..], e.kv.mod_revision)),
+                            );
                             let events = events
                                 .iter()
                                 .map(|e| Arc::new(decorator.event(e)))
@@ -596,6 +603,11 @@ impl StorageClient {
     /// The backend operations' timings, for `/metrics`.
     pub fn latency(&self) -> Vec<((&'static str, &'static str), super::latency::Timings)> {
         self.shared.latency.snapshot()
+    }
+
+    /// What the upstream watch delivered: (resource, events, newest revision).
+    pub fn deliveries(&self) -> Vec<(&'static str, u64, i64)> {
+        self.shared.deliveries.snapshot()
     }
 
     /// Whether the last health probe reached the backend.
