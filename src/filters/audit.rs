@@ -19,6 +19,7 @@ use crate::audit::event::{source_ips, Client, Event};
 use crate::audit::policy::Decision;
 use crate::audit::{BodyTap, Level, ShardAuditing, Stage};
 use crate::endpoints::observed::{observe, BodyObserver};
+use crate::registry::store::AuditAnnotations;
 use crate::request::{RequestInfo, UserInfo};
 
 /// One request's event while the chain serves it.
@@ -28,6 +29,8 @@ pub struct AuditRecord {
     /// The shard's auditing (shard-local: no shared counter is touched per request).
     auditing: Rc<ShardAuditing>,
     tap: Option<BodyTap>,
+    /// What admission adds to the event.
+    annotations: AuditAnnotations,
 }
 
 /// The first event could not be stored under `--audit-log-mode=blocking-strict`.
@@ -48,6 +51,7 @@ pub fn begin<B>(
     let Some(record) = record(auditing, user, info, req, conn, audit_id, received) else {
         return Ok(None);
     };
+    req.extensions_mut().insert(record.annotations.clone());
     if let Some(tap) = &record.tap {
         req.extensions_mut().insert(tap.clone());
     }
@@ -145,6 +149,7 @@ fn record<B>(
         decision,
         auditing: Rc::clone(auditing),
         tap: (decision.level >= Level::Request).then(BodyTap::default),
+        annotations: AuditAnnotations::default(),
     })
 }
 
@@ -213,6 +218,9 @@ impl AuditRecord {
         };
         {
             let mut e = self.event.borrow_mut();
+            for (k, v) in self.annotations.take() {
+                e.annotations.entry(k).or_insert(v);
+            }
             e.set_response(code, body.as_ref().filter(|_| code >= 400));
             if let Some(bytes) = self.tap.as_ref().and_then(BodyTap::take) {
                 e.request_object = serde_json::from_slice::<Value>(&bytes)
@@ -291,8 +299,13 @@ mod tests {
     use crate::audit::log::{AuditCounters, Plugin, Sink};
     use crate::audit::{Auditing, Policy};
 
-    #[test]
-    fn a_panic_is_the_panic_stage_with_upstreams_status() {
+    /// A Metadata-level audited request of alice's, and the batches its events go to.
+    fn audited() -> (
+        Rc<ShardAuditing>,
+        Rc<AuditRecord>,
+        Request<()>,
+        crossbeam::channel::Receiver<Vec<u8>>,
+    ) {
         let (tx, rx) = crossbeam::channel::bounded(16);
         let auditing = Auditing {
             policy: Arc::new(
@@ -331,15 +344,12 @@ mod tests {
         )
         .unwrap()
         .expect("audited");
-        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            futures_lite::future::block_on(guard_panics(Some(&record), async {
-                panic!("handler bug")
-            }))
-        }));
-        assert!(served.is_err(), "the panic goes on to panic recovery");
+        (shard, record, req, rx)
+    }
+
+    fn events(shard: &ShardAuditing, rx: &crossbeam::channel::Receiver<Vec<u8>>) -> Vec<Value> {
         shard.buffer.flush();
-        let lines: Vec<Value> = rx
-            .try_iter()
+        rx.try_iter()
             .flat_map(|batch| {
                 String::from_utf8(batch)
                     .unwrap()
@@ -347,12 +357,43 @@ mod tests {
                     .map(|l| serde_json::from_str::<Value>(l).unwrap())
                     .collect::<Vec<_>>()
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_panic_is_the_panic_stage_with_upstreams_status() {
+        let (shard, record, _req, rx) = audited();
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures_lite::future::block_on(guard_panics(Some(&record), async {
+                panic!("handler bug")
+            }))
+        }));
+        assert!(served.is_err(), "the panic goes on to panic recovery");
+        let lines = events(&shard, &rx);
         let stages: Vec<&str> = lines.iter().filter_map(|e| e["stage"].as_str()).collect();
         assert_eq!(stages, ["RequestReceived", "Panic"]);
         let status = &lines[1]["responseStatus"];
         assert_eq!(status["code"], 500);
         assert_eq!(status["reason"], "InternalError");
         assert_eq!(status["message"], "APIServer panic'd: handler bug");
+    }
+
+    #[test]
+    fn annotations_admission_adds_are_in_the_completed_event() {
+        let (shard, record, req, rx) = audited();
+        // What the REST layer hands the Store, and a plugin annotating through it.
+        let facts = crate::registry::store::RequestFacts {
+            audit_annotations: req.extensions().get::<AuditAnnotations>().cloned(),
+            ..crate::registry::store::RequestFacts::internal(None, "x", Instant::now())
+        };
+        facts.annotate("example.io/decision", "kept");
+        facts.annotate("example.io/decision", "second value ignored");
+        let resp = crate::endpoints::response::text(http::StatusCode::OK, "ok");
+        let _ = futures_lite::future::block_on(record.respond(resp, false));
+        let lines = events(&shard, &rx);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0]["annotations"].get("example.io/decision").is_none());
+        assert_eq!(lines[1]["stage"], "ResponseComplete");
+        assert_eq!(lines[1]["annotations"]["example.io/decision"], "kept");
     }
 }

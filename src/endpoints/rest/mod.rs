@@ -181,6 +181,10 @@ impl RestApi {
             field_manager: query.get("fieldManager").map(str::to_string),
             field_validation,
             deadline: ctx.deadline,
+            audit_annotations: req
+                .extensions()
+                .get::<crate::registry::store::AuditAnnotations>()
+                .cloned(),
         };
         let conversion = res.conversion;
         let routed = Routed {

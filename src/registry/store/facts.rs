@@ -27,6 +27,49 @@ pub struct RequestFacts {
     pub field_validation: Directive,
     /// When the request must be finished.
     pub deadline: Instant,
+    /// Where admission plugins leave annotations for the request's audit event (None: the
+    /// request is not audited).
+    pub audit_annotations: Option<AuditAnnotations>,
+}
+
+/// Annotations admission adds to a request's audit event (upstream's
+/// `AddAnnotation`, e.g. `pod-security.kubernetes.io/enforce-policy`): the audit filter puts
+/// one in the request, the REST layer hands it to the Store, plugins add to it, and the
+/// event carries what they added. Shared across the request's layers (and `Send`, as request
+/// extensions must be).
+#[derive(Clone, Debug, Default)]
+pub struct AuditAnnotations(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl AuditAnnotations {
+    /// Adds `key: value` (a key already added keeps its first value, as upstream).
+    pub fn add(&self, key: &str, value: &str) {
+        let mut v = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !v.iter().any(|(k, _)| k == key) {
+            v.push((key.to_string(), value.to_string()));
+        }
+    }
+
+    /// What was added, in order.
+    pub fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+impl RequestFacts {
+    /// Adds an annotation to the request's audit event, if it is audited.
+    pub fn annotate(&self, key: &str, value: &str) {
+        if let Some(a) = &self.audit_annotations {
+            a.add(key, value);
+        }
+    }
 }
 
 impl RequestFacts {
@@ -42,6 +85,7 @@ impl RequestFacts {
             field_manager: None,
             field_validation: Directive::Ignore,
             deadline,
+            audit_annotations: None,
         }
     }
 }
