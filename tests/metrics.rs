@@ -151,6 +151,18 @@ fn a_session_shows_in_upstreams_families() {
             .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
             .sum();
         assert!(answered >= 14.0, "{text}");
+        let per_shard = |name: &str| -> f64 {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{name}{{shard=\"")))
+                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+                .sum()
+        };
+        assert!(per_shard("kubeshard_shard_connections") >= 1.0, "this scrape's connection\n{text}");
+        assert!(per_shard("kubeshard_shard_connections_accepted_total") >= 3.0, "{text}");
+        assert!(per_shard("kubeshard_shard_response_bytes_total") > 1000.0, "{text}");
+        assert!(text.contains("\nkubeshard_storage_request_queue_depth "), "{text}");
+        assert!(text.contains("\nkubeshard_event_lane_depth{shard=\"0\"} "), "{text}");
+        assert_eq!(sample(&text, "kubeshard_event_lane_overflows_total", "shard=\"0\""), Some(0.0), "{text}");
         for gauge in ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"] {
             assert!(sample(&text, gauge, "").unwrap() > 0.0, "{gauge}\n{text}");
         }

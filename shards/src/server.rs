@@ -90,6 +90,16 @@ pub struct HttpConfig {
     pub goaway_chance: f64,
 }
 
+/// A shard's connections as they happen, readable from any thread (written only by the
+/// shard that owns the server, so no cache line is shared on the accept path).
+#[derive(Debug, Default)]
+pub struct ConnCounts {
+    /// Connections accepted.
+    pub accepted: std::sync::atomic::AtomicU64,
+    /// Connections open now.
+    pub open: std::sync::atomic::AtomicI64,
+}
+
 /// Counts of what a server did, returned when it stops.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServeSummary {
@@ -146,7 +156,9 @@ impl TlsHttpServer {
         stop: Arc<Signal>,
         force: Arc<Signal>,
         listener_closed: Arc<Signal>,
+        counts: Arc<ConnCounts>,
     ) -> ServeSummary {
+        use std::sync::atomic::Ordering;
         let conns = Gate::new();
         let mut summary = ServeSummary::default();
         loop {
@@ -159,6 +171,8 @@ impl TlsHttpServer {
                 None => break,
                 Some(Ok(stream)) => {
                     summary.accepted += 1;
+                    counts.accepted.fetch_add(1, Ordering::Relaxed);
+                    counts.open.fetch_add(1, Ordering::Relaxed);
                     let guard = conns.enter();
                     let conn = serve_connection(
                         stream,
@@ -169,9 +183,11 @@ impl TlsHttpServer {
                         Arc::clone(&stop),
                     );
                     let force = Arc::clone(&force);
+                    let counts = Arc::clone(&counts);
                     glommio::spawn_local(async move {
                         let _guard = guard;
                         future::or(conn, force.wait()).await;
+                        counts.open.fetch_sub(1, Ordering::Relaxed);
                     })
                     .detach();
                 }

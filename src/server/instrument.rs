@@ -24,6 +24,7 @@ pub fn answered(
     let code = resp.status().as_u16();
     let size = resp.body().size_hint().exact();
     if let (false, Some(size)) = (long_running, size) {
+        metrics::recorder::count_sent(size);
         metrics::record(|m| m.request(labels, code, Some(size), started.elapsed()));
         return resp;
     }
@@ -63,6 +64,7 @@ struct Metered {
 impl BodyObserver for Metered {
     fn on_data(&mut self, len: usize) {
         self.bytes += len as u64;
+        metrics::recorder::count_sent(len as u64);
     }
 
     fn on_end(&mut self) {

@@ -49,6 +49,7 @@ pub fn render(format: Format, src: &Sources<'_>) -> String {
     if let Some(s) = storage {
         write_storage_latency(&mut e, s);
         write_watch_deliveries(&mut e, s);
+        write_lanes(&mut e, s);
         if let Some((r, _)) = replica {
             // How far this shard's replica is behind what the storage thread delivered.
             let lag = (s.delivered_revision() - r.revision()).max(0);
@@ -173,6 +174,37 @@ fn write_watch_deliveries(e: &mut Exposition, storage: &StorageClient) {
     );
     for (resource, _, rv) in &d {
         e.sample(&[("resource", resource)], *rv as f64);
+    }
+}
+
+/// The cross-shard lanes: requests waiting for the storage thread, events waiting in each
+/// shard's lane, and each lane's overflows (each cost that shard a resync).
+fn write_lanes(e: &mut Exposition, storage: &StorageClient) {
+    let (requests, depths, overflows) = storage.lane_depths();
+    e.family(
+        "kubeshard_storage_request_queue_depth",
+        Kind::Gauge,
+        Stability::Unmarked,
+        "Requests from the shards waiting for the storage thread now.",
+    );
+    e.sample(&[], requests as f64);
+    e.family(
+        "kubeshard_event_lane_depth",
+        Kind::Gauge,
+        Stability::Unmarked,
+        "Event batches waiting in each shard's lane from the storage thread now.",
+    );
+    for (i, d) in depths.iter().enumerate() {
+        e.sample(&[("shard", &i.to_string())], *d as f64);
+    }
+    e.family(
+        "kubeshard_event_lane_overflows_total",
+        Kind::Counter,
+        Stability::Unmarked,
+        "Times each shard's event lane overflowed (each one cost that shard a resync).",
+    );
+    for (i, n) in overflows.iter().enumerate() {
+        e.sample(&[("shard", &i.to_string())], *n as f64);
     }
 }
 

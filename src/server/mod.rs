@@ -950,12 +950,15 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         in_flight.idle().await;
         drain_lc.shard_drained[id.index].fire();
     });
+    let connections = Arc::new(shards::server::ConnCounts::default());
+    crate::metrics::recorder::set_connections(Arc::clone(&connections));
     let summary = server
         .serve(
             HandlerChain::build(state),
             Arc::clone(&lc.stop_listening),
             Arc::clone(&lc.force_close),
             Arc::clone(&lc.shard_listener_closed[id.index]),
+            connections,
         )
         .await;
     drained.await;

@@ -105,6 +105,11 @@ impl LaneSenders {
         }
     }
 
+    /// How many items wait in each lane now.
+    pub fn depths(&self) -> Vec<usize> {
+        self.lanes.iter().map(|l| l.queue.len()).collect()
+    }
+
     /// How many times each lane overflowed.
     pub fn overflow_counts(&self) -> Vec<u64> {
         self.lanes

@@ -94,6 +94,8 @@ struct Shared {
     latency: super::latency::RequestLatency,
     /// What the upstream watch delivered, per resource.
     deliveries: super::latency::WatchDeliveries,
+    /// The event lanes (read for their depths).
+    lanes: std::sync::OnceLock<LaneSenders>,
 }
 
 /// A shard's handle on the storage thread: cheap to clone, `Send`.
@@ -133,8 +135,10 @@ impl StorageThread {
             committed: AtomicI64::new(0),
             latency: Default::default(),
             deliveries: Default::default(),
+            lanes: std::sync::OnceLock::new(),
         });
         let (senders, receivers) = lanes(shards, cfg.event_lane_capacity);
+        let _ = shared.lanes.set(senders.clone());
         let (opened_tx, opened_rx) = std::sync::mpsc::channel();
         let thread_shared = Arc::clone(&shared);
         let thread_lanes = senders.clone();
@@ -603,6 +607,17 @@ impl StorageClient {
     /// The backend operations' timings, for `/metrics`.
     pub fn latency(&self) -> Vec<((&'static str, &'static str), super::latency::Timings)> {
         self.shared.latency.snapshot()
+    }
+
+    /// Requests waiting for the storage thread, and events waiting in each shard's lane, and
+    /// each lane's overflows (the cross-shard lanes' depths, for `/metrics`).
+    pub fn lane_depths(&self) -> (usize, Vec<usize>, Vec<u64>) {
+        let lanes = self.shared.lanes.get();
+        (
+            self.shared.queue.len(),
+            lanes.map(LaneSenders::depths).unwrap_or_default(),
+            lanes.map(LaneSenders::overflow_counts).unwrap_or_default(),
+        )
     }
 
     /// What the upstream watch delivered: (resource, events, newest revision).
