@@ -243,24 +243,34 @@ fn priority_and_fairness_classifies_queues_and_sheds_load() {
         })
         .await;
         let cms = ks.url("/api/v1/namespaces/default/configmaps");
-        eventually("alice classified by her schema", || async {
-            let r = alice.get(&cms).send().await.unwrap();
-            r.headers()["x-kubernetes-pf-flowschema-uid"] == alice_fs.as_str()
+        // Each shard classifies from its own replica: wait until fresh connections (spread over
+        // the shards by SO_REUSEPORT) all see the new schemas.
+        let bob_fs = uid(&get_json(&admin, ks.url(&format!("{FC}/flowschemas/bob"))).await);
+        for (token, want) in [("alice-token", &alice_fs), ("bob-token", &bob_fs)] {
+            eventually("every shard classifying by the new schemas", || async {
+                for _ in 0..12 {
+                    let r = ks.token_client(Some(token)).get(&cms).send().await.unwrap();
+                    if r.headers()["x-kubernetes-pf-flowschema-uid"] != want.as_str() {
+                        return false;
+                    }
+                }
+                true
+            })
+            .await;
+        }
+
+        // Reject: Alice's one seat held by a write whose body is still arriving, her next
+        // request is refused at once.
+        let executing = |who: &str| {
+            format!("apiserver_flowcontrol_current_executing_requests{{flow_schema=\"{who}\",priority_level=\"{who}-level\"}} 1\n")
+        };
+        let slow = SlowWrite::start(&ks, "alice-token", "slow-alice").await;
+        eventually("the slow write holding alice's seat", || async {
+            metrics(&admin, &ks).await.contains(&executing("alice"))
         })
         .await;
-
-        // Reject: Alice's one seat held, her next request is refused at once.
-        let slow = SlowWrite::start(&ks, "alice-token", "slow-alice").await;
-        let mut refused = None;
-        for i in 0..100 {
-            let r = alice.post(&cms).json(&configmap(&format!("a-{i}"))).send().await.unwrap();
-            if r.status() == 429 {
-                refused = Some(r);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let refused = refused.expect("a request over alice's seat is refused");
+        let refused = alice.post(&cms).json(&configmap("a-over")).send().await.unwrap();
+        assert_eq!(refused.status(), 429);
         assert_eq!(refused.headers()["retry-after"], "1");
         assert_eq!(refused.headers()["content-type"], "text/plain; charset=utf-8");
         assert_eq!(refused.headers()["x-kubernetes-pf-flowschema-uid"], alice_fs.as_str());
@@ -277,33 +287,24 @@ fn priority_and_fairness_classifies_queues_and_sheds_load() {
 
         // Queue: Bob's next request waits for the seat, the one after finds the queue full.
         let slow = SlowWrite::start(&ks, "bob-token", "slow-bob").await;
+        eventually("the slow write holding bob's seat", || async {
+            metrics(&admin, &ks).await.contains(&executing("bob"))
+        })
+        .await;
+        let (c, url) = (bob.clone(), cms.clone());
+        let waiting = tokio::spawn(async move {
+            c.post(url).json(&configmap("b-queued")).send().await.unwrap().status()
+        });
         let in_queue = "apiserver_flowcontrol_current_inqueue_requests{flow_schema=\"bob\",priority_level=\"bob-level\"} 1\n";
-        let mut waiting = None;
-        let mut full = None;
-        'attempts: for i in 0..100 {
-            let (c, url) = (bob.clone(), cms.clone());
-            let task = tokio::spawn(async move {
-                c.post(url).json(&configmap(&format!("b-{i}"))).send().await.unwrap().status()
-            });
-            let until = Instant::now() + Duration::from_secs(10);
-            loop {
-                if task.is_finished() {
-                    continue 'attempts; // the slow write had not taken the seat yet
-                }
-                if metrics(&admin, &ks).await.contains(in_queue) {
-                    break;
-                }
-                assert!(Instant::now() < until, "bob's write neither finished nor queued");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            waiting = Some(task);
-            full = Some(bob.post(&cms).json(&configmap("b-over")).send().await.unwrap());
-            break;
-        }
-        let full = full.expect("bob's queue filled");
+        eventually("bob's second write queued", || async {
+            metrics(&admin, &ks).await.contains(in_queue)
+        })
+        .await;
+        assert!(!waiting.is_finished());
+        let full = bob.post(&cms).json(&configmap("b-over")).send().await.unwrap();
         assert_eq!(full.status(), 429);
         assert!(slow.finish().await.starts_with("HTTP/1.1 201"));
-        assert_eq!(waiting.unwrap().await.unwrap(), 201, "the queued write is served once the seat is free");
+        assert_eq!(waiting.await.unwrap(), 201, "the queued write is served once the seat is free");
 
         // What /metrics says happened.
         let m = metrics(&admin, &ks).await;
