@@ -4,7 +4,8 @@
 # (HTTP/2), each build pinned to the same CPU, the load generator on another, runs alternated
 # between builds. Prints each build's median req/s and the server's CPU time per
 # request (utime+stime of the server process over the run / requests), the measure that does
-# not depend on whether the load generator is the limit.
+# not depend on whether the load generator is the limit. While one build is loaded the
+# others are stopped (SIGSTOP), so an idle server cannot tax the one measured.
 #
 #   scripts/bench-ab.sh OLD_BINARY NEW_BINARY     # e.g. a release build of main vs this tree
 #   SERVER_CPUS=0 LOAD_CPUS=1 SECONDS_PER_RUN=10 RUNS=3 CONCURRENCY=64 scripts/bench-ab.sh A B
@@ -65,6 +66,10 @@ declare -A rps cpu errs
 for run in $(seq "$RUNS"); do
   for j in $(seq 0 $((i-1))); do
     d="$work/ks$j"
+    # The other servers are stopped (SIGSTOP) while this one is loaded: an idle server
+    # pinned to the same CPU still wakes (timers, pollers) and would tax whichever runs.
+    for k in $(seq 0 $((i-1))); do [ "$k" = "$j" ] || kill -STOP "${pid[$k]}"; done
+    sleep 0.2
     before=$(cpu_ticks "${pid[$j]}")
     base="https://127.0.0.1:${port[$j]}/api/v1/namespaces/default/configmaps"
     if [ "$MODE" = create ]; then
@@ -75,6 +80,7 @@ for run in $(seq "$RUNS"); do
         --concurrency "$CONCURRENCY" --seconds "$SECONDS_PER_RUN" "${proto[@]}" "${load_auth[@]}")
     fi
     after=$(cpu_ticks "${pid[$j]}")
+    for k in $(seq 0 $((i-1))); do [ "$k" = "$j" ] || kill -CONT "${pid[$k]}"; done
     n=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
     rps[$j]+="$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])') "
     errs[$j]+="$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["errors"])') "

@@ -110,7 +110,7 @@ impl Event {
         }
         let mut r = Vec::with_capacity(64);
         r.extend_from_slice(b",\"requestReceivedTimestamp\":\"");
-        r.extend_from_slice(micro_time(received).as_bytes());
+        put_micro_time(&mut r, received);
         r.push(b'"');
         Self {
             level,
@@ -155,9 +155,20 @@ impl Event {
 
     /// The event at `stage`, as one JSON line.
     pub fn line(&self, stage: Stage, now: SystemTime) -> Vec<u8> {
-        let mut e = Vec::with_capacity(
-            self.head.len() + self.who.len() + self.client.len() + self.received.len() + 160,
-        );
+        let mut e = Vec::with_capacity(self.line_len_hint());
+        self.write_line(stage, now, &mut e);
+        e
+    }
+
+    /// About how long a line is (its fixed fragments and some).
+    fn line_len_hint(&self) -> usize {
+        self.head.len() + self.who.len() + self.client.len() + self.received.len() + 160
+    }
+
+    /// Appends the event at `stage` as one JSON line to `e` (a shard's buffer: no line is
+    /// built on its own and copied).
+    pub fn write_line(&self, stage: Stage, now: SystemTime, e: &mut Vec<u8>) {
+        e.reserve(self.line_len_hint());
         e.extend_from_slice(&self.head);
         e.extend_from_slice(b",\"stage\":\"");
         e.extend_from_slice(stage.as_str().as_bytes());
@@ -165,7 +176,7 @@ impl Event {
         e.extend_from_slice(&self.who);
         if let Some(u) = &self.impersonated_user {
             e.extend_from_slice(b",\"impersonatedUser\":");
-            put_user(&mut e, u);
+            put_user(e, u);
         }
         e.extend_from_slice(&self.client);
         if stage != Stage::RequestReceived {
@@ -175,24 +186,23 @@ impl Event {
         }
         if let Some(o) = &self.request_object {
             e.extend_from_slice(b",\"requestObject\":");
-            put_json(&mut e, o);
+            put_json(e, o);
         }
         if stage == Stage::ResponseComplete {
             if let Some(o) = &self.response_object {
                 e.extend_from_slice(b",\"responseObject\":");
-                put_json(&mut e, o);
+                put_json(e, o);
             }
         }
         e.extend_from_slice(&self.received);
         e.extend_from_slice(b",\"stageTimestamp\":\"");
-        e.extend_from_slice(micro_time(now).as_bytes());
+        put_micro_time(e, now);
         e.push(b'"');
         if !self.annotations.is_empty() {
             e.extend_from_slice(b",\"annotations\":");
-            put_json(&mut e, &self.annotations);
+            put_json(e, &self.annotations);
         }
         e.extend_from_slice(b"}\n");
-        e
     }
 }
 
@@ -224,10 +234,32 @@ fn put_user(out: &mut Vec<u8>, u: &UserInfo) {
     out.push(b'}');
 }
 
-/// metav1.MicroTime: RFC 3339 in UTC with microseconds.
-fn micro_time(t: SystemTime) -> String {
-    let (stamp, utc) = super::utc_stamp(t, ':');
-    format!("{stamp}.{:06}Z", utc.microsecond())
+/// metav1.MicroTime: RFC 3339 in UTC with microseconds, appended to `out`. The date and
+/// time of day are rendered once per second per thread; each stamp then only adds its
+/// microseconds.
+fn put_micro_time(out: &mut Vec<u8>, t: SystemTime) {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, Vec<u8>)> = const { std::cell::RefCell::new((u64::MAX, Vec::new())) };
+    }
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let (secs, micros) = (since.as_secs(), since.subsec_micros());
+    SECOND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            let (stamp, _) = super::utc_stamp(t, ':');
+            *c = (secs, stamp.into_bytes());
+        }
+        out.extend_from_slice(&c.1);
+    });
+    let mut digits = [b'0'; 6];
+    let mut m = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.push(b'.');
+    out.extend_from_slice(&digits);
+    out.push(b'Z');
 }
 
 /// upstream's source IPs: the `X-Forwarded-For` list, `X-Real-Ip`, then the peer, each once.

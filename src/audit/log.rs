@@ -83,6 +83,34 @@ pub struct Sink {
     counters: Arc<AuditCounters>,
 }
 
+/// Emptied batch buffers kept for reuse.
+const SPARE_BUFFERS: usize = 32;
+
+/// Written batches come back here to be filled again: a shard's buffer is allocated once,
+/// not grown from nothing (and freed on another thread) per batch. A pool of buffers for
+/// the process, like an allocator's cache.
+fn spare() -> &'static crossbeam::queue::ArrayQueue<Vec<u8>> {
+    static SPARE: std::sync::OnceLock<crossbeam::queue::ArrayQueue<Vec<u8>>> =
+        std::sync::OnceLock::new();
+    SPARE.get_or_init(|| crossbeam::queue::ArrayQueue::new(SPARE_BUFFERS))
+}
+
+/// An empty buffer for a shard's next batch: a written one given back, else a new one with
+/// room for a whole batch.
+fn batch_buffer() -> Vec<u8> {
+    spare()
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4))
+}
+
+/// Gives a written batch's buffer back for reuse (dropped when enough are kept).
+pub(super) fn give_back(mut lines: Vec<u8>) {
+    if lines.capacity() >= BATCH_BYTES {
+        lines.clear();
+        let _ = spare().push(lines);
+    }
+}
+
 impl Sink {
     /// A sink handing batches to each backend's channel.
     pub fn new(targets: Vec<(Plugin, Sender<Vec<u8>>)>, counters: Arc<AuditCounters>) -> Self {
@@ -165,9 +193,17 @@ impl ShardBuffer {
     /// Appends one line; a full batch is handed over at once (the sink counts what a full
     /// backend drops).
     pub fn push(&self, line: &[u8]) {
+        self.push_with(|out| out.extend_from_slice(line));
+    }
+
+    /// Appends one line that `write` renders straight into the buffer.
+    pub fn push_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let len = {
             let mut lines = self.lines.borrow_mut();
-            lines.extend_from_slice(line);
+            if lines.capacity() == 0 {
+                *lines = batch_buffer();
+            }
+            write(&mut lines);
             lines.len()
         };
         self.count.set(self.count.get() + 1);
@@ -273,6 +309,7 @@ fn write_loop(rx: Receiver<Vec<u8>>, mut out: Output, settings: LogSettings) {
                     log::error!("writing the audit log: {e}");
                 }
             }
+            give_back(lines);
         }
         if let Err(e) = out.flush() {
             log::error!("flushing the audit log: {e}");

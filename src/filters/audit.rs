@@ -159,8 +159,10 @@ impl AuditRecord {
         if self.decision.omit_stages.contains(stage) {
             return;
         }
-        let line = self.event.borrow().line(stage, SystemTime::now());
-        self.auditing.buffer.push(&line);
+        let event = self.event.borrow();
+        self.auditing
+            .buffer
+            .push_with(|out| event.write_line(stage, SystemTime::now(), out));
     }
 
     /// The user the request acts as, when it impersonates.
