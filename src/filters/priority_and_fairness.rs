@@ -92,13 +92,13 @@ pub async fn admit(
         crate::metrics::record(|m| m.flow_dispatched(key, None, 0));
         return Ok(Some(admitted(None, 0)));
     }
-    let query = Query::parse(query);
-    let objects = if info.verb == "list" {
-        fc.objects_of(&info.api_group, &info.resource, &info.namespace)
+    // Only a LIST's width depends on its query and the objects it reads.
+    let seats = if info.verb == "list" {
+        let objects = fc.objects_of(&info.api_group, &info.resource, &info.namespace);
+        width::seats(info, &Query::parse(query), objects, level.seat_cap())
     } else {
-        None
+        1
     };
-    let seats = width::seats(info, &query, objects, level.seat_cap());
     // upstream: a quarter of the request's time (--request-timeout), at most a minute.
     let wait = (request_timeout / 4)
         .min(MAX_WAIT)

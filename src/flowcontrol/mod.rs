@@ -85,15 +85,22 @@ impl ShardFlowControl {
 
     /// The configuration, current with the replica.
     pub fn config(&self) -> Rc<Config> {
-        let marker: Markers = match &self.cache {
-            Some(c) => self.sources.iter().map(|(_, i)| c.changes(*i)).collect(),
-            None => Vec::new(),
-        };
+        // The replica's markers, compared in place (no allocation per request).
+        let changes = |i: usize| self.cache.as_ref().map(|c| c.changes(i));
         if let Some((m, c)) = &*self.current.borrow() {
-            if *m == marker {
+            let same = m.len() == self.sources.len()
+                && m.iter()
+                    .zip(&self.sources)
+                    .all(|(m, (_, i))| Some(*m) == changes(*i));
+            if same {
                 return Rc::clone(c);
             }
         }
+        let marker: Markers = self
+            .sources
+            .iter()
+            .filter_map(|(_, i)| changes(*i))
+            .collect();
         let read = |i: usize| -> Vec<Value> {
             let (Some(cache), Some((root, _))) = (&self.cache, self.sources.get(i)) else {
                 return Vec::new();
