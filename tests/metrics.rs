@@ -182,6 +182,8 @@ fn a_session_shows_in_upstreams_families() {
         assert!(sample(&text, "etcd_request_duration_seconds_count", "operation=\"create\",type=\"configmaps\"").unwrap() >= 1.0, "{text}");
         assert!(sample(&text, "etcd_request_duration_seconds_count", "operation=\"update\",type=\"configmaps\"").unwrap() >= 1.0, "{text}");
         assert!(text.contains("etcd_request_duration_seconds_bucket{operation=\"create\",type=\"configmaps\",le=\"0.005\"} "), "{text}");
+        // As the last health probe (every second) read it.
+        assert!(sample(&text, "apiserver_storage_size_bytes", "storage_cluster_id=\"embedded\"").unwrap() > 0.0, "{text}");
         // What the one upstream watch delivered (the create and the update), and the lag.
         assert!(sample(&text, "apiserver_watch_cache_events_received_total", "resource=\"configmaps\"").unwrap() >= 2.0, "{text}");
         assert!(sample(&text, "apiserver_watch_cache_resource_version", "resource=\"configmaps\"").unwrap() >= rv.parse::<f64>().unwrap(), "{text}");

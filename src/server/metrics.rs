@@ -50,6 +50,18 @@ pub fn render(format: Format, src: &Sources<'_>) -> String {
         write_storage_latency(&mut e, s);
         write_watch_deliveries(&mut e, s);
         write_lanes(&mut e, s);
+        if let Some(size) = s.db_size() {
+            e.family(
+                "apiserver_storage_size_bytes",
+                Kind::Gauge,
+                Stability::Stable,
+                "Size of the storage database file physically allocated in bytes.",
+            );
+            e.sample(
+                &[("storage_cluster_id", &size.cluster_id)],
+                size.bytes as f64,
+            );
+        }
         if let Some((r, _)) = replica {
             // How far this shard's replica is behind what the storage thread delivered.
             let lag = (s.delivered_revision() - r.revision()).max(0);

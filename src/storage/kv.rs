@@ -201,4 +201,19 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Drop history at or below `revision`; later reads and watches there are `Compacted`.
     fn compact(&self, revision: Revision) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// The database's size on disk in bytes and the id of the cluster holding it (upstream's
+    /// `apiserver_storage_size_bytes{storage_cluster_id}`); None where the backend cannot say.
+    fn db_size(&self) -> impl Future<Output = Result<Option<DbSize>, StorageError>> + Send {
+        std::future::ready(Ok(None))
+    }
+}
+
+/// A backend's database size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbSize {
+    /// The cluster's id (etcd's, in hex; `embedded` for the embedded store).
+    pub cluster_id: String,
+    /// Bytes on disk.
+    pub bytes: u64,
 }

@@ -96,6 +96,8 @@ struct Shared {
     deliveries: super::latency::WatchDeliveries,
     /// The event lanes (read for their depths).
     lanes: std::sync::OnceLock<LaneSenders>,
+    /// The backend's database size, as the health probe last read it.
+    db_size: std::sync::Mutex<Option<super::kv::DbSize>>,
 }
 
 /// A shard's handle on the storage thread: cheap to clone, `Send`.
@@ -136,6 +138,7 @@ impl StorageThread {
             latency: Default::default(),
             deliveries: Default::default(),
             lanes: std::sync::OnceLock::new(),
+            db_size: std::sync::Mutex::new(None),
         });
         let (senders, receivers) = lanes(shards, cfg.event_lane_capacity);
         let _ = shared.lanes.set(senders.clone());
@@ -515,6 +518,15 @@ async fn probe_health<S: KvStore>(
             tokio::time::timeout(limit.min(Duration::from_secs(2)), store.current_revision()).await,
             Ok(Ok(_))
         );
+        if ok {
+            if let Ok(Ok(Some(size))) =
+                tokio::time::timeout(limit.min(Duration::from_secs(2)), store.db_size()).await
+            {
+                if let Ok(mut s) = shared.db_size.lock() {
+                    *s = Some(size);
+                }
+            }
+        }
         if shared.healthy.swap(ok, Ordering::AcqRel) != ok {
             if ok {
                 log::info!("storage: backend is reachable");
@@ -618,6 +630,11 @@ impl StorageClient {
             lanes.map(LaneSenders::depths).unwrap_or_default(),
             lanes.map(LaneSenders::overflow_counts).unwrap_or_default(),
         )
+    }
+
+    /// The backend's database size, as the health probe last read it.
+    pub fn db_size(&self) -> Option<super::kv::DbSize> {
+        self.shared.db_size.lock().ok().and_then(|s| s.clone())
     }
 
     /// What the upstream watch delivered: (resource, events, newest revision).

@@ -239,4 +239,20 @@ impl KvStore for EmbeddedStore {
     async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
         self.shared.write()?.compact(revision)
     }
+
+    /// The files of its directory (WAL segments and snapshots), summed.
+    async fn db_size(&self) -> Result<Option<crate::storage::kv::DbSize>, StorageError> {
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| StorageError::Internal(format!("{}: {e}", self.dir.display())))?;
+        let bytes = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len())
+            .sum();
+        Ok(Some(crate::storage::kv::DbSize {
+            cluster_id: "embedded".into(),
+            bytes,
+        }))
+    }
 }

@@ -77,4 +77,8 @@ impl KvStore for EtcdStore {
     async fn compact(&self, revision: Revision) -> Result<(), StorageError> {
         self.compact_inner(revision).await
     }
+
+    async fn db_size(&self) -> Result<Option<crate::storage::kv::DbSize>, StorageError> {
+        self.db_size_inner().await.map(Some)
+    }
 }

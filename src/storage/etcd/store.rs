@@ -18,8 +18,9 @@ use crate::storage::kv::{KeyValue, ListRequest, ListResponse, Revision, StorageE
 #[derive(Clone)]
 pub struct EtcdStore {
     /// Owns the balanced channel's endpoint list (kept so endpoints stay managed, e.g. for a
-    /// later `add_endpoint`); requests go through the two handles below.
-    _client: Client,
+    /// later `add_endpoint`); requests go through the two handles below, the Status call (the
+    /// database size) through this one.
+    client: Client,
     kv: KvClient,
     watch: WatchClient,
     config: EtcdConfig,
@@ -44,7 +45,7 @@ impl EtcdStore {
             watch: client
                 .watch_client()
                 .max_decoding_message_size(MAX_RESPONSE_BYTES),
-            _client: client,
+            client,
             config,
         })
     }
@@ -163,6 +164,20 @@ impl EtcdStore {
             .await
             .map_err(|e| e.into_storage(0))?;
         header_revision(resp.header())
+    }
+
+    /// The member's database size and the cluster's id (etcd's Status call).
+    pub(super) async fn db_size_inner(&self) -> Result<crate::storage::kv::DbSize, StorageError> {
+        let mut client = self.client.clone();
+        let status = bounded(self.timeout(), client.status())
+            .await
+            .map_err(|e| e.into_storage(0))?;
+        Ok(crate::storage::kv::DbSize {
+            cluster_id: status
+                .header()
+                .map_or_else(String::new, |h| format!("{:x}", h.cluster_id())),
+            bytes: u64::try_from(status.db_size()).unwrap_or(0),
+        })
     }
 
     pub(super) async fn compact_inner(&self, revision: Revision) -> Result<(), StorageError> {
