@@ -53,6 +53,23 @@ fn decorate(resp: &mut Response<Body>, schema: &HeaderValue, level: &HeaderValue
     h.insert("x-kubernetes-pf-prioritylevel-uid", level.clone());
 }
 
+/// A request counted in `apiserver_flowcontrol_current_inqueue_requests` while it lives.
+struct InQueue(FlowKey);
+
+impl InQueue {
+    fn enter(key: FlowKey) -> Self {
+        crate::metrics::record(|m| m.flow_queued(key, 1));
+        Self(key)
+    }
+}
+
+impl Drop for InQueue {
+    fn drop(&mut self) {
+        let key = self.0;
+        crate::metrics::record(|m| m.flow_queued(key, -1));
+    }
+}
+
 /// A stable hash of the flow (schema name and distinguisher), for shuffle sharding.
 fn flow_hash(schema: &str, distinguisher: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -104,17 +121,14 @@ pub async fn admit(
         .min(MAX_WAIT)
         .saturating_sub(received.elapsed());
     let flow = flow_hash(schema.name, distinguisher);
-    let queued = std::cell::Cell::new(false);
-    let give_up = async {
-        queued.set(true);
-        crate::metrics::record(|m| m.flow_queued(key, 1));
+    // Polled only while the request waits in a queue; the guard leaves the in-queue gauge
+    // when the wait ends, however it ends (dispatched, timed out, or the client gone).
+    let give_up = async move {
+        let _in_queue = InQueue::enter(key);
         shards::sleep(wait).await;
     };
     let started = Instant::now();
     let entered = fc.dispatcher().enter(level, flow, seats, give_up).await;
-    if queued.get() {
-        crate::metrics::record(|m| m.flow_queued(key, -1));
-    }
     match entered {
         Ok(Admission::Exempt) => {
             crate::metrics::record(|m| m.flow_dispatched(key, None, 0));
