@@ -199,12 +199,13 @@ impl RequestLog {
     }
 }
 
-/// A request past authentication (and audit's first stage).
-struct Authenticated {
+/// A request past authentication (and audit's first stage); past impersonation and
+/// priority and fairness its user is shared (`Rc<UserInfo>`).
+struct Authenticated<U = UserInfo> {
     req: Request<Incoming>,
     conn: Rc<ConnInfo>,
     info: Rc<RequestInfo>,
-    user: UserInfo,
+    user: U,
     received: Instant,
     audit_id: String,
 }
@@ -262,7 +263,7 @@ async fn serve_authenticated(
             }
         },
     };
-    let who = Admitted {
+    let who = Authenticated {
         req,
         conn,
         info,
@@ -296,24 +297,14 @@ fn count_refusal(
     }
 }
 
-/// A request past priority and fairness: its user as impersonation left it.
-struct Admitted {
-    req: Request<Incoming>,
-    conn: Rc<ConnInfo>,
-    info: Rc<RequestInfo>,
-    user: Rc<UserInfo>,
-    received: Instant,
-    audit_id: String,
-}
-
 /// The filters after priority and fairness: authorization, retry-after, the in-flight wait
 /// group and the timeout, then the server chain.
 async fn serve_admitted(
     state: &ChainState,
-    who: Admitted,
+    who: Authenticated<Rc<UserInfo>>,
     record: Option<&AuditRecord>,
 ) -> Response<Body> {
-    let Admitted {
+    let Authenticated {
         req,
         conn,
         info,

@@ -46,6 +46,15 @@ fn name(o: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// The annotation's value as Go's `strconv.ParseBool` reads it (None: not a boolean).
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// What the producer does with an existing object.
 #[derive(Debug, PartialEq, Eq)]
 enum Keep {
@@ -61,11 +70,7 @@ fn reconcile_existing(mandatory: bool, have: &Value, want: &Value) -> Keep {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(AUTOUPDATE))
         .and_then(Value::as_str);
-    let parsed = annotation.and_then(|a| match a {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    });
+    let parsed = annotation.and_then(parse_bool);
     let auto_update = if mandatory {
         true
     } else {
@@ -210,7 +215,8 @@ pub async fn ensure(storage: &StorageClient, prefix: &str) -> Result<Ensured, St
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.get(AUTOUPDATE))
                 .and_then(Value::as_str)
-                .is_some_and(|a| matches!(a, "1" | "t" | "T" | "TRUE" | "true" | "True"));
+                .and_then(parse_bool)
+                == Some(true);
             if ours && !wanted.iter().any(|w| w == name(&have)) {
                 let gone = storage
                     .delete(kv.key.clone(), Precondition::ModRevision(kv.mod_revision))

@@ -13,6 +13,7 @@ use http::HeaderValue;
 use serde_json::Value;
 
 use super::dispatch::{Dispatcher, Level, LevelLimits, Queuing};
+use crate::api::meta::string_list as strings;
 use crate::request::{RequestInfo, UserInfo};
 
 /// How a FlowSchema tells flows apart.
@@ -88,17 +89,6 @@ struct LevelSpec {
 pub struct Config {
     /// In matching order.
     schemas: Vec<Schema>,
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {

@@ -99,8 +99,6 @@ pub struct Level {
     lent: AtomicU32,
     /// Seats this level's requests hold from other levels' pools.
     borrowed: AtomicU32,
-    /// Requests executing (metrics).
-    executing: AtomicU32,
     /// Requests waiting in its queues.
     waiting: AtomicU32,
     queues: Mutex<QueueSet>,
@@ -189,9 +187,6 @@ impl Grant {
         if let Some(b) = &self.borrower {
             self.pool.lent.fetch_sub(self.width, Ordering::AcqRel);
             b.borrowed.fetch_sub(self.width, Ordering::AcqRel);
-            b.executing.fetch_sub(1, Ordering::AcqRel);
-        } else {
-            self.pool.executing.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -353,7 +348,6 @@ impl Dispatcher {
     /// Seats from the level's own pool, else borrowed.
     fn take(&self, level: &Arc<Level>, width: u32) -> Option<Grant> {
         if level.take_own(width) {
-            level.executing.fetch_add(1, Ordering::AcqRel);
             return Some(Grant {
                 pool: Arc::clone(level),
                 width,
@@ -383,7 +377,6 @@ impl Dispatcher {
                 continue;
             }
             if lender.take_own(width) {
-                level.executing.fetch_add(1, Ordering::AcqRel);
                 return Some(Grant {
                     pool: Arc::clone(lender),
                     width,
@@ -467,7 +460,6 @@ impl Level {
             used: AtomicU32::new(0),
             lent: AtomicU32::new(0),
             borrowed: AtomicU32::new(0),
-            executing: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
             queues: Mutex::new(QueueSet::default()),
             retry: Mutex::new(RetryAfter::new()),
@@ -520,15 +512,13 @@ impl Level {
         self.exempt.load(Ordering::Relaxed)
     }
 
-    /// (nominal limit, seats in use of its pool, seats borrowed, requests executing, requests
-    /// waiting), for metrics.
+    /// Its seats and waiting requests now, for metrics.
     pub fn gauges(&self) -> LevelGauges {
         LevelGauges {
             nominal: self.nominal.load(Ordering::Relaxed),
             lendable: self.lendable.load(Ordering::Relaxed),
             seats_in_use: self.used.load(Ordering::Relaxed) - self.lent.load(Ordering::Relaxed)
                 + self.borrowed.load(Ordering::Relaxed),
-            executing: self.executing.load(Ordering::Relaxed),
             waiting: self.waiting.load(Ordering::Relaxed),
         }
     }
@@ -543,8 +533,6 @@ pub struct LevelGauges {
     pub lendable: u32,
     /// Seats its executing requests hold (own and borrowed).
     pub seats_in_use: u32,
-    /// Requests executing.
-    pub executing: u32,
     /// Requests in its queues.
     pub waiting: u32,
 }
