@@ -42,6 +42,7 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
+        support::until_authorized(&ks, "alice-token", "/api/v1/namespaces/default/configmaps").await;
         let alice = ks.token_client(Some("alice-token"));
         let cms = ks.url("/api/v1/namespaces/default/configmaps");
 
@@ -60,16 +61,14 @@ fn a_write_over_the_limit_gets_429_until_a_seat_is_free() {
         slow.write_all(head.as_bytes()).await.unwrap();
         slow.flush().await.unwrap();
         // Until the server has read its headers, a second write may still find the seat free.
-        let mut refused = None;
-        for i in 0..100 {
-            let r = alice.post(&cms).json(&configmap(&format!("fast-{i}"))).send().await.unwrap();
-            if r.status() == 429 {
-                refused = Some(r);
-                break;
-            }
+        let held = "apiserver_current_inflight_requests{request_kind=\"mutating\"} 1\n";
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !admin.get(ks.url("/metrics")).send().await.unwrap().text().await.unwrap().contains(held) {
+            assert!(std::time::Instant::now() < deadline, "the slow write never held the seat");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let refused = refused.expect("a second concurrent write is refused");
+        let refused = alice.post(&cms).json(&configmap("fast")).send().await.unwrap();
+        assert_eq!(refused.status(), 429);
         assert_eq!(refused.headers()["retry-after"], "1");
         assert_eq!(refused.text().await.unwrap(), "Too many requests, please try again later.\n");
 

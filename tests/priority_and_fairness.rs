@@ -175,6 +175,9 @@ fn priority_and_fairness_classifies_queues_and_sheds_load() {
         let r = admin.post(ks.url("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"))
             .json(&binding).send().await.unwrap();
         assert_eq!(r.status(), 201);
+        for token in ["alice-token", "bob-token"] {
+            support::until_authorized(&ks, token, "/api/v1/namespaces/default/configmaps").await;
+        }
 
         // Every answer names what admitted it: system:masters -> exempt, alice -> global-default.
         let uid = |v: &Value| v["metadata"]["uid"].as_str().unwrap().to_string();

@@ -109,3 +109,31 @@ pub async fn namespace_defaults(ks: &server::Kubeshard, ns: &str) {
         }
     }
 }
+
+/// Waits until every shard authorizes `token`'s GET of `path`. Each shard's authorizer reads
+/// RBAC from its own replica of the watch cache, so a binding just created is seen by the
+/// shards one after the other (as an informer-fed authorizer sees it upstream): twelve fresh
+/// connections in a row (spread over the shards by SO_REUSEPORT) must all be answered 200.
+pub async fn until_authorized(ks: &server::Kubeshard, token: &str, path: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut in_a_row = 0;
+    while in_a_row < 12 {
+        let code = ks
+            .token_client(Some(token))
+            .get(ks.url(path))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok();
+        if code == Some(200) {
+            in_a_row += 1;
+            continue;
+        }
+        in_a_row = 0;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never authorized for the token (last answer {code:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
