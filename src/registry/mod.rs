@@ -7,6 +7,7 @@
 //! by matching kind names on the request path.
 
 pub mod conversion;
+pub mod fieldmanager;
 pub mod keys;
 pub mod kinds;
 pub mod patch;

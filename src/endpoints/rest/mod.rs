@@ -172,13 +172,32 @@ impl RestApi {
             // Deletes read dryRun with their DeleteOptions; reads have none.
             None => (Directive::Warn, false),
         };
+        let field_manager = query.get("fieldManager");
+        if let Some(kind) = options_kind {
+            let apply = verb == "patch"
+                && PatchType::from_content_type(&body::content_type(&req))
+                    .is_ok_and(|t| t == PatchType::Apply);
+            let errs =
+                field_manager_errors(field_manager, query.get("force").is_some(), apply, verb);
+            if !errs.is_empty() {
+                return response::status(&Status::invalid("meta.k8s.io", kind, "", errs));
+            }
+        }
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
         let facts = RequestFacts {
             user: Rc::clone(&ctx.user),
             namespace: (res.api.namespaced && ns_given).then(|| info.namespace.clone()),
             name: info.name.clone(),
             subresource: sub,
             dry_run,
-            field_manager: query.get("fieldManager").map(str::to_string),
+            field_manager: Some(crate::registry::fieldmanager::manager_name(
+                field_manager,
+                user_agent,
+            )),
+            force: query.flag("force"),
             field_validation,
             deadline: ctx.deadline,
             audit_annotations: req
@@ -384,4 +403,46 @@ impl RestApi {
 fn stored(s: Stored) -> Response<Body> {
     let code = StatusCode::from_u16(s.code).unwrap_or(StatusCode::OK);
     response::with_warnings(response::json(code, s.body), &s.warnings)
+}
+
+/// upstream's checks of `fieldManager` and `force` (`ValidatePatchOptions` and
+/// `ValidateFieldManager`): at most 128 bytes of printable characters, required by an
+/// apply, and `force` only with an apply.
+fn field_manager_errors(
+    manager: Option<&str>,
+    force_given: bool,
+    apply: bool,
+    verb: &str,
+) -> Vec<crate::api::status::StatusCause> {
+    use crate::api::validation::FieldError;
+    let mut errs = Vec::new();
+    let m = manager.unwrap_or_default();
+    if verb == "patch" && !apply && force_given {
+        errs.push(FieldError::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        ));
+    }
+    if apply && m.is_empty() {
+        errs.push(FieldError::required(
+            "fieldManager",
+            "is required for apply patch",
+        ));
+    }
+    if m.len() > crate::registry::fieldmanager::MAX_MANAGER_LENGTH {
+        errs.push(FieldError::too_long(
+            "fieldManager",
+            crate::registry::fieldmanager::MAX_MANAGER_LENGTH,
+        ));
+    }
+    for (i, c) in m.char_indices() {
+        if c.is_control() || (c.is_whitespace() && c != ' ') {
+            errs.push(FieldError::invalid(
+                "fieldManager",
+                m,
+                format!("invalid character U+{:04X} (at position {i})", u32::from(c)),
+            ));
+        }
+    }
+    errs.into_iter().map(|e| e.cause()).collect()
 }

@@ -88,9 +88,9 @@ pub fn apply(
                 }
             })
         }
-        PatchType::Apply => Err(Status::new(
-                Reason::UnsupportedMediaType,
-            "server-side apply (application/apply-patch+yaml) is not supported by kubeshard yet; use client-side `kubectl apply`",
+        // The Store applies these with the field manager; they never reach a plain merge.
+        PatchType::Apply => Err(Status::internal(
+            "an apply patch is merged by the field manager",
         )),
     }
 }

@@ -5,9 +5,11 @@ use serde_json::{Map, Value};
 
 use super::admission::Operation;
 use super::facts::RequestFacts;
+use super::ownership;
 use super::{answer, decode, encode, storage_call, Store, Stored};
 use crate::api::meta::Meta;
 use crate::api::status::Status;
+use crate::registry::fieldmanager::managed::Managed;
 use crate::registry::kinds::HookCtx;
 use crate::registry::resources::Resource;
 use crate::registry::strategy;
@@ -31,13 +33,31 @@ impl Store {
         &self,
         res: &Resource,
         req: &RequestFacts,
-        mut obj: Map<String, Value>,
+        obj: Map<String, Value>,
     ) -> Result<Stored, Status> {
+        self.create_owned(res, req, obj, None).await
+    }
+
+    /// `create`, its managed fields recorded as an update by the request's manager, or
+    /// (`applied`) as an apply computed them.
+    pub(super) async fn create_owned(
+        &self,
+        res: &Resource,
+        req: &RequestFacts,
+        mut obj: Map<String, Value>,
+        applied: Option<Managed>,
+    ) -> Result<Stored, Status> {
+        let requested = ownership::requested(req, &obj);
         let given_name = Meta::of(&obj).name().unwrap_or_default().to_string();
         let attrs = self.attributes(Operation::Create, res, req, &given_name, None);
         self.admission.admit(attrs, Some(&mut obj)).await?;
         res.hooks.stamp_requester(&mut obj, &req.user);
         let mut obj = strategy::prepare_create(res, obj, req.namespace.as_deref())?;
+        let fields = ownership::stored(res, req);
+        match applied {
+            Some(managed) => fields.store(&mut obj, managed),
+            None => fields.update(None, &mut obj, requested.as_ref()),
+        }
         let name = Meta::of(&obj).name().unwrap_or_default().to_string();
         let attrs = self.attributes(Operation::Create, res, req, &name, None);
         self.admission.validate(attrs, Some(&obj)).await?;

@@ -21,8 +21,11 @@ pub struct RequestFacts {
     pub subresource: Option<Subresource>,
     /// `dryRun=All`: everything but the write.
     pub dry_run: bool,
-    /// `fieldManager`.
+    /// The manager of the write: `fieldManager`, else the user agent's product (None: the
+    /// server's own writes, recorded as `kube-apiserver`).
     pub field_manager: Option<String>,
+    /// `force` (apply only): take fields other managers own instead of a conflict.
+    pub force: bool,
     /// `fieldValidation`.
     pub field_validation: Directive,
     /// When the request must be finished.
@@ -83,6 +86,7 @@ impl RequestFacts {
             subresource: None,
             dry_run: false,
             field_manager: None,
+            force: false,
             field_validation: Directive::Ignore,
             deadline,
             audit_annotations: None,

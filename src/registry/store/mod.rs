@@ -11,6 +11,7 @@
 //! (upstream's resourceVersion semantics), else from the backend.
 
 pub mod admission;
+mod apply;
 mod cached;
 mod create;
 mod decode;
@@ -18,6 +19,7 @@ mod delete;
 mod facts;
 mod list;
 mod options;
+mod ownership;
 mod patch;
 mod pod_actions;
 mod reads;

@@ -25,6 +25,9 @@ impl Store {
         patch_type: PatchType,
         body: &[u8],
     ) -> Result<Stored, Status> {
+        if patch_type == PatchType::Apply {
+            return self.apply(res, req, body).await;
+        }
         let scale = req.subresource == Some(Subresource::Scale);
         let kind = if scale { "Scale" } else { res.api.kind };
         let schema = crate::openapi::kind_schema(res.api.group, res.api.version, kind);
@@ -61,7 +64,11 @@ impl Store {
                     warnings = decoded.warnings;
                     decoded.obj
                 };
-                Ok(Proposed { obj, pinned })
+                Ok(Proposed {
+                    obj,
+                    pinned,
+                    applied: None,
+                })
             })
             .await?;
         let body = if scale {
@@ -73,14 +80,14 @@ impl Store {
     }
 }
 
-fn rv(obj: &Value) -> Option<&str> {
+pub(super) fn rv(obj: &Value) -> Option<&str> {
     obj.get("metadata")?.get("resourceVersion")?.as_str()
 }
 
 /// A patch may not move the object: its name and namespace must stay the URL's, and its uid
 /// the stored one (upstream's update validation: 422 `field is immutable`, where a PUT body's
 /// uid is a precondition and gets 409).
-fn check_identity(
+pub(super) fn check_identity(
     res: &Resource,
     req: &RequestFacts,
     original: &Value,

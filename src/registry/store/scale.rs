@@ -119,6 +119,7 @@ impl Store {
                 Ok(Proposed {
                     obj: with_replicas(current, replicas),
                     pinned: want_rv.is_some(),
+                    applied: None,
                 })
             })
             .await?;

@@ -8,12 +8,14 @@ use serde_json::{Map, Value};
 
 use super::admission::Operation;
 use super::facts::RequestFacts;
+use super::ownership;
 use super::{answer, decode, encode, Attempt, Store, Stored, UPDATE_RETRIES};
 use crate::api::meta::Meta;
 use crate::api::object::decode_stored;
 use crate::api::resources::Subresource;
 use crate::api::status::Status;
 use crate::api::Revision;
+use crate::registry::fieldmanager::managed::Managed;
 use crate::registry::kinds::{HookCtx, Object};
 use crate::registry::resources::Resource;
 use crate::registry::strategy;
@@ -24,6 +26,8 @@ pub(super) struct Proposed {
     pub(super) obj: Object,
     /// The client pinned the revision: a lost race is a 409, not a retry.
     pub(super) pinned: bool,
+    /// The managed fields an apply computed (None: the write is recorded as an update).
+    pub(super) applied: Option<Managed>,
 }
 
 /// What the loop did.
@@ -54,6 +58,7 @@ impl Store {
                     Ok(Proposed {
                         obj: res.hooks.update_subresource(sub, &given, current)?,
                         pinned: false,
+                        applied: None,
                     })
                 })
                 .await?;
@@ -83,6 +88,7 @@ impl Store {
                 Ok(Proposed {
                     obj: obj.clone(),
                     pinned: body_rv.is_some(),
+                    applied: None,
                 })
             })
             .await?;
@@ -105,6 +111,7 @@ impl Store {
                 Ok(Proposed {
                     obj: change(current)?,
                     pinned: false,
+                    applied: None,
                 })
             })
             .await?;
@@ -126,7 +133,12 @@ impl Store {
             let current = self.current(res, req, &req.name).await?;
             let mut old = decode_stored(&current.key, &current.value)?;
             res.normalize(&mut old);
-            let Proposed { mut obj, pinned } = propose(&old, current.mod_revision)?;
+            let Proposed {
+                mut obj,
+                pinned,
+                applied,
+            } = propose(&old, current.mod_revision)?;
+            let requested = ownership::requested(req, &obj);
             let attrs = self.attributes(Operation::Update, res, req, &req.name, Some(&old));
             self.admission.admit(attrs, Some(&mut obj)).await?;
             let mut new = strategy::prepare_update(
@@ -137,6 +149,11 @@ impl Store {
                 &req.name,
                 req.subresource,
             )?;
+            let fields = ownership::stored(res, req);
+            match applied {
+                Some(managed) => fields.store(&mut new, managed),
+                None => fields.update(Some(&old), &mut new, requested.as_ref()),
+            }
             self.admission.validate(attrs, Some(&new)).await?;
             let _held = match req.subresource {
                 None => {

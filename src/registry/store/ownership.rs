@@ -1,0 +1,63 @@
+//! The field manager of one write ([`crate::registry::fieldmanager`]) as the Store runs it:
+//! which schema and apiVersion, which manager, and what part of the object it may own.
+
+use serde_json::{Map, Value};
+
+use super::facts::RequestFacts;
+use crate::api::resources::Subresource;
+use crate::openapi::kind_schema;
+use crate::registry::fieldmanager::{FieldManager, Reach};
+use crate::registry::resources::Resource;
+use crate::registry::strategy;
+
+/// The manager of writes the server makes itself (controllers, bootstrap).
+const SERVER: &str = "kube-apiserver";
+
+fn reach(res: &Resource, req: &RequestFacts) -> Reach {
+    match req.subresource {
+        Some(Subresource::Status) => Reach::StatusOnly,
+        _ if res.api.has_status_subresource() => Reach::AllButStatus,
+        _ => Reach::Whole,
+    }
+}
+
+fn subresource(req: &RequestFacts) -> &'static str {
+    req.subresource.map_or("", Subresource::name)
+}
+
+/// The field manager of an update-like write, over objects in the stored form.
+pub(super) fn stored(res: &Resource, req: &RequestFacts) -> FieldManager {
+    let gvk = &res.api.storage;
+    let schema = kind_schema(gvk.group, gvk.version, gvk.kind);
+    FieldManager::new(
+        schema.as_ref(),
+        &res.api.api_version(),
+        req.field_manager.as_deref().unwrap_or(SERVER),
+        subresource(req),
+        reach(res, req),
+        strategy::now_rfc3339(),
+    )
+}
+
+/// The field manager of an apply, over objects as served (`kind`: the served kind, or the
+/// parent's for an apply to `scale`).
+pub(super) fn served(res: &Resource, req: &RequestFacts) -> FieldManager {
+    let schema = kind_schema(res.api.group, res.api.version, res.api.kind);
+    FieldManager::new(
+        schema.as_ref(),
+        &res.api.api_version(),
+        req.field_manager.as_deref().unwrap_or(SERVER),
+        subresource(req),
+        reach(res, req),
+        strategy::now_rfc3339(),
+    )
+}
+
+/// The `managedFields` a request's object carries, before the strategy drops them; None
+/// for a subresource write, which continues the stored ones whatever its body says.
+pub(super) fn requested(req: &RequestFacts, obj: &Map<String, Value>) -> Option<Value> {
+    if req.subresource.is_some() {
+        return None;
+    }
+    obj.get("metadata")?.get("managedFields").cloned()
+}
