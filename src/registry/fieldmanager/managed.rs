@@ -3,8 +3,9 @@
 //! object as upstream encodes it (entries sorted by operation, time, manager, apiVersion,
 //! subresource; `fieldsType: FieldsV1`).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use super::raw;
 use super::set::Set;
 
 /// Who made a change: upstream's manager identifier, without the time.
@@ -61,7 +62,66 @@ pub struct Entry {
     /// RFC 3339 time of its last change (None: not recorded).
     pub time: Option<String>,
     /// What it owns.
-    pub fields: Set,
+    pub fields: Fields,
+}
+
+/// What an entry owns: a decoded set, or the `FieldsV1` it was read as, changed in place
+/// (an update touches only the nodes along the paths it wrote; see [`super::raw`]).
+#[derive(Clone, Debug)]
+pub enum Fields {
+    /// Decoded.
+    Set(Set),
+    /// As read (checked to be upstream's form).
+    Raw(Map<String, Value>),
+}
+
+impl Fields {
+    /// The fields as a set (decoded from the JSON when read as such).
+    pub fn set(&self) -> Set {
+        match self {
+            Self::Set(s) => s.clone(),
+            Self::Raw(m) => Set::from_fields_v1(&Value::Object(m.clone())).unwrap_or_default(),
+        }
+    }
+
+    /// Whether nothing is owned.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Self::Set(s) => s.is_empty(),
+            Self::Raw(m) => m.is_empty(),
+        }
+    }
+
+    /// Without `other`'s paths.
+    pub fn subtract(&mut self, other: &Set) {
+        match self {
+            Self::Set(s) => s.subtract(other),
+            Self::Raw(m) => raw::subtract(m, other),
+        }
+    }
+
+    /// Without `other`'s paths and what lies under its members.
+    pub fn strip(&mut self, other: &Set) {
+        match self {
+            Self::Set(s) => s.strip(other),
+            Self::Raw(m) => raw::strip(m, other),
+        }
+    }
+
+    /// With `other`'s paths too.
+    pub fn union_in(&mut self, other: &Set) {
+        match self {
+            Self::Set(s) => s.union_in(other),
+            Self::Raw(m) => raw::union(m, other),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Self::Set(s) => s.to_fields_v1(),
+            Self::Raw(m) => Value::Object(m),
+        }
+    }
 }
 
 /// Every manager of one object.
@@ -78,40 +138,58 @@ impl Managed {
     /// The entries of `managedFields` (absent: none); None when they are not upstream's
     /// form, which the write then replaces as upstream does.
     pub fn decode(v: Option<&Value>) -> Option<Managed> {
-        let Some(v) = v.filter(|v| !v.is_null()) else {
-            return Some(Managed::default());
+        Self::decode_owned(v.cloned())
+    }
+
+    /// [`Managed::decode`] of a value the caller gives up (its sets are kept, not copied).
+    pub fn decode_owned(v: Option<Value>) -> Option<Managed> {
+        let list = match v {
+            None | Some(Value::Null) => return Some(Managed::default()),
+            Some(Value::Array(list)) => list,
+            Some(_) => return None,
         };
-        let mut entries: Vec<Entry> = Vec::new();
-        for e in v.as_array()? {
-            let e = e.as_object()?;
-            let s = |k: &str| {
-                e.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
+        let mut entries: Vec<Entry> = Vec::with_capacity(list.len());
+        for e in list {
+            let Value::Object(mut e) = e else {
+                return None;
             };
-            let operation = match e.get("operation").and_then(Value::as_str)? {
+            let mut s = |k: &str| match e.shift_remove(k) {
+                Some(Value::String(s)) => Some(s),
+                Some(_) => None,
+                None => Some(String::new()),
+            };
+            let operation = match s("operation")?.as_str() {
                 "Apply" => Operation::Apply,
                 "Update" => Operation::Update,
                 _ => return None,
             };
-            if e.get("fieldsType").and_then(Value::as_str) != Some("FieldsV1") {
+            if s("fieldsType")? != "FieldsV1" {
                 return None;
             }
-            let fields = Set::from_fields_v1(e.get("fieldsV1").unwrap_or(&json!({})))?;
+            let (name, api_version, subresource) =
+                (s("manager")?, s("apiVersion")?, s("subresource")?);
+            let time = s("time").filter(|t| !t.is_empty());
+            let fields = match e.shift_remove("fieldsV1") {
+                None => Map::new(),
+                Some(v) if raw::valid(&v) => match v {
+                    Value::Object(m) => m,
+                    _ => return None,
+                },
+                Some(_) => return None,
+            };
             let manager = Manager {
-                name: s("manager"),
+                name,
                 operation,
-                api_version: s("apiVersion"),
-                subresource: s("subresource"),
+                api_version,
+                subresource,
             };
             if entries.iter().any(|x| x.manager == manager) {
                 return None;
             }
             entries.push(Entry {
                 manager,
-                time: e.get("time").and_then(Value::as_str).map(str::to_string),
-                fields,
+                time,
+                fields: Fields::Raw(fields),
             });
         }
         Some(Managed { entries })
@@ -136,7 +214,7 @@ impl Managed {
             None => self.entries.push(Entry {
                 manager: m.clone(),
                 time: Some(time),
-                fields,
+                fields: Fields::Set(fields),
             }),
         }
     }
@@ -150,7 +228,7 @@ impl Managed {
     pub fn set(&mut self, m: &Manager, fields: Set, time: Option<String>) {
         match self.entries.iter_mut().find(|e| &e.manager == m) {
             Some(e) => {
-                e.fields = fields;
+                e.fields = Fields::Set(fields);
                 if time.is_some() {
                     e.time = time;
                 }
@@ -158,7 +236,7 @@ impl Managed {
             None => self.entries.push(Entry {
                 manager: m.clone(),
                 time,
-                fields,
+                fields: Fields::Set(fields),
             }),
         }
     }
@@ -213,8 +291,8 @@ impl Managed {
             let oldest = self.entries.remove(i);
             let fields = self
                 .get(&ancient)
-                .map_or_else(Set::default, |e| e.fields.clone())
-                .union(&oldest.fields);
+                .map_or_else(Set::default, |e| e.fields.set())
+                .union(&oldest.fields.set());
             self.set(&ancient, fields, oldest.time);
         }
     }
@@ -253,7 +331,7 @@ impl Managed {
                         m.insert("time".into(), t.into());
                     }
                     m.insert("fieldsType".into(), "FieldsV1".into());
-                    m.insert("fieldsV1".into(), e.fields.to_fields_v1());
+                    m.insert("fieldsV1".into(), e.fields.into_value());
                     if !e.manager.subresource.is_empty() {
                         m.insert("subresource".into(), e.manager.subresource.into());
                     }
@@ -268,6 +346,7 @@ impl Managed {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn entries_round_trip_sorted_and_bad_ones_are_refused() {
@@ -311,6 +390,6 @@ mod tests {
             .iter()
             .find(|e| e.manager.name == "ancient-changes")
             .unwrap();
-        assert_eq!(ancient.fields.paths().len(), 3);
+        assert_eq!(ancient.fields.set().paths().len(), 3);
     }
 }

@@ -9,6 +9,7 @@
 //! ([`set`]) and entries ([`managed`]) are upstream's `FieldsV1` and `ManagedFieldsEntry`.
 
 pub mod managed;
+mod raw;
 pub mod set;
 pub mod typed;
 
@@ -134,27 +135,51 @@ impl FieldManager {
     }
 
     /// An update-like write (create: `old` None): the fields `new` changed become the
-    /// manager's, taken from whoever owned them; fields it removed are no one's. The
-    /// managed fields continued are the ones the client sent in `new` (kept unless
-    /// `keep_requested` is false, for subresources), reset by `[]` or `[{}]`, else the
-    /// stored ones. Writes `new`'s `managedFields`.
+    /// manager's, taken from whoever owned them; fields it removed are no one's. `new`
+    /// comes as the strategy prepares it, carrying `old`'s managedFields (the stored
+    /// entries). The entries continued are `requested` (what the client sent; None for a
+    /// subresource) when they are upstream's form and not empty, none when they are `[]`
+    /// or `[{}]`, else the stored ones. Writes `new`'s `managedFields`.
     pub fn update(
         &self,
         old: Option<&Map<String, Value>>,
         new: &mut Map<String, Value>,
         requested: Option<&Value>,
     ) {
-        let stored = old
-            .and_then(|o| o.get("metadata"))
-            .and_then(|m| m.get("managedFields"));
+        // The stored entries, as the strategy carried them over from `old` (taken, not
+        // copied; `store` writes the result back).
+        let stored = new
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.shift_remove("managedFields"))
+            .filter(|_| old.is_some());
         let mut managed = if Managed::is_reset(requested) {
             Managed::default()
-        } else {
-            match requested.and_then(|r| Managed::decode(Some(r))) {
+        } else if requested.is_some() && requested != stored.as_ref() {
+            match Managed::decode(requested) {
                 Some(m) if !m.entries.is_empty() => m,
-                _ => Managed::decode(stored).unwrap_or_default(),
+                _ => Managed::decode_owned(stored).unwrap_or_default(),
             }
+        } else {
+            Managed::decode_owned(stored).unwrap_or_default()
         };
+        if old.is_none() && managed.entries.is_empty() {
+            let mut fields = typed::created_fields_v1(self.ty, new);
+            match self.reach {
+                Reach::Whole => {}
+                Reach::AllButStatus => {
+                    fields.shift_remove("f:status");
+                }
+                Reach::StatusOnly => fields.retain(|k, _| k == "f:status"),
+            }
+            managed.entries.push(managed::Entry {
+                manager: self.manager.clone(),
+                time: Some(self.now.clone()),
+                fields: managed::Fields::Raw(fields),
+            });
+            self.store(new, managed);
+            return;
+        }
         let empty = Map::new();
         let cmp = typed::compare_objects(self.ty, old.unwrap_or(&empty), new, old.is_none());
         let (changed, removed) = cmp.into_changed_and_removed();
@@ -189,13 +214,13 @@ impl FieldManager {
         let mut applied = self.ignored(applied);
         applied.strip(stripped());
         let mut merged = typed::merge(self.ty, &live_v, config);
-        let last = managed.get(&me).map(|e| e.fields.clone());
+        let last = managed.get(&me).map(|e| e.fields.set());
         managed.set(&me, applied.clone(), None);
         if let Some(last) = last.as_ref().filter(|l| !l.is_empty()) {
             let owned = managed
                 .entries
                 .iter()
-                .fold(Set::default(), |acc, e| acc.union(&e.fields));
+                .fold(Set::default(), |acc, e| acc.union(&e.fields.set()));
             let gone = typed::with_named_fields(self.ty, last)
                 .difference(&typed::with_named_fields(self.ty, &owned));
             typed::remove(self.ty, &mut merged, &gone);
@@ -210,6 +235,7 @@ impl FieldManager {
             .filter(|e| e.manager != me)
             .flat_map(|e| {
                 e.fields
+                    .set()
                     .intersection(&changed)
                     .paths()
                     .into_iter()

@@ -47,7 +47,7 @@ impl PathElement {
     }
 
     /// The element as a `FieldsV1` key.
-    fn fields_v1(&self) -> String {
+    pub fn to_fields_v1_key(&self) -> String {
         match self {
             Self::Field(f) => format!("f:{f}"),
             Self::Key(k) => format!("k:{k}"),
@@ -365,7 +365,7 @@ impl Set {
                 Some(c) => c.contents(member),
                 None => Map::new(),
             };
-            out.insert(pe.fields_v1(), Value::Object(node));
+            out.insert(pe.to_fields_v1_key(), Value::Object(node));
         }
         out
     }

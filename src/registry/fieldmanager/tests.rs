@@ -14,6 +14,14 @@ fn fm(schema: Option<&KindSchema<'static>>, name: &str, reach: Reach) -> FieldMa
     FieldManager::new(schema, "apps/v1", name, "", reach, NOW.into())
 }
 
+/// `new` as the strategy hands it over: with `old`'s managedFields carried over.
+fn carried(old: &Map<String, Value>, mut new: Map<String, Value>) -> Map<String, Value> {
+    if let Some(mf) = old["metadata"].get("managedFields") {
+        new["metadata"]["managedFields"] = mf.clone();
+    }
+    new
+}
+
 fn entries(o: &Map<String, Value>) -> Value {
     o["metadata"]["managedFields"].clone()
 }
@@ -58,7 +66,7 @@ fn an_update_moves_ownership_and_removed_fields_are_no_ones() {
         Reach::Whole,
         "2024-05-01T11:00:00Z".into(),
     );
-    let mut second = cm(json!({"x": "2"}));
+    let mut second = carried(&first, cm(json!({"x": "2"})));
     g.update(Some(&first), &mut second, None);
     let m = entries(&second);
     assert_eq!(m.as_array().unwrap().len(), 2, "{m}");
@@ -72,12 +80,8 @@ fn an_update_moves_ownership_and_removed_fields_are_no_ones() {
     assert_eq!(entries(&same), m);
     // `[]` resets them: the write's own changes are all that is recorded.
     let mut reset = second.clone();
-    if let Some(meta) = reset["metadata"].as_object_mut() {
-        meta.insert("managedFields".into(), json!([]));
-    }
     reset.insert("data".into(), json!({"x": "3"}));
-    let requested = reset["metadata"]["managedFields"].clone();
-    f.update(Some(&second), &mut reset, Some(&requested));
+    f.update(Some(&second), &mut reset, Some(&json!([])));
     assert_eq!(
         entries(&reset),
         json!([{"manager": "a", "operation": "Update", "apiVersion": "v1", "time": NOW,
@@ -169,4 +173,23 @@ fn a_repeated_apply_keeps_its_time() {
     let mut again = obj(merged);
     later.store(&mut again, managed);
     assert_eq!(again, live);
+}
+
+#[test]
+fn the_create_fast_path_records_what_the_comparison_would() {
+    let schema = kind_schema("apps", "v1", "Deployment");
+    let ty = typed::Ty::root(schema.as_ref());
+    let d = obj(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}, "annotations": {}, "finalizers": ["a", "b"]},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "paused": false,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+            "template": {"metadata": {"labels": {"app": "web"}, "creationTimestamp": null},
+                "spec": {"containers": [{"name": "b", "image": "i", "env": [{"name": "Z"}, {"name": "A", "value": "1"}],
+                    "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}], "resources": {}},
+                    {"name": "a", "image": "j", "args": ["x"]}], "tolerations": []}}}}));
+    let slow = typed::compare_objects(ty, &Map::new(), &d, true).added;
+    assert_eq!(
+        Value::Object(typed::created_fields_v1(ty, &d)),
+        slow.to_fields_v1()
+    );
 }

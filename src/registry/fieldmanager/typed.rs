@@ -566,6 +566,86 @@ pub fn compare_objects(
     c
 }
 
+/// What a create records as its writer's (everything [`compare`] with `create` finds
+/// added), written straight as `FieldsV1` without building a set: the fast path of the
+/// most common write.
+pub fn created_fields_v1(ty: Ty, new: &Map<String, Value>) -> Map<String, Value> {
+    let shape = ty.shape().unwrap_or(Shape::Map {
+        values: Ty::UNTYPED,
+        atomic: false,
+    });
+    fields_added(ty, &shape, new, true, Depth::Root)
+}
+
+fn v1_node(children: Map<String, Value>, member: bool) -> Value {
+    if member && !children.is_empty() {
+        let mut m = Map::with_capacity(children.len() + 1);
+        m.insert(".".into(), Value::Object(Map::new()));
+        m.extend(children);
+        Value::Object(m)
+    } else {
+        Value::Object(children)
+    }
+}
+
+/// Sorted as upstream writes `FieldsV1` (fields, keys, values, indices; each by text).
+fn sorted_v1(mut entries: Vec<(PathElement, Value)>) -> Map<String, Value> {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
+        .into_iter()
+        .map(|(pe, v)| (pe.to_fields_v1_key(), v))
+        .collect()
+}
+
+fn fields_added(
+    ty: Ty,
+    shape: &Shape,
+    m: &Map<String, Value>,
+    zero: bool,
+    depth: Depth,
+) -> Map<String, Value> {
+    let structs = matches!(shape, Shape::Struct { .. });
+    let mut out = Vec::with_capacity(m.len());
+    for (k, val) in m {
+        if depth.skips(k) {
+            continue;
+        }
+        let child_ty = child(&ty, shape, k).map_or(Ty::UNTYPED, |c| c.0);
+        let zero_child = zero && structs && in_zero_value(shape, &child_ty, k);
+        let (sub, member) = added(child_ty, val, zero_child, depth.child(k));
+        if member || !sub.is_empty() {
+            out.push((PathElement::Field(k.clone()), v1_node(sub, member)));
+        }
+    }
+    sorted_v1(out)
+}
+
+/// One node of a create: its children's `FieldsV1` and whether it is itself recorded.
+fn added(ty: Ty, v: &Value, zero: bool, depth: Depth) -> (Map<String, Value>, bool) {
+    let shape = ty.shape_of(Some(v));
+    if shape.is_leaf() {
+        let empty = !matches!(shape, Shape::Scalar) && is_empty_value(Some(v));
+        return (Map::new(), !empty);
+    }
+    let children = match (&shape, v) {
+        (Shape::List { items, kind }, Value::Array(list)) => sorted_v1(
+            list.iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let pe = element(kind, i, item).unwrap_or(PathElement::Index(i));
+                    let (sub, _) = added(*items, item, false, Depth::Below);
+                    (pe, v1_node(sub, true))
+                })
+                .collect(),
+        ),
+        (Shape::Struct { .. } | Shape::Map { .. }, Value::Object(m)) => {
+            fields_added(ty, &shape, m, zero, depth)
+        }
+        _ => Map::new(),
+    };
+    (children, !zero)
+}
+
 /// The applied configuration `config` merged into `live` (upstream's `Merge`): the
 /// configuration's values win; granular structs and maps merge field by field; keyed and
 /// set lists merge by item, the configuration's items in its order and the live object's

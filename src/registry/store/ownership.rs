@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::facts::RequestFacts;
 use crate::api::resources::Subresource;
-use crate::openapi::kind_schema;
+use crate::openapi::{kind_schema, KindSchema};
 use crate::registry::fieldmanager::{FieldManager, Reach};
 use crate::registry::resources::Resource;
 use crate::registry::strategy;
@@ -28,21 +28,19 @@ fn subresource(req: &RequestFacts) -> &'static str {
 /// The field manager of an update-like write, over objects in the stored form.
 pub(super) fn stored(res: &Resource, req: &RequestFacts) -> FieldManager {
     let gvk = &res.api.storage;
-    let schema = kind_schema(gvk.group, gvk.version, gvk.kind);
-    FieldManager::new(
-        schema.as_ref(),
-        &res.api.api_version(),
-        req.field_manager.as_deref().unwrap_or(SERVER),
-        subresource(req),
-        reach(res, req),
-        strategy::now_rfc3339(),
+    of(res, req, kind_schema(gvk.group, gvk.version, gvk.kind))
+}
+
+/// The field manager of an apply, over objects as served.
+pub(super) fn served(res: &Resource, req: &RequestFacts) -> FieldManager {
+    of(
+        res,
+        req,
+        kind_schema(res.api.group, res.api.version, res.api.kind),
     )
 }
 
-/// The field manager of an apply, over objects as served (`kind`: the served kind, or the
-/// parent's for an apply to `scale`).
-pub(super) fn served(res: &Resource, req: &RequestFacts) -> FieldManager {
-    let schema = kind_schema(res.api.group, res.api.version, res.api.kind);
+fn of(res: &Resource, req: &RequestFacts, schema: Option<KindSchema<'static>>) -> FieldManager {
     FieldManager::new(
         schema.as_ref(),
         &res.api.api_version(),
