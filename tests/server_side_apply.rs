@@ -158,6 +158,41 @@ fn kubectl_cases(ks: &Kubeshard) {
                 "{v}: {managers:?}"
             );
         }
+        // From client-side to server-side apply: kubectl's upgrade takes over the fields
+        // client-side apply owned, so a changed value is no conflict.
+        let cm = |data: &str| {
+            let path = dir.path().join(format!("{name}-cm-{}.yaml", data.len()));
+            std::fs::write(&path, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata: {{{data}}}\n")).unwrap();
+            path.display().to_string()
+        };
+        let (ok, _, err) = run(&["apply", "-f", &cm("a: '1', b: '1'")]);
+        assert!(ok, "{v}: {err}");
+        let (ok, _, err) = run(&["apply", "--server-side", "-f", &cm("a: '1', b: '22'")]);
+        assert!(ok, "{v}: {err}");
+        let (_, json_cm, _) = run(&["get", "cm", &name, "-o", "json", "--show-managed-fields"]);
+        let got: Value = serde_json::from_str(&json_cm).unwrap();
+        assert_eq!(got["data"], json!({"a": "1", "b": "22"}), "{v}");
+        let owners: Vec<(String, Value)> = entries(&got)
+            .into_iter()
+            .map(|(m, _, _, f)| (m, f))
+            .collect();
+        let kubectl = owners
+            .iter()
+            .find(|(m, _)| m == "kubectl")
+            .map(|(_, f)| f.clone());
+        assert_eq!(
+            kubectl.map(|f| f["f:data"].clone()),
+            Some(json!({"f:a": {}, "f:b": {}})),
+            "{v}: {owners:?}"
+        );
+        assert!(
+            !owners
+                .iter()
+                .any(|(m, f)| m == "kubectl-client-side-apply" && f.get("f:data").is_some()),
+            "{v}: {owners:?}"
+        );
+        assert!(run(&["delete", "cm", &name]).0, "{v}");
+
         let (_, hidden, _) = run(&["get", "deploy", &name, "-o", "yaml"]);
         assert!(!hidden.contains("managedFields"), "{v}");
         assert!(run(&["delete", "deploy", &name]).0, "{v}");

@@ -209,6 +209,21 @@ impl FieldManager {
                 .and_then(|m| m.get("managedFields")),
         )
         .unwrap_or_default();
+        // An object nobody manages yet (written before managed fields were kept): all of
+        // it is owned by upstream's stand-in manager, so the first apply conflicts with what
+        // it would change.
+        if live.is_some() && managed.entries.is_empty() {
+            let mut all =
+                self.ignored(typed::field_set(self.ty, &live_v, false).unwrap_or_default());
+            all.strip(stripped());
+            let stand_in = Manager {
+                name: "before-first-apply".into(),
+                operation: Operation::Update,
+                api_version: self.manager.api_version.clone(),
+                subresource: String::new(),
+            };
+            managed.set(&stand_in, all, None);
+        }
         let applied = typed::field_set(self.ty, config, true).map_err(ApplyError::Invalid)?;
         // Without the server's own fields, as stored: a re-apply then compares equal.
         let mut applied = self.ignored(applied);

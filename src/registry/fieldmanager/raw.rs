@@ -123,7 +123,10 @@ fn insert_sorted(node: &mut Map<String, Value>, key: &str) {
         };
         (tag, k)
     }
-    let at_end = node.keys().next_back().is_none_or(|last| rank(last) < rank(key));
+    let at_end = node
+        .keys()
+        .next_back()
+        .is_none_or(|last| rank(last) < rank(key));
     if at_end {
         node.insert(key.to_string(), Value::Object(Map::new()));
         return;

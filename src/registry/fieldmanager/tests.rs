@@ -193,3 +193,27 @@ fn the_create_fast_path_records_what_the_comparison_would() {
         slow.to_fields_v1()
     );
 }
+
+#[test]
+fn an_object_without_managers_is_owned_before_the_first_apply() {
+    let schema = kind_schema("", "v1", "ConfigMap");
+    let live = obj(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "1"}}),
+    );
+    let f = FieldManager::new(schema.as_ref(), "v1", "m", "", Reach::Whole, NOW.into());
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}});
+    let Err(ApplyError::Conflicts(c)) = f.apply(Some(&live), &config, false) else {
+        panic!("a conflict with the stand-in manager");
+    };
+    assert_eq!(
+        conflict_status(&c).message,
+        "Apply failed with 1 conflict: conflict with \"before-first-apply\" using v1: .data.a"
+    );
+    let (merged, managed) = f.apply(Some(&live), &config, true).unwrap();
+    let mut o = obj(merged);
+    f.store(&mut o, managed);
+    let m = entries(&o);
+    assert_eq!(m[1]["manager"], "before-first-apply");
+    assert_eq!(m[1]["fieldsV1"], json!({"f:data": {"f:b": {}}}));
+    assert!(m[1].get("time").is_none());
+}
