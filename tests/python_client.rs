@@ -1,7 +1,7 @@
 //! The official Kubernetes Python client (from PyPI, installed by `scripts/test.sh` into
 //! `target/python-venv`) against kubeshard: typed reads of ReplicationControllers and
 //! DaemonSets (their Go status fields are always encoded), watches (it sends `watch=True`) and
-//! an informer-style list then watch. The script is `tests/python/official_client.py`.
+//! an informer-style list then watch, and server-side apply (`create_from_dict(apply=True)`). The script is `tests/python/official_client.py`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;

@@ -124,6 +124,32 @@ pub fn fill_go_zero_values(
         .is_some_and(|ty| fill_struct(ty, obj, 0))
 }
 
+/// What the Go zero value of the struct `definition` (an OpenAPI definition name) encodes
+/// for `field`: `Some(Some(v))` the value written (`{}` for a struct value), `Some(None)`
+/// nothing (`omitempty`), None for a definition that is not one of the API's Go types. A
+/// type of the API the table does not list encodes nothing.
+pub fn zero_field(definition: &str, field: &str) -> Option<Option<Value>> {
+    let Ok(i) = TYPES.binary_search_by(|ty| ty.name.cmp(definition)) else {
+        return definition.starts_with("io.k8s.").then_some(None);
+    };
+    let fill = TYPES
+        .get(i)?
+        .fields
+        .iter()
+        .find(|f| f.json == field)
+        .map(|f| f.fill);
+    Some(match fill {
+        None | Some(Fill::Absent) => None,
+        Some(Fill::Null) => Some(Value::Null),
+        Some(Fill::Zero) => Some(Value::from(0)),
+        Some(Fill::EmptyStr) => Some(Value::String(String::new())),
+        Some(Fill::False) => Some(Value::Bool(false)),
+        Some(Fill::Quantity) => Some(Value::String("0".into())),
+        Some(Fill::Duration) => Some(Value::String("0s".into())),
+        Some(Fill::Struct) => Some(Value::Object(Map::new())),
+    })
+}
+
 /// [`fill_go_zero_values`] for an object of the struct with OpenAPI definition name
 /// `definition` (e.g. `io.k8s.apimachinery.pkg.apis.meta.v1.Condition`). Returns `false`, with
 /// `obj` untouched, for a definition the table does not know or that has nothing to fill.

@@ -1,6 +1,7 @@
 """The official Kubernetes Python client against kubeshard: typed reads of kinds whose Go types
 always encode some status fields, a watch (the client sends watch=True), and an informer-style
-list-then-watch from the list's resourceVersion. Exits non-zero, with the reason, on the first
+list-then-watch from the list's resourceVersion, and server-side apply through
+create_from_dict(apply=True). Exits non-zero, with the reason, on the first
 difference. Usage: official_client.py KUBECONFIG NAMESPACE"""
 import sys
 import threading
@@ -71,6 +72,19 @@ def main(kubeconfig, ns):
         if ev["type"] == "MODIFIED":
             break
     assert kinds == [("MODIFIED", 2, 0)], kinds
+    # Server-side apply as the client's utils do it (the dynamic client, manager
+    # python-client): create on the first apply, update on the second, one Apply entry.
+    from kubernetes import utils
+
+    doc = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "applied", "namespace": ns}, "data": {"a": "1"}}
+    for value in ("1", "2"):
+        doc["data"]["a"] = value
+        utils.create_from_dict(client.ApiClient(), doc, namespace=ns, apply=True)
+    got = core.read_namespaced_config_map("applied", ns)
+    assert got.data == {"a": "2"}, got.data
+    owners = [(m.manager, m.operation) for m in got.metadata.managed_fields]
+    assert owners == [("python-client", "Apply")], owners
     print("official python client: ok")
 
 

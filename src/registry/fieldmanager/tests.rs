@@ -217,3 +217,51 @@ fn an_object_without_managers_is_owned_before_the_first_apply() {
     assert_eq!(m[1]["fieldsV1"], json!({"f:data": {"f:b": {}}}));
     assert!(m[1].get("time").is_none());
 }
+
+#[test]
+fn an_applied_list_with_a_key_twice_is_refused() {
+    let schema = kind_schema("apps", "v1", "Deployment");
+    let f = fm(schema.as_ref(), "helm", Reach::AllButStatus);
+    let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i",
+            "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}]}}}});
+    let Err(ApplyError::Invalid(e)) = f.apply(None, &config, false) else {
+        panic!("refused");
+    };
+    assert_eq!(
+        e,
+        ".spec.template.spec.containers[name=\"c\"].env: duplicate entries for key [name=\"A\"]"
+    );
+}
+
+/// A defaulted `kubectl create deployment` object and the managedFields kube-apiserver
+/// records for it (as `kubectl get -o yaml --show-managed-fields` shows them upstream).
+#[test]
+fn a_defaulted_create_matches_upstreams_record() {
+    let schema = kind_schema("apps", "v1", "Deployment");
+    let mut d = obj(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "nginx", "namespace": "default", "labels": {"app": "nginx"}, "creationTimestamp": "2024-01-01T00:00:00Z"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "nginx"}}, "progressDeadlineSeconds": 600,
+            "revisionHistoryLimit": 10,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+            "template": {"metadata": {"labels": {"app": "nginx"}, "creationTimestamp": null},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx", "imagePullPolicy": "Always",
+                        "resources": {}, "terminationMessagePath": "/dev/termination-log",
+                        "terminationMessagePolicy": "File"}],
+                    "dnsPolicy": "ClusterFirst", "restartPolicy": "Always", "schedulerName": "default-scheduler",
+                    "securityContext": {}, "terminationGracePeriodSeconds": 30}}},
+        "status": {}}));
+    fm(schema.as_ref(), "kubectl-create", Reach::AllButStatus).update(None, &mut d, None);
+    assert_eq!(
+        d["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {"f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {}, "f:selector": {},
+                "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
+                "f:template": {"f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {".": {}, "f:image": {}, "f:imagePullPolicy": {},
+                            "f:name": {}, "f:resources": {}, "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
+                        "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {},
+                        "f:terminationGracePeriodSeconds": {}}}}})
+    );
+}

@@ -39,6 +39,8 @@ enum Shape {
         atomic: bool,
         /// The properties the schema requires (in the Go zero value, see [`compare`]).
         required: &'static [Value],
+        /// The definition's name, for the Go facts kept by name.
+        definition: Option<&'static str>,
     },
     Map {
         values: Ty,
@@ -97,7 +99,7 @@ impl Ty {
 
     fn shape_uncached(&self) -> Option<Shape> {
         let (defs, node) = (self.defs?, self.node?);
-        let (_, s) = resolve(defs, node);
+        let (definition, s) = resolve(defs, node);
         let nodes = [node, s];
         let map_atomic =
             ext(&nodes, "x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
@@ -144,6 +146,7 @@ impl Ty {
                 rest: rest.map(|r| self.at(Some(r))),
                 atomic: map_atomic,
                 required,
+                definition,
             });
         }
         if let Some(values) = rest {
@@ -325,6 +328,9 @@ fn to_set(ty: Ty, v: &Value, strict: bool, depth: Depth) -> Result<Set, WalkErro
                     Err(e) if strict => return Err((format!(": {e}"), Vec::new())),
                     Err(_) => PathElement::Index(i),
                 };
+                if strict && (out.is_member(&pe) || out.child(&pe).is_some()) {
+                    return Err((format!(": duplicate entries for key {pe}"), Vec::new()));
+                }
                 let sub = to_set(*items, item, strict, Depth::Below).map_err(|(m, mut p)| {
                     p.push(pe.clone());
                     (m, p)
@@ -439,13 +445,24 @@ fn is_empty_value(v: Option<&Value>) -> bool {
     }
 }
 
-/// Whether field `k` of a struct exists in the struct's Go zero value: a nested struct, or
-/// a field the schema requires (serialized without `omitempty`).
-fn in_zero_value(parent: &Shape, child_ty: &Ty, k: &str) -> bool {
-    if matches!(child_ty.shape(), Some(Shape::Struct { .. })) {
-        return true;
+/// Whether field `k` of a struct exists in the struct's Go zero value, and as what: what
+/// Go's encoding writes for it (`codec::go_json`: struct values, fields without
+/// `omitempty`); for a type that is not the API's, a nested struct or a required field
+/// exists (as `{}`).
+fn zero_field(parent: &Shape, child_ty: &Ty, k: &str) -> Option<Value> {
+    let Shape::Struct {
+        required,
+        definition,
+        ..
+    } = parent
+    else {
+        return None;
+    };
+    if let Some(z) = definition.and_then(|d| crate::codec::go_json::zero_field(d, k)) {
+        return z;
     }
-    matches!(parent, Shape::Struct { required, .. } if required.iter().any(|x| x == k))
+    (matches!(child_ty.shape(), Some(Shape::Struct { .. })) || required.iter().any(|x| x == k))
+        .then(|| Value::Object(Map::new()))
 }
 
 /// One node of the comparison: its children's changes (relative to it) and how the node
@@ -544,8 +561,21 @@ fn cmp_fields(
             continue;
         }
         let child_ty = child(&ty, shape, k).map_or(Ty::UNTYPED, |c| c.0);
-        let zero_child = zero && structs && in_zero_value(shape, &child_ty, k);
-        let (sub, mark) = cmp(child_ty, None, Some(rv), zero_child, depth.child(k));
+        let zero_value = if zero && structs {
+            zero_field(shape, &child_ty, k)
+        } else {
+            None
+        };
+        if zero_value.as_ref() == Some(rv) {
+            continue;
+        }
+        let (sub, mark) = cmp(
+            child_ty,
+            None,
+            Some(rv),
+            zero_value.is_some(),
+            depth.child(k),
+        );
         c.absorb(PathElement::Field(k.clone()), sub, mark);
     }
 }
@@ -611,8 +641,15 @@ fn fields_added(
             continue;
         }
         let child_ty = child(&ty, shape, k).map_or(Ty::UNTYPED, |c| c.0);
-        let zero_child = zero && structs && in_zero_value(shape, &child_ty, k);
-        let (sub, member) = added(child_ty, val, zero_child, depth.child(k));
+        let zero_value = if zero && structs {
+            zero_field(shape, &child_ty, k)
+        } else {
+            None
+        };
+        if zero_value.as_ref() == Some(val) {
+            continue;
+        }
+        let (sub, member) = added(child_ty, val, zero_value.is_some(), depth.child(k));
         if member || !sub.is_empty() {
             out.push((PathElement::Field(k.clone()), v1_node(sub, member)));
         }
