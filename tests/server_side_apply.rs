@@ -257,6 +257,11 @@ fn managed_fields_of_every_write(ks: &Kubeshard) {
         .await;
         assert_eq!(code, 200, "{v}");
         assert!(v["metadata"].get("managedFields").is_none(), "{v}");
+        // What the in-process controllers write is recorded as kube-controller-manager's.
+        support::namespace_defaults(ks, "default").await;
+        let (_, ca) = send(admin.get(url("/kube-root-ca.crt"))).await;
+        let owners: Vec<(String, String)> = entries(&ca).into_iter().map(|(m, o, _, _)| (m, o)).collect();
+        assert_eq!(owners, vec![("kube-controller-manager".to_string(), "Update".to_string())], "{ca}");
         // A managedFields value that is not upstream's form is replaced by the stored ones.
         let (code, v) = send(
             admin

@@ -109,7 +109,7 @@ async fn once(store: &Store, ca: &SigningCa) -> Result<(), Status> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let mut facts = RequestFacts::internal(None, &name, deadline);
+        let mut facts = RequestFacts::controller(None, &name, deadline);
         facts.subresource = Some(Subresource::Status);
         let now = now_rfc3339();
         let written = store

@@ -88,7 +88,7 @@ async fn once(store: &Store) -> Result<(), Status> {
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let mut facts = RequestFacts::internal(ns, name, deadline);
+        let mut facts = RequestFacts::controller(ns, name, deadline);
         facts.subresource = Some(crate::api::resources::Subresource::Status);
         let result = store
             .guaranteed_update(&budgets, &facts, &mut |stored| {

@@ -151,7 +151,7 @@ async fn finalize_once(store: &Store) -> Result<(), Status> {
     let Some(namespaces) = store.table().get("", "v1", "namespaces") else {
         return Ok(());
     };
-    let all = RequestFacts::internal(None, "", deadline);
+    let all = RequestFacts::controller(None, "", deadline);
     let listed = store
         .list(&namespaces, &all, &ListOptions::default())
         .await?;
@@ -165,7 +165,7 @@ async fn finalize_once(store: &Store) -> Result<(), Status> {
             continue;
         }
         let name = meta.name().unwrap_or_default().to_string();
-        let facts = RequestFacts::internal(None, &name, deadline);
+        let facts = RequestFacts::controller(None, &name, deadline);
         let kind_finalizers = namespaces.hooks.kind_finalizers(&ns);
         if kind_finalizers.iter().any(|f| f == KUBERNETES_FINALIZER) {
             if !delete_contents(store, &name, deadline).await? {
@@ -216,7 +216,7 @@ async fn delete_contents(store: &Store, ns: &str, deadline: Instant) -> Result<b
     let started = Instant::now();
     let mut empty = true;
     let mut seen = HashSet::new();
-    let in_ns = RequestFacts::internal(Some(ns), "", deadline);
+    let in_ns = RequestFacts::controller(Some(ns), "", deadline);
     for res in store.table().rows() {
         if !res.api.namespaced || !seen.insert(res.api.key_segment) {
             continue;
@@ -240,7 +240,7 @@ async fn delete_contents(store: &Store, ns: &str, deadline: Instant) -> Result<b
                 }),
                 ..DeleteOptions::default()
             };
-            let facts = RequestFacts::internal(Some(ns), name, deadline);
+            let facts = RequestFacts::controller(Some(ns), name, deadline);
             match store.delete(&res, &facts, &opts).await {
                 Ok(_) => {}
                 // Gone, or made again since: not this pass's to delete.

@@ -96,7 +96,7 @@ async fn once(store: &Store) -> Result<(), Status> {
     let listed = store
         .list(
             &res,
-            &RequestFacts::internal(None, "", deadline),
+            &RequestFacts::controller(None, "", deadline),
             &ListOptions::default(),
         )
         .await?;
@@ -118,7 +118,7 @@ async fn once(store: &Store) -> Result<(), Status> {
             continue;
         }
         let name = Meta::of(role).name().unwrap_or_default();
-        let facts = RequestFacts::internal(None, name, deadline);
+        let facts = RequestFacts::controller(None, name, deadline);
         let result = store
             .guaranteed_update(&res, &facts, &mut |current| {
                 let mut next = current.clone();

@@ -143,7 +143,7 @@ impl Controllers {
             }
         }
         let facts =
-            RequestFacts::internal(Some(ns), name, Instant::now() + Duration::from_secs(30));
+            RequestFacts::controller(Some(ns), name, Instant::now() + Duration::from_secs(30));
         match self.store.get(res, &facts, "").await {
             Ok(_) => Ok(true),
             Err(e) if e.code == 404 => Ok(false),
@@ -160,7 +160,7 @@ impl Controllers {
             row(store, "serviceaccounts")?,
             row(store, "configmaps")?,
         );
-        let all = RequestFacts::internal(None, "", deadline);
+        let all = RequestFacts::controller(None, "", deadline);
         for ns in objects(
             store
                 .list(&namespaces, &all, &ListOptions::default())
@@ -171,7 +171,7 @@ impl Controllers {
                 continue;
             }
             let Some(name) = meta.name() else { continue };
-            let facts = RequestFacts::internal(Some(name), "", deadline);
+            let facts = RequestFacts::controller(Some(name), "", deadline);
             if !self.exists(&sas, name, "default").await? {
                 let sa = json!({"metadata": {"name": "default"}});
                 ignore_exists(
@@ -210,7 +210,7 @@ impl Controllers {
                 .filter_map(|o| decode_stored(&o.key, &o.json).ok())
                 .collect(),
             _ => {
-                let all = RequestFacts::internal(None, "", deadline);
+                let all = RequestFacts::controller(None, "", deadline);
                 objects(
                     self.store
                         .list(&secrets, &all, &ListOptions::default())
@@ -249,7 +249,7 @@ impl Controllers {
         else {
             return Ok(());
         };
-        let sa_facts = RequestFacts::internal(Some(ns), sa_name, deadline);
+        let sa_facts = RequestFacts::controller(Some(ns), sa_name, deadline);
         let sa = match self.store.get(sas, &sa_facts, "").await {
             Ok(s) => s,
             Err(e) if e.code == 404 => return Ok(()),
@@ -268,7 +268,7 @@ impl Controllers {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let (token, ca, namespace) = (b64(&token), b64(&self.ca_pem), b64(ns));
         let uid = sa_ref.uid.clone();
-        let facts = RequestFacts::internal(Some(ns), name, deadline);
+        let facts = RequestFacts::controller(Some(ns), name, deadline);
         let written = self
             .store
             .guaranteed_update(secrets, &facts, &mut |current| {

@@ -76,6 +76,15 @@ impl RequestFacts {
 }
 
 impl RequestFacts {
+    /// Facts for the writes of a controller kube-controller-manager runs upstream (their
+    /// managed fields name it, as upstream's do).
+    pub fn controller(namespace: Option<&str>, name: &str, deadline: Instant) -> Self {
+        Self {
+            field_manager: Some("kube-controller-manager".into()),
+            ..Self::internal(namespace, name, deadline)
+        }
+    }
+
     /// Facts for work the server does itself (controllers): no user, no dry run, validation
     /// warnings dropped.
     pub fn internal(namespace: Option<&str>, name: &str, deadline: Instant) -> Self {
