@@ -116,6 +116,25 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // The bench kit's object: a ConfigMap with one 500-byte value.
+    let cms = table.get("", "v1", "configmaps").unwrap();
+    let cm_schema = kind_schema("", "v1", "ConfigMap");
+    let cm = map(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "bench-1", "namespace": "default"}, "data": {"k": "v".repeat(500)}}));
+    let mut g = c.benchmark_group("configmap_500b");
+    g.bench_function("create_strategy_only", |b| {
+        b.iter(|| prepare_create(&cms, black_box(cm.clone()), Some("default")).unwrap())
+    });
+    g.bench_function("create_strategy_and_field_manager", |b| {
+        b.iter(|| {
+            let mut new = prepare_create(&cms, black_box(cm.clone()), Some("default")).unwrap();
+            FieldManager::new(cm_schema.as_ref(), "v1", "get_load", "", Reach::Whole, "2024-05-01T10:00:00Z".into())
+                .update(None, &mut new, None);
+            new
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
