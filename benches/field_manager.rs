@@ -129,8 +129,15 @@ fn bench(c: &mut Criterion) {
     g.bench_function("create_strategy_and_field_manager", |b| {
         b.iter(|| {
             let mut new = prepare_create(&cms, black_box(cm.clone()), Some("default")).unwrap();
-            FieldManager::new(cm_schema.as_ref(), "v1", "get_load", "", Reach::Whole, "2024-05-01T10:00:00Z".into())
-                .update(None, &mut new, None);
+            FieldManager::new(
+                cm_schema.as_ref(),
+                "v1",
+                "get_load",
+                "",
+                Reach::Whole,
+                "2024-05-01T10:00:00Z".into(),
+            )
+            .update(None, &mut new, None);
             new
         })
     });
