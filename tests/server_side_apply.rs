@@ -262,6 +262,18 @@ fn managed_fields_of_every_write(ks: &Kubeshard) {
         let (_, ca) = send(admin.get(url("/kube-root-ca.crt"))).await;
         let owners: Vec<(String, String)> = entries(&ca).into_iter().map(|(m, o, _, _)| (m, o)).collect();
         assert_eq!(owners, vec![("kube-controller-manager".to_string(), "Update".to_string())], "{ca}");
+        // Bootstrap objects the server writes straight to storage name their producer.
+        for (path, manager) in [
+            ("/api/v1/namespaces/kube-system", "kube-apiserver"),
+            ("/api/v1/namespaces/default/services/kubernetes", "kube-apiserver"),
+            ("/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin", "kube-apiserver"),
+            ("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/exempt", "api-priority-and-fairness-config-producer-v1"),
+        ] {
+            let (code, o) = send(admin.get(ks.url(path))).await;
+            assert_eq!(code, 200, "{path}");
+            let owners: Vec<String> = entries(&o).into_iter().map(|(m, _, _, _)| m).collect();
+            assert!(owners.contains(&manager.to_string()), "{path}: {owners:?}");
+        }
         // A managedFields value that is not upstream's form is replaced by the stored ones.
         let (code, v) = send(
             admin

@@ -18,9 +18,13 @@ use serde_json::{json, Value};
 
 use crate::registry::keys;
 use crate::registry::resources::ResourceTable;
+use crate::registry::store::ownership::record_server_write;
 use crate::registry::strategy;
 use crate::storage::kv::{KeyValue, ListRequest, Precondition};
 use crate::storage::thread::StorageClient;
+
+/// The manager upstream's config producer records on the objects it writes.
+const MANAGER: &str = "api-priority-and-fairness-config-producer-v1";
 
 /// The annotation saying the server keeps an object's spec.
 pub const AUTOUPDATE: &str = "apf.kubernetes.io/autoupdate-spec";
@@ -167,8 +171,9 @@ pub async fn ensure(storage: &StorageClient, prefix: &str) -> Result<Ensured, St
                     let Value::Object(obj) = want.clone() else {
                         continue;
                     };
-                    let obj = strategy::prepare_create(&res, obj, None)
+                    let mut obj = strategy::prepare_create(&res, obj, None)
                         .map_err(|e| format!("{kind} {}: {}", name(&want), e.message))?;
+                    record_server_write(&res, None, &mut obj, MANAGER);
                     (serde_json::to_vec(&obj), Precondition::Absent)
                 }
                 Some(kv) => {
@@ -178,10 +183,15 @@ pub async fn ensure(storage: &StorageClient, prefix: &str) -> Result<Ensured, St
                     };
                     match reconcile_existing(mandatory, &have, &want) {
                         Keep::AsIs => continue,
-                        Keep::Write(o) => (
-                            serde_json::to_vec(&o),
-                            Precondition::ModRevision(kv.mod_revision),
-                        ),
+                        Keep::Write(mut o) => {
+                            if let (Value::Object(new), Value::Object(old)) = (&mut o, &have) {
+                                record_server_write(&res, Some(old), new, MANAGER);
+                            }
+                            (
+                                serde_json::to_vec(&o),
+                                Precondition::ModRevision(kv.mod_revision),
+                            )
+                        }
                     }
                 }
             };

@@ -23,6 +23,7 @@ use crate::registry::kinds::namespace::{NamespaceHooks, KUBERNETES_FINALIZER};
 use crate::registry::kinds::service::ServiceHooks;
 use crate::registry::kinds::KindHooks;
 use crate::registry::resources::Resource;
+use crate::registry::store::ownership::record_server_write;
 use crate::registry::store::{DeleteOptions, ListOptions, Preconditions, RequestFacts, Store};
 use crate::registry::strategy;
 use crate::server::post_start::PostStartHook;
@@ -71,7 +72,8 @@ async fn create_namespaces(
     for name in SYSTEM_NAMESPACES {
         let mut obj = Map::new();
         obj.insert("metadata".into(), serde_json::json!({ "name": name }));
-        let obj = strategy::prepare_create(namespaces, obj, None).map_err(|e| e.message)?;
+        let mut obj = strategy::prepare_create(namespaces, obj, None).map_err(|e| e.message)?;
+        record_server_write(namespaces, None, &mut obj, "kube-apiserver");
         let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
         let key = Bytes::from(keys::object_key(
             prefix,
@@ -103,7 +105,9 @@ pub fn kubernetes_service(
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
                  "type": "ClusterIP", "sessionAffinity": "None"},
     });
-    let obj = strategy::prepare_create(&svc, obj.as_object().cloned()?, Some("default")).ok()?;
+    let mut obj =
+        strategy::prepare_create(&svc, obj.as_object().cloned()?, Some("default")).ok()?;
+    record_server_write(&svc, None, &mut obj, "kube-apiserver");
     let key = keys::object_key(prefix, svc.api.key_segment, Some("default"), "kubernetes");
     Some((
         Bytes::from(key),

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::registry::keys;
 use crate::registry::resources::ResourceTable;
+use crate::registry::store::ownership::record_server_write;
 use crate::registry::strategy;
 use crate::storage::kv::{Precondition, WriteOutcome};
 use crate::storage::thread::StorageClient;
@@ -74,8 +75,9 @@ pub async fn reconcile(storage: &StorageClient, prefix: &str) -> Result<(usize, 
                 .map_err(|e| e.to_string())?;
             match current {
                 None => {
-                    let obj = strategy::prepare_create(&res, want.clone(), namespace)
+                    let mut obj = strategy::prepare_create(&res, want.clone(), namespace)
                         .map_err(|e| format!("{plural} {name}: {}", e.message))?;
+                    record_server_write(&res, None, &mut obj, "kube-apiserver");
                     let bytes = serde_json::to_vec(&obj).map_err(|e| e.to_string())?;
                     if let WriteOutcome::Applied { .. } = storage
                         .put(key, Bytes::from(bytes), Precondition::Absent)
@@ -92,9 +94,11 @@ pub async fn reconcile(storage: &StorageClient, prefix: &str) -> Result<(usize, 
                         );
                         continue;
                     };
+                    let before = have.clone();
                     if !merge_missing(&mut have, want) {
                         continue;
                     }
+                    record_server_write(&res, Some(&before), &mut have, "kube-apiserver");
                     let bytes = serde_json::to_vec(&have).map_err(|e| e.to_string())?;
                     if let WriteOutcome::Applied { .. } = storage
                         .put(

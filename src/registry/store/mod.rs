@@ -19,7 +19,7 @@ mod delete;
 mod facts;
 mod list;
 mod options;
-mod ownership;
+pub mod ownership;
 mod patch;
 mod pod_actions;
 mod reads;

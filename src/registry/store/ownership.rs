@@ -59,3 +59,30 @@ pub(super) fn requested(req: &RequestFacts, obj: &Map<String, Value>) -> Option<
     }
     obj.get("metadata")?.get("managedFields").cloned()
 }
+
+/// Records a write the server makes straight to storage (bootstrap objects: the system
+/// namespaces, the `kubernetes` Service, the RBAC and API Priority and Fairness defaults) as
+/// the Store records its own writes: an Update by `manager` (`old` None: a create; else
+/// `new` carries `old`'s managedFields, as it does when it is the stored object changed).
+pub fn record_server_write(
+    res: &Resource,
+    old: Option<&Map<String, Value>>,
+    new: &mut Map<String, Value>,
+    manager: &str,
+) {
+    let gvk = &res.api.storage;
+    let reach = if res.api.has_status_subresource() {
+        Reach::AllButStatus
+    } else {
+        Reach::Whole
+    };
+    FieldManager::new(
+        kind_schema(gvk.group, gvk.version, gvk.kind).as_ref(),
+        &res.api.api_version(),
+        manager,
+        "",
+        reach,
+        strategy::now_rfc3339(),
+    )
+    .update(old, new, None);
+}
