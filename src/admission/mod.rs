@@ -1,14 +1,119 @@
 //! Admission: the plugins the Store runs at its pre-write point (`registry::store::admission`
-//! is the seam). Each plugin is one file; [`default_chain`] is the chain kube-apiserver runs
-//! by default, of the plugins kubeshard has.
+//! is the seam). Each plugin is one file; [`chain`] builds the chain of the plugins
+//! `--enable-admission-plugins` / `--disable-admission-plugins` select, in upstream's order.
 
+pub mod always;
+pub mod default_toleration_seconds;
 pub mod namespace_lifecycle;
 
 use std::rc::Rc;
 
-use crate::registry::store::AdmissionChain;
+use crate::registry::store::{AdmissionChain, AdmissionPlugin};
 
-/// The plugins on by default, in upstream's order.
-pub fn default_chain() -> AdmissionChain {
-    AdmissionChain::new(vec![Rc::new(namespace_lifecycle::NamespaceLifecycle)])
+/// Every plugin kube-apiserver knows, in the order it runs them (upstream's
+/// `AllOrderedPlugins`).
+pub const ALL_PLUGINS: &[&str] = &[
+    "AlwaysAdmit",
+    "NamespaceAutoProvision",
+    "NamespaceLifecycle",
+    "NamespaceExists",
+    "LimitPodHardAntiAffinityTopology",
+    "LimitRanger",
+    "ServiceAccount",
+    "NodeRestriction",
+    "TaintNodesByCondition",
+    "AlwaysPullImages",
+    "ImagePolicyWebhook",
+    "PodSecurity",
+    "PodNodeSelector",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "PodTolerationRestriction",
+    "EventRateLimit",
+    "ExtendedResourceToleration",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "OwnerReferencesPermissionEnforcement",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "DenyServiceExternalIPs",
+    "PodTopologyLabels",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+    "AlwaysDeny",
+];
+
+/// The plugins on by default (upstream's `DefaultOffAdmissionPlugins` complement).
+pub const DEFAULT_ON: &[&str] = &[
+    "NamespaceLifecycle",
+    "LimitRanger",
+    "ServiceAccount",
+    "TaintNodesByCondition",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+];
+
+/// What the admission flags chose, shared by the shards (each builds its own chain).
+#[derive(Clone, Debug)]
+pub struct AdmissionConfig {
+    /// The plugins that run, in upstream's order.
+    pub enabled: Vec<&'static str>,
+    /// `--default-not-ready-toleration-seconds`.
+    pub not_ready_toleration_seconds: i64,
+    /// `--default-unreachable-toleration-seconds`.
+    pub unreachable_toleration_seconds: i64,
+}
+
+impl AdmissionConfig {
+    /// The enabled plugins kubeshard does not have yet (they do not run).
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.enabled
+            .iter()
+            .copied()
+            .filter(|p| self.plugin(p).is_none())
+            .collect()
+    }
+
+    fn plugin(&self, name: &str) -> Option<Rc<dyn AdmissionPlugin>> {
+        Some(match name {
+            "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
+            "AlwaysDeny" => Rc::new(always::AlwaysDeny),
+            "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),
+            "DefaultTolerationSeconds" => {
+                Rc::new(default_toleration_seconds::DefaultTolerationSeconds {
+                    not_ready_seconds: self.not_ready_toleration_seconds,
+                    unreachable_seconds: self.unreachable_toleration_seconds,
+                })
+            }
+            _ => return None,
+        })
+    }
+
+    /// The chain of the enabled plugins kubeshard has, in upstream's order.
+    pub fn chain(&self) -> AdmissionChain {
+        AdmissionChain::new(self.enabled.iter().filter_map(|p| self.plugin(p)).collect())
+    }
 }

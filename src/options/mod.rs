@@ -1,6 +1,7 @@
 //! The command line, shaped like kube-apiserver's: named flag groups, then
 //! options -> complete() -> validate() (every problem reported at once) -> run().
 
+mod admission;
 mod audit;
 mod authentication;
 mod authorization;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+pub use self::admission::AdmissionOptions;
 pub use self::audit::AuditOptions;
 pub use self::authentication::AuthenticationOptions;
 pub use self::authorization::AuthorizationOptions;
@@ -49,6 +51,8 @@ pub struct Options {
     pub authorization: AuthorizationOptions,
     #[command(flatten)]
     pub audit: AuditOptions,
+    #[command(flatten)]
+    pub admission: AdmissionOptions,
     #[command(flatten)]
     pub shards: ShardOptions,
     #[command(flatten)]
@@ -127,6 +131,8 @@ pub struct CompletedOptions {
     pub authorization: AuthorizationOptions,
     /// Audit policy and log.
     pub audit: AuditOptions,
+    /// Admission plugins and their settings.
+    pub admission: AdmissionOptions,
     /// Shards and tuning.
     pub shards: ShardOptions,
     /// How to reach kubelets.
@@ -152,6 +158,7 @@ impl Options {
             authentication: self.authentication,
             authorization: self.authorization,
             audit: self.audit,
+            admission: self.admission,
             shards: self.shards,
             kubelet: self.kubelet,
             verbosity: self.misc.verbosity,
@@ -173,6 +180,7 @@ impl CompletedOptions {
         errs.extend(self.authentication.validate());
         errs.extend(self.authorization.validate());
         errs.extend(self.audit.validate());
+        errs.extend(self.admission.validate());
         errs.extend(self.shards.validate());
         errs.extend(self.kubelet.validate());
         errs

@@ -66,6 +66,8 @@ struct ShardBoot {
     in_flight_limits: &'static crate::filters::max_in_flight::InFlightLimits,
     /// API Priority and Fairness's seats, unless `--enable-priority-and-fairness=false`.
     flow_dispatcher: Option<&'static crate::flowcontrol::dispatch::Dispatcher>,
+    /// The admission plugins the flags chose (each shard builds its chain from them).
+    admission: crate::admission::AdmissionConfig,
     send_retry_after: bool,
     storage: StorageClient,
     storage_prefix: String,
@@ -214,6 +216,14 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
     }
 
+    let admission_config = opts.admission.config();
+    let missing = admission_config.missing();
+    if !missing.is_empty() {
+        log::info!(
+            "admission: enabled plugins kubeshard does not run yet: {}",
+            missing.join(", ")
+        );
+    }
     let service_ip_range = IpRange::parse(&opts.generic.service_cluster_ip_range)?;
     let system_namespaces = namespaces::start_system_namespaces(
         &storage,
@@ -294,6 +304,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         send_retry_after: opts.generic.shutdown_send_retry_after,
         storage,
         storage_prefix: storage_prefix.clone(),
+        admission: admission_config,
         hooks: [system_namespaces, rbac_bootstrap]
             .into_iter()
             .chain(apf_hook)
@@ -812,7 +823,8 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         boot.storage.clone(),
         boot.storage_prefix.clone(),
         cache,
-        crate::admission::default_chain()
+        boot.admission
+            .chain()
             .with(Rc::new(escalation))
             .observed_by(Rc::new(instrument::AdmissionMetrics)),
         Arc::clone(&lc.not_accepting_new_requests),
