@@ -695,15 +695,16 @@ pub fn merge(ty: Ty, live: &Value, config: &Value) -> Value {
     match (&shape, live, config) {
         (Shape::List { items, kind }, Value::Array(l), Value::Array(r)) => {
             let (li, ri) = (indexed(kind, l), indexed(kind, r));
-            let shared = |pe: &PathElement| li.iter().any(|(p, _)| p == pe);
+            // Hash-indexed past a few items: a long applied list stays linear.
+            let (lx, rx) = (ItemIndex::new(&li), ItemIndex::new(&ri));
             let mut out = Vec::with_capacity(l.len().max(r.len()));
             let mut next = 0;
             let emit_to_shared = |out: &mut Vec<Value>, next: &mut usize| {
                 while *next < ri.len() {
                     let (pe, rv) = &ri[*next];
                     *next += 1;
-                    match li.iter().find(|(p, _)| p == pe) {
-                        Some((_, lv)) => {
+                    match lx.get(pe) {
+                        Some(lv) => {
                             out.push(merge(*items, lv, rv));
                             return;
                         }
@@ -712,14 +713,14 @@ pub fn merge(ty: Ty, live: &Value, config: &Value) -> Value {
                 }
             };
             for (pe, lv) in &li {
-                if ri.iter().any(|(p, _)| p == pe) {
+                if rx.get(pe).is_some() {
                     emit_to_shared(&mut out, &mut next);
                 } else {
                     out.push((*lv).clone());
                 }
             }
             for (pe, rv) in &ri[next.min(ri.len())..] {
-                if !shared(pe) {
+                if lx.get(pe).is_none() {
                     out.push((*rv).clone());
                 }
             }
