@@ -1,5 +1,6 @@
 //! The admission flags and the built-in plugins kubeshard has, end to end:
-//! `DefaultTolerationSeconds` on by default (and its duration flags), `--disable-admission-plugins`
+//! `DefaultTolerationSeconds` on by default (and its duration flags), `Priority` with the two
+//! system PriorityClasses and a global default, `--disable-admission-plugins`
 //! turning it off, `--enable-admission-plugins=AlwaysDeny` refusing writes with upstream's 403
 //! as kubectl shows it, and upstream's errors for unknown and overlapping plugin names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -49,6 +50,72 @@ fn default_toleration_seconds_and_its_flags() {
         assert_eq!(t.len(), 2, "{t:?}");
         assert_eq!(t[0], own[0]);
         assert_eq!(t[1]["key"], "node.kubernetes.io/unreachable");
+    });
+}
+
+#[test]
+fn priority_from_priority_classes() {
+    let ks = Kubeshard::start(&[]);
+    let spec_pod = |name: &str, spec: Value| {
+        let mut p = pod(name, json!([]));
+        p["spec"]
+            .as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        p
+    };
+    rt().block_on(async {
+        let admin = ks.client(true, true);
+        // The system classes exist once the server is up.
+        let pcs = "/apis/scheduling.k8s.io/v1/priorityclasses";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listed: Value = loop {
+            let v: Value = admin.get(ks.url(pcs)).send().await.unwrap().json().await.unwrap();
+            if v["items"].as_array().is_some_and(|i| i.len() == 2) || std::time::Instant::now() > deadline {
+                break v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        let values: Vec<(String, i64)> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["metadata"]["name"].as_str().unwrap().to_string(), i["value"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(
+            values,
+            vec![("system-cluster-critical".into(), 2_000_000_000), ("system-node-critical".into(), 2_000_001_000)]
+        );
+        // No class: priority 0 and the default preemption policy.
+        let (code, v) = create(&ks, &pod("none", json!([]))).await;
+        assert_eq!(code, 201, "{v}");
+        assert_eq!((v["spec"]["priority"].clone(), v["spec"]["preemptionPolicy"].clone()), (json!(0), json!("PreemptLowerPriority")));
+        // A system class.
+        let (code, v) = create(&ks, &spec_pod("critical", json!({"priorityClassName": "system-cluster-critical"}))).await;
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(v["spec"]["priority"], 2_000_000_000);
+        // upstream's refusals.
+        let (code, v) = create(&ks, &spec_pod("missing", json!({"priorityClassName": "nope"}))).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "pods \"missing\" is forbidden: no PriorityClass with name nope was found");
+        let (code, v) = create(&ks, &spec_pod("stated", json!({"priority": 5}))).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "pods \"stated\" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority admission controller computed 0 from the given PriorityClass name");
+        // A global default class names itself in the pods that name none.
+        let r = admin
+            .post(ks.url(pcs))
+            .json(&json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                "metadata": {"name": "everyday"}, "value": 1000, "globalDefault": true, "preemptionPolicy": "Never"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let (code, v) = create(&ks, &pod("defaulted", json!([]))).await;
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(
+            (v["spec"]["priorityClassName"].clone(), v["spec"]["priority"].clone(), v["spec"]["preemptionPolicy"].clone()),
+            (json!("everyday"), json!(1000), json!("Never"))
+        );
     });
 }
 

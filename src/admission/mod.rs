@@ -5,6 +5,7 @@
 pub mod always;
 pub mod default_toleration_seconds;
 pub mod namespace_lifecycle;
+pub mod priority;
 
 use std::rc::Rc;
 
@@ -102,6 +103,7 @@ impl AdmissionConfig {
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),
+            "Priority" => Rc::new(priority::Priority),
             "DefaultTolerationSeconds" => {
                 Rc::new(default_toleration_seconds::DefaultTolerationSeconds {
                     not_ready_seconds: self.not_ready_toleration_seconds,

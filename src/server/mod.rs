@@ -14,6 +14,7 @@ pub mod namespaces;
 pub mod oidc;
 pub mod openapi;
 pub mod post_start;
+pub mod priority_classes;
 pub mod rbac_aggregation;
 pub mod routes;
 pub mod service_accounts;
@@ -262,6 +263,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
     // Before anything is announced: a SIGTERM right after "serving on" must start graceful
     // termination, not kill the process with the default action.
     install_signal_handler(Arc::clone(&lifecycle))?;
+    let priority_hook = priority_classes::start(&storage, &storage_prefix);
     let apf_hook = opts
         .generic
         .enable_priority_and_fairness
@@ -305,7 +307,7 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         storage,
         storage_prefix: storage_prefix.clone(),
         admission: admission_config,
-        hooks: [system_namespaces, rbac_bootstrap]
+        hooks: [system_namespaces, rbac_bootstrap, priority_hook]
             .into_iter()
             .chain(apf_hook)
             .collect(),
