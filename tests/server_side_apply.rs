@@ -269,7 +269,15 @@ fn managed_fields_of_every_write(ks: &Kubeshard) {
             ("/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-admin", "kube-apiserver"),
             ("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/exempt", "api-priority-and-fairness-config-producer-v1"),
         ] {
-            let (code, o) = send(admin.get(ks.url(path))).await;
+            // Post-start hooks make them; a slow machine may still be at it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let (code, o) = loop {
+                let got = send(admin.get(ks.url(path))).await;
+                if got.0 == 200 || std::time::Instant::now() > deadline {
+                    break got;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
             assert_eq!(code, 200, "{path}");
             let owners: Vec<String> = entries(&o).into_iter().map(|(m, _, _, _)| m).collect();
             assert!(owners.contains(&manager.to_string()), "{path}: {owners:?}");
