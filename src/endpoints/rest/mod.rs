@@ -193,10 +193,9 @@ impl RestApi {
             name: info.name.clone(),
             subresource: sub,
             dry_run,
-            field_manager: Some(crate::registry::fieldmanager::manager_name(
-                field_manager,
-                user_agent,
-            )),
+            // Only writes have a manager (reads skip the allocation).
+            field_manager: options_kind
+                .map(|_| crate::registry::fieldmanager::manager_name(field_manager, user_agent)),
             force: query.flag("force"),
             field_validation,
             deadline: ctx.deadline,
