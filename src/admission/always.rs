@@ -1,7 +1,7 @@
 //! `AlwaysAdmit` and `AlwaysDeny`: upstream's (deprecated) plugins that admit everything, or
 //! refuse every write with 403.
 
-use crate::api::status::{qualified, Reason, Status};
+use crate::api::status::Status;
 use crate::registry::kinds::{HookFuture, Object};
 use crate::registry::store::{AdmissionPlugin, Attributes};
 
@@ -43,15 +43,10 @@ impl AdmissionPlugin for AlwaysDeny {
 }
 
 fn denied(attrs: &Attributes<'_>) -> Status {
-    let mut e = Status::new(
-        Reason::Forbidden,
-        format!(
-            "{} \"{}\" is forbidden: admission control is denying all modifications",
-            qualified(attrs.resource.group, attrs.resource.plural),
-            attrs.name,
-        ),
-    );
-    e.details.name = Some(attrs.name.to_string());
-    e.details.kind = Some(attrs.resource.plural.to_string());
-    e
+    Status::forbidden(
+        attrs.resource.group,
+        attrs.resource.plural,
+        attrs.name,
+        "admission control is denying all modifications",
+    )
 }

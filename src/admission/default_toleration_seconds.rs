@@ -70,9 +70,10 @@ impl AdmissionPlugin for DefaultTolerationSeconds {
         obj: Option<&'a mut Object>,
     ) -> HookFuture<'a, Result<(), Status>> {
         Box::pin(async move {
-            let pods = attrs.resource.group.is_empty() && attrs.resource.plural == "pods";
-            let writes = matches!(attrs.operation, Operation::Create | Operation::Update);
-            if let (true, true, None, Some(pod)) = (pods, writes, attrs.request.subresource, obj) {
+            if let (true, Some(pod)) = (
+                super::pod_itself(&attrs, &[Operation::Create, Operation::Update]),
+                obj,
+            ) {
                 self.add(pod);
             }
             Ok(())

@@ -9,7 +9,7 @@ pub mod priority;
 
 use std::rc::Rc;
 
-use crate::registry::store::{AdmissionChain, AdmissionPlugin};
+use crate::registry::store::{AdmissionChain, AdmissionPlugin, Attributes, Operation};
 
 /// Every plugin kube-apiserver knows, in the order it runs them (upstream's
 /// `AllOrderedPlugins`).
@@ -118,4 +118,13 @@ impl AdmissionConfig {
     pub fn chain(&self) -> AdmissionChain {
         AdmissionChain::new(self.enabled.iter().filter_map(|p| self.plugin(p)).collect())
     }
+}
+
+/// Whether the request writes a Pod itself (not one of its subresources) by one of `ops`:
+/// what the Pod plugins act on.
+fn pod_itself(attrs: &Attributes<'_>, ops: &[Operation]) -> bool {
+    attrs.resource.group.is_empty()
+        && attrs.resource.plural == "pods"
+        && attrs.request.subresource.is_none()
+        && ops.contains(&attrs.operation)
 }

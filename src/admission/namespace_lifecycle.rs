@@ -3,7 +3,7 @@
 
 use crate::api::meta::Meta;
 use crate::api::resources::lookup;
-use crate::api::status::{qualified, Reason, Status};
+use crate::api::status::Status;
 use crate::registry::kinds::{HookFuture, Object};
 use crate::registry::store::{AdmissionPlugin, Attributes, Operation};
 
@@ -37,17 +37,12 @@ impl AdmissionPlugin for NamespaceLifecycle {
                 .await?
                 .ok_or_else(|| Status::not_found("", "namespaces", ns))?;
             if Meta::of(&found).is_deleting() {
-                let mut e = Status::new(
-                    Reason::Forbidden,
-                    format!(
-                        "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                        qualified(attrs.resource.group, attrs.resource.plural),
-                        attrs.name,
-                    ),
-                );
-                e.details.name = Some(attrs.name.to_string());
-                e.details.kind = Some(attrs.resource.plural.to_string());
-                return Err(e);
+                return Err(Status::forbidden(
+                    attrs.resource.group,
+                    attrs.resource.plural,
+                    attrs.name,
+                    &format!("unable to create new content in namespace {ns} because it is being terminated"),
+                ));
             }
             Ok(())
         })

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::api::resources::lookup;
-use crate::api::status::{qualified, Reason, Status};
+use crate::api::status::Status;
 use crate::registry::kinds::{HookFuture, Object};
 use crate::registry::store::{AdmissionPlugin, Attributes, Operation};
 
@@ -21,17 +21,7 @@ const DEFAULT_PREEMPTION: &str = "PreemptLowerPriority";
 pub struct Priority;
 
 fn forbidden(attrs: &Attributes<'_>, why: &str) -> Status {
-    let mut e = Status::new(
-        Reason::Forbidden,
-        format!(
-            "{} \"{}\" is forbidden: {why}",
-            qualified(attrs.resource.group, attrs.resource.plural),
-            attrs.name
-        ),
-    );
-    e.details.name = Some(attrs.name.to_string());
-    e.details.kind = Some(attrs.resource.plural.to_string());
-    e
+    Status::forbidden(attrs.resource.group, attrs.resource.plural, attrs.name, why)
 }
 
 /// A class's value and preemption policy.
@@ -56,10 +46,7 @@ impl AdmissionPlugin for Priority {
         obj: Option<&'a mut Object>,
     ) -> HookFuture<'a, Result<(), Status>> {
         Box::pin(async move {
-            let pods = attrs.resource.group.is_empty() && attrs.resource.plural == "pods";
-            let (true, Operation::Create, None, Some(pod)) =
-                (pods, attrs.operation, attrs.request.subresource, obj)
-            else {
+            let (true, Some(pod)) = (super::pod_itself(&attrs, &[Operation::Create]), obj) else {
                 return Ok(());
             };
             let Some(classes) = lookup("scheduling.k8s.io", "v1", "priorityclasses") else {

@@ -228,6 +228,20 @@ impl Status {
         )
     }
 
+    /// upstream's `NewForbidden` (403) of an object: `<resource> "<name>" is forbidden: why`
+    /// (without the name when it is empty, as for a create with `generateName`).
+    pub fn forbidden(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let what = qualified(group, resource);
+        let message = if name.is_empty() {
+            format!("{what} is forbidden: {why}")
+        } else {
+            format!("{what} {name:?} is forbidden: {why}")
+        };
+        let mut e = Self::about(Reason::Forbidden, group, resource, name, message);
+        e.details.name = (!name.is_empty()).then(|| name.to_string());
+        e
+    }
+
     /// The optimistic-concurrency conflict (409), upstream's wording.
     pub fn conflict_modified(group: &str, resource: &str, name: &str) -> Self {
         Self::conflict(group, resource, name, "the object has been modified; please apply your changes to the latest version and try again")

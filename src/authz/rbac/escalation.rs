@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::rules::PolicyRule;
 use super::RbacAuthorizer;
 use crate::api::resources::lookup;
-use crate::api::status::{qualified, Reason, Status};
+use crate::api::status::Status;
 use crate::authz::{Attributes as AuthzAttributes, AuthorizerChain, Decision, SYSTEM_MASTERS};
 use crate::registry::kinds::{HookFuture, Object};
 use crate::registry::store::admission::{AdmissionPlugin, Attributes, Operation};
@@ -271,14 +271,7 @@ fn exempt(user: &UserInfo) -> bool {
 
 /// upstream's `NewForbidden(rbac resource, name, err)`.
 fn forbidden(plural: &str, name: &str, why: String) -> Status {
-    let mut s = Status::new(
-        Reason::Forbidden,
-        format!("{} {name:?} is forbidden: {why}", qualified(GROUP, plural)),
-    );
-    s.details.group = Some(GROUP.into());
-    s.details.kind = Some(plural.into());
-    s.details.name = (!name.is_empty()).then(|| name.to_string());
-    s
+    Status::forbidden(GROUP, plural, name, &why)
 }
 
 impl AdmissionPlugin for EscalationCheck {

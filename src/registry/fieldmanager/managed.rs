@@ -84,6 +84,13 @@ impl Fields {
         }
     }
 
+    /// Decodes fields read as JSON once, for a caller that reads them as sets repeatedly.
+    fn decode_in_place(&mut self) {
+        if let Self::Raw(_) = self {
+            *self = Self::Set(self.set());
+        }
+    }
+
     /// Whether nothing is owned.
     pub fn is_empty(&self) -> bool {
         match self {
@@ -193,6 +200,14 @@ impl Managed {
             });
         }
         Some(Managed { entries })
+    }
+
+    /// Every entry's fields decoded (an apply reads them all as sets more than once).
+    pub fn decoded(mut self) -> Self {
+        for e in &mut self.entries {
+            e.fields.decode_in_place();
+        }
+        self
     }
 
     /// Whether `v` asks to reset managed fields: `[]` or `[{}]`.

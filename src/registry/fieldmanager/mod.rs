@@ -208,7 +208,8 @@ impl FieldManager {
             live.and_then(|o| o.get("metadata"))
                 .and_then(|m| m.get("managedFields")),
         )
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .decoded();
         // An object nobody manages yet (written before managed fields were kept): all of
         // it is owned by upstream's stand-in manager, so the first apply conflicts with what
         // it would change.

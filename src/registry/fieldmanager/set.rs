@@ -178,19 +178,9 @@ impl Set {
 
     /// The paths of `self` not in `other` (members and children each, as upstream's).
     pub fn difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter_map(|(pe, c)| {
-                let d = match other.children.get(pe) {
-                    Some(o) => c.difference(o),
-                    None => c.clone(),
-                };
-                (!d.is_empty()).then(|| (pe.clone(), d))
-            })
-            .collect();
-        Set { members, children }
+        let mut out = self.clone();
+        out.subtract(other);
+        out
     }
 
     /// Removes the paths of `other` (members and children each, as [`Set::difference`]),
@@ -264,36 +254,8 @@ impl Set {
     /// The paths of `self` that are neither in `other` nor under one of its members
     /// (upstream's `RecursiveDifference`: ignoring `status` ignores all of it).
     pub fn recursive_difference(&self, other: &Set) -> Set {
-        let members = self
-            .members
-            .iter()
-            .filter(|pe| !other.members.contains(*pe))
-            .cloned()
-            .collect();
-        let children = self
-            .children
-            .iter()
-            .filter(|(pe, _)| !other.members.contains(*pe))
-            .filter_map(|(pe, c)| {
-                let d = match other.children.get(pe) {
-                    Some(o) => c.recursive_difference(o),
-                    None => c.clone(),
-                };
-                (!d.is_empty()).then(|| (pe.clone(), d))
-            })
-            .collect();
-        Set { members, children }
-    }
-
-    /// The paths of `self` that start with `pe`.
-    pub fn only_under(&self, pe: &PathElement) -> Set {
-        let mut out = Set::default();
-        if self.members.contains(pe) {
-            out.members.insert(pe.clone());
-        }
-        if let Some(c) = self.children.get(pe) {
-            out.children.insert(pe.clone(), c.clone());
-        }
+        let mut out = self.clone();
+        out.strip(other);
         out
     }
 

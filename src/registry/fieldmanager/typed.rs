@@ -387,11 +387,6 @@ impl Comparison {
         self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
     }
 
-    /// Added and modified: what a writer took.
-    pub fn changed(&self) -> Set {
-        self.added.union(&self.modified)
-    }
-
     /// Added and modified, and removed, taking them apart.
     pub fn into_changed_and_removed(self) -> (Set, Set) {
         let mut changed = self.added;
@@ -445,7 +440,8 @@ fn is_empty_value(v: Option<&Value>) -> bool {
     }
 }
 
-/// Whether field `k` of a struct exists in the struct's Go zero value, and as what: what
+/// Whether field `k` of a struct exists in the struct's Go zero value, and as what (None
+/// for a map's keys): what
 /// Go's encoding writes for it (`codec::go_json`: struct values, fields without
 /// `omitempty`); for a type that is not the API's, a nested struct or a required field
 /// exists (as `{}`).
@@ -542,7 +538,6 @@ fn cmp_fields(
     zero: bool,
     depth: Depth,
 ) {
-    let structs = matches!(shape, Shape::Struct { .. });
     for (k, lv) in lm {
         if depth.skips(k) {
             continue;
@@ -561,11 +556,7 @@ fn cmp_fields(
             continue;
         }
         let child_ty = child(&ty, shape, k).map_or(Ty::UNTYPED, |c| c.0);
-        let zero_value = if zero && structs {
-            zero_field(shape, &child_ty, k)
-        } else {
-            None
-        };
+        let zero_value = zero.then(|| zero_field(shape, &child_ty, k)).flatten();
         if zero_value.as_ref() == Some(rv) {
             continue;
         }
@@ -634,18 +625,13 @@ fn fields_added(
     zero: bool,
     depth: Depth,
 ) -> Map<String, Value> {
-    let structs = matches!(shape, Shape::Struct { .. });
     let mut out = Vec::with_capacity(m.len());
     for (k, val) in m {
         if depth.skips(k) {
             continue;
         }
         let child_ty = child(&ty, shape, k).map_or(Ty::UNTYPED, |c| c.0);
-        let zero_value = if zero && structs {
-            zero_field(shape, &child_ty, k)
-        } else {
-            None
-        };
+        let zero_value = zero.then(|| zero_field(shape, &child_ty, k)).flatten();
         if zero_value.as_ref() == Some(val) {
             continue;
         }

@@ -9,11 +9,10 @@ use serde_json::{json, Value};
 
 use super::facts::RequestFacts;
 use super::ownership;
-use super::patch::{check_identity, rv};
+use super::patch::{as_served, check_identity, checked_change};
 use super::scale::scale_of;
 use super::update::Proposed;
 use super::{answer, decode, Store, Stored};
-use crate::api::object::with_resource_version;
 use crate::api::resources::Subresource;
 use crate::api::status::{Reason, Status};
 use crate::registry::fieldmanager::{conflict_status, ApplyError};
@@ -162,24 +161,11 @@ impl Store {
         let mut warnings = Vec::new();
         let written = self
             .update_loop(res, req, &mut |current, revision| {
-                let mut original: Value = serde_json::to_vec(current)
-                    .and_then(|b| serde_json::from_slice(&with_resource_version(&b, revision)))
-                    .map_err(|e| Status::internal(format!("stored object: {e}")))?;
-                if let Some(conversion) = res.conversion {
-                    conversion.present(&mut original);
-                }
+                let original = as_served(res, current, revision)?;
                 let (merged, managed) = fields
                     .apply(original.as_object(), &config, req.force)
                     .map_err(|e| refused(res, &config, e))?;
-                check_identity(res, req, &original, &merged)?;
-                let pinned = rv(&merged) != rv(&original);
-                if pinned && rv(&merged) != Some(revision.to_string().as_str()) {
-                    return Err(Status::conflict_modified(
-                        res.api.group,
-                        res.api.plural,
-                        &req.name,
-                    ));
-                }
+                let pinned = checked_change(res, req, &original, &merged, revision)?;
                 let Value::Object(obj) = merged else {
                     return Err(Status::bad_request("the applied object is not an object"));
                 };

@@ -34,26 +34,14 @@ impl Store {
         let mut warnings = Vec::new();
         let written = self
             .update_loop(res, req, &mut |current, revision| {
-                let mut original: Value = if scale {
+                let original = if scale {
                     serde_json::from_slice(&scale_of(current, revision))
+                        .map_err(|e| Status::internal(format!("stored object: {e}")))?
                 } else {
-                    serde_json::to_vec(current)
-                        .and_then(|b| serde_json::from_slice(&with_resource_version(&b, revision)))
-                }
-                .map_err(|e| Status::internal(format!("stored object: {e}")))?;
-                if let (Some(conversion), false) = (res.conversion, scale) {
-                    conversion.present(&mut original);
-                }
+                    as_served(res, current, revision)?
+                };
                 let patched = patch::apply(patch_type, schema.as_ref(), &original, body)?;
-                check_identity(res, req, &original, &patched)?;
-                let pinned = rv(&patched) != rv(&original);
-                if pinned && rv(&patched) != Some(revision.to_string().as_str()) {
-                    return Err(Status::conflict_modified(
-                        res.api.group,
-                        res.api.plural,
-                        &req.name,
-                    ));
-                }
+                let pinned = checked_change(res, req, &original, &patched, revision)?;
                 let obj = if scale {
                     with_replicas(current, replicas_of(&req.name, &patched)?)
                 } else {
@@ -80,8 +68,46 @@ impl Store {
     }
 }
 
-pub(super) fn rv(obj: &Value) -> Option<&str> {
+fn rv(obj: &Value) -> Option<&str> {
     obj.get("metadata")?.get("resourceVersion")?.as_str()
+}
+
+/// The stored object as the client would GET it: with its resourceVersion, in the served
+/// version. What a patch or an apply is computed on.
+pub(super) fn as_served(
+    res: &Resource,
+    current: &crate::registry::kinds::Object,
+    revision: crate::api::Revision,
+) -> Result<Value, Status> {
+    let mut original: Value = serde_json::to_vec(current)
+        .and_then(|b| serde_json::from_slice(&with_resource_version(&b, revision)))
+        .map_err(|e| Status::internal(format!("stored object: {e}")))?;
+    if let Some(conversion) = res.conversion {
+        conversion.present(&mut original);
+    }
+    Ok(original)
+}
+
+/// The checks of a patched (or applied) object against the one it was computed on: it stays
+/// the URL's object, and a resourceVersion it changed pins the write to that revision (a
+/// stale one is upstream's 409). Whether the write is pinned.
+pub(super) fn checked_change(
+    res: &Resource,
+    req: &RequestFacts,
+    original: &Value,
+    changed: &Value,
+    revision: crate::api::Revision,
+) -> Result<bool, Status> {
+    check_identity(res, req, original, changed)?;
+    let pinned = rv(changed) != rv(original);
+    if pinned && rv(changed) != Some(revision.to_string().as_str()) {
+        return Err(Status::conflict_modified(
+            res.api.group,
+            res.api.plural,
+            &req.name,
+        ));
+    }
+    Ok(pinned)
 }
 
 /// A patch may not move the object: its name and namespace must stay the URL's, and its uid

@@ -453,14 +453,7 @@ fn too_many(retry_after: u32, cause: String) -> Status {
 }
 
 fn forbidden_budget(name: &str, why: &str) -> Status {
-    let mut s = Status::new(
-        Reason::Forbidden,
-        format!("poddisruptionbudgets.policy {name:?} is forbidden: {why}"),
-    );
-    s.details.name = Some(name.to_string());
-    s.details.group = Some("policy".into());
-    s.details.kind = Some("poddisruptionbudgets".into());
-    s
+    Status::forbidden("policy", "poddisruptionbudgets", name, why)
 }
 
 fn set_in(obj: &mut Object, parent: &str, field: &str, v: Value) {
