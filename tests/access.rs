@@ -1753,17 +1753,10 @@ fn authorization_config_file() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let out = std::process::Command::new(support::server::binary())
-        .args([
-            "--bind-address=127.0.0.1",
-            &format!("--secure-port={}", support::server::free_port()),
-            &format!("--data-dir={}", data.display()),
-            &format!("--authorization-config={}", file.display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = support::server::refused_start(
+        &data,
+        &[&format!("--authorization-config={}", file.display())],
+    );
     assert!(
         err.contains(r#"authorizers[1].type: Unsupported value: "Magic""#),
         "{err}"

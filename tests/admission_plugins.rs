@@ -165,18 +165,13 @@ fn plugins_turned_off_and_on() {
 #[test]
 fn unknown_and_overlapping_plugin_names_stop_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(support::server::binary())
-        .args([
+    let err = support::server::refused_start(
+        &dir.path().join("data"),
+        &[
             "--enable-admission-plugins=Nope,Priority",
             "--disable-admission-plugins=Priority,Nope2",
-            &format!("--data-dir={}", dir.path().join("data").display()),
-            "--bind-address=127.0.0.1",
-            &format!("--secure-port={}", support::server::free_port()),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+        ],
+    );
     for want in [
         "enable-admission-plugins plugin \"Nope\" is unknown",
         "disable-admission-plugins plugin \"Nope2\" is unknown",

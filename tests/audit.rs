@@ -278,18 +278,13 @@ fn a_bad_policy_stops_the_start() {
         "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Loud\n",
     )
     .unwrap();
-    let out = std::process::Command::new(support::server::binary())
-        .args([
+    let err = support::server::refused_start(
+        &dir.path().join("data"),
+        &[
             &format!("--audit-policy-file={}", policy.display()),
             &format!("--audit-log-path={}", dir.path().join("a.log").display()),
-            &format!("--data-dir={}", dir.path().join("data").display()),
-            "--bind-address=127.0.0.1",
-            &format!("--secure-port={}", support::server::free_port()),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+        ],
+    );
     assert!(
         err.contains("rules[0].level: Unsupported value: \"Loud\""),
         "{err}"

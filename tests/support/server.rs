@@ -52,6 +52,20 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_kubeshard")
 }
 
+/// Starts the binary on loopback with `data_dir` and `args`, expecting it to refuse to start:
+/// its standard error.
+pub fn refused_start(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(binary())
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--secure-port={}", free_port()))
+        .arg(format!("--data-dir={}", data_dir.display()))
+        .args(args)
+        .output()
+        .expect("run kubeshard");
+    assert!(!out.status.success(), "kubeshard started with {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 impl Kubeshard {
     /// Starts kubeshard with `args` on a fresh data dir and waits until it serves.
     pub fn start(args: &[&str]) -> Self {
