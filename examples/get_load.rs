@@ -1,6 +1,6 @@
 //! GET load: C concurrent requests for one URL over HTTP/2 (or HTTP/1.1) with the admin
-//! client certificate, for D seconds or N requests; prints requests, req/s, mean latency and
-//! errors as one JSON line. Used by `scripts/bench-ab.sh` and `scripts/bench-list.sh` to
+//! client certificate, for D seconds or N requests; prints requests, req/s, mean and p99
+//! latency and errors as one JSON line. Used by `scripts/bench-ab.sh` and `scripts/bench-list.sh` to
 //! compare builds (the server's CPU per request is the measure; this client may be the limit
 //! of req/s on a small machine). `--create N --bytes B [--name-prefix P]` instead POSTs N
 //! ConfigMaps of about B bytes to the URL (a collection) and exits.
@@ -91,7 +91,7 @@ fn main() {
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
     let payload = "v".repeat(bytes);
-    rt.block_on(async {
+    let mut took_us = rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
             let (client, url, ok, failed, issued, latency_us, payload, prefix) = (
@@ -106,6 +106,7 @@ fn main() {
             );
             let limit = if create > 0 { create } else { requests };
             tasks.push(tokio::spawn(async move {
+                let mut took_us: Vec<u32> = Vec::new();
                 loop {
                     let n = issued.fetch_add(1, Ordering::Relaxed);
                     if (limit > 0 && n >= limit) || (limit == 0 && Instant::now() >= end) {
@@ -128,7 +129,9 @@ fn main() {
                     match sent {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
-                            latency_us.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                            let us = t.elapsed().as_micros() as u64;
+                            latency_us.fetch_add(us, Ordering::Relaxed);
+                            took_us.push(u32::try_from(us).unwrap_or(u32::MAX));
                             ok.fetch_add(1, Ordering::Relaxed);
                         }
                         _ => {
@@ -136,18 +139,27 @@ fn main() {
                         }
                     }
                 }
+                took_us
             }));
         }
+        let mut all = Vec::new();
         for t in tasks {
-            let _ = t.await;
+            all.extend(t.await.unwrap_or_default());
         }
+        all
     });
     let n = ok.load(Ordering::Relaxed);
     let took = started.elapsed().as_secs_f64();
+    took_us.sort_unstable();
+    let p99 = took_us
+        .get((took_us.len() * 99 / 100).min(took_us.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0);
     println!(
-        "{{\"requests\":{n},\"errors\":{},\"seconds\":{took:.2},\"rps\":{:.0},\"latency_ms_mean\":{:.2}}}",
+        "{{\"requests\":{n},\"errors\":{},\"seconds\":{took:.2},\"rps\":{:.0},\"latency_ms_mean\":{:.2},\"latency_ms_p99\":{:.2}}}",
         failed.load(Ordering::Relaxed),
         n as f64 / took,
-        latency_us.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64
+        latency_us.load(Ordering::Relaxed) as f64 / 1000.0 / n.max(1) as f64,
+        f64::from(p99) / 1000.0
     );
 }

@@ -4,12 +4,16 @@
 
 pub mod always;
 pub mod default_toleration_seconds;
+pub mod matching;
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod webhook;
 
 use std::rc::Rc;
 
 use crate::registry::store::{AdmissionChain, AdmissionPlugin, Attributes, Operation};
+use crate::storage::cache::WatchCache;
+use crate::webhook::caller::Caller;
 
 /// Every plugin kube-apiserver knows, in the order it runs them (upstream's
 /// `AllOrderedPlugins`).
@@ -86,20 +90,57 @@ pub struct AdmissionConfig {
     pub not_ready_toleration_seconds: i64,
     /// `--default-unreachable-toleration-seconds`.
     pub unreachable_toleration_seconds: i64,
+    /// `--enable-aggregator-routing`: webhook Services are reached at their endpoints.
+    pub endpoint_routing: bool,
+    /// The thread admission webhooks are called from (None: the webhook plugins do not run).
+    pub webhook_caller: Option<Caller>,
+}
+
+/// What a shard's plugins read besides the request: its watch cache replica and where the
+/// objects live in storage.
+#[derive(Clone, Debug, Default)]
+pub struct ShardReads {
+    /// The replica (None: reads go to storage).
+    pub cache: Option<WatchCache>,
+    /// The storage prefix (`/registry`).
+    pub prefix: String,
 }
 
 impl AdmissionConfig {
+    /// Whether a webhook plugin is enabled (the server then starts their caller).
+    pub fn wants_webhooks(&self) -> bool {
+        self.enabled.iter().any(|p| {
+            matches!(
+                *p,
+                "MutatingAdmissionWebhook" | "ValidatingAdmissionWebhook"
+            )
+        })
+    }
+
     /// The enabled plugins kubeshard does not have yet (they do not run).
     pub fn missing(&self) -> Vec<&'static str> {
+        let shard = ShardReads::default();
         self.enabled
             .iter()
             .copied()
-            .filter(|p| self.plugin(p).is_none())
+            .filter(|p| self.plugin(p, &shard).is_none())
             .collect()
     }
 
-    fn plugin(&self, name: &str) -> Option<Rc<dyn AdmissionPlugin>> {
+    fn plugin(&self, name: &str, shard: &ShardReads) -> Option<Rc<dyn AdmissionPlugin>> {
+        let webhooks = |kind| -> Option<Rc<dyn AdmissionPlugin>> {
+            let caller = self.webhook_caller.clone()?;
+            let source = webhook::source::HookSource::new(kind, shard.cache.clone(), &shard.prefix);
+            Some(Rc::new(webhook::WebhookAdmission::new(
+                source,
+                caller,
+                self.endpoint_routing,
+            )))
+        };
+        use webhook::source::HookKind;
         Some(match name {
+            "MutatingAdmissionWebhook" => return webhooks(HookKind::Mutating),
+            "ValidatingAdmissionWebhook" => return webhooks(HookKind::Validating),
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),
@@ -114,9 +155,15 @@ impl AdmissionConfig {
         })
     }
 
-    /// The chain of the enabled plugins kubeshard has, in upstream's order.
-    pub fn chain(&self) -> AdmissionChain {
-        AdmissionChain::new(self.enabled.iter().filter_map(|p| self.plugin(p)).collect())
+    /// The chain of the enabled plugins kubeshard has, in upstream's order, for a shard
+    /// reading `shard`.
+    pub fn chain(&self, shard: &ShardReads) -> AdmissionChain {
+        AdmissionChain::new(
+            self.enabled
+                .iter()
+                .filter_map(|p| self.plugin(p, shard))
+                .collect(),
+        )
     }
 }
 

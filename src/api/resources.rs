@@ -354,6 +354,10 @@ pub static GROUPS: &[GroupDef] = &[
         versions: &["v1"],
     },
     GroupDef {
+        name: "admissionregistration.k8s.io",
+        versions: &["v1"],
+    },
+    GroupDef {
         name: "scheduling.k8s.io",
         versions: &["v1"],
     },
@@ -448,6 +452,7 @@ use Subresource::{
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
+const API_EXTENSIONS: &[&str] = &["api-extensions"];
 const NO_SUB: &[Subresource] = &[];
 const STATUS: &[Subresource] = &[Status];
 const SCALE_STATUS: &[Subresource] = &[Scale, Status];
@@ -546,6 +551,11 @@ pub static RESOURCES: &[ApiResource] = &[
     def("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", &["sc"], NONE, false, NO_SUB, "storageclasses", Subdomain, false),
     def("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", "volumeattachment", NONE, NONE, false, STATUS, "volumeattachments", Subdomain, false),
     def("storage.k8s.io", "v1", "VolumeAttributesClass", "volumeattributesclasses", "volumeattributesclass", &["vac"], NONE, false, NO_SUB, "volumeattributesclasses", Subdomain, false),
+    // admissionregistration.k8s.io/v1
+    def("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", NONE, API_EXTENSIONS, false, NO_SUB, "mutatingwebhookconfigurations", Subdomain, true),
+    def("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", "validatingadmissionpolicy", NONE, API_EXTENSIONS, false, STATUS, "validatingadmissionpolicies", Subdomain, true),
+    def("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", "validatingadmissionpolicybinding", NONE, API_EXTENSIONS, false, NO_SUB, "validatingadmissionpolicybindings", Subdomain, true),
+    def("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "validatingwebhookconfiguration", NONE, API_EXTENSIONS, false, NO_SUB, "validatingwebhookconfigurations", Subdomain, true),
     // scheduling.k8s.io/v1
     def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", &["pc"], NONE, false, NO_SUB, "priorityclasses", Subdomain, false),
     // coordination.k8s.io/v1

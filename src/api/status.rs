@@ -104,6 +104,30 @@ impl Reason {
         }
     }
 
+    /// The reason named `wire` (None: a reason kubeshard has no variant for).
+    pub fn from_wire(wire: &str) -> Option<Self> {
+        [
+            Self::BadRequest,
+            Self::Unauthorized,
+            Self::Forbidden,
+            Self::NotFound,
+            Self::MethodNotAllowed,
+            Self::NotAcceptable,
+            Self::AlreadyExists,
+            Self::Conflict,
+            Self::Expired,
+            Self::RequestEntityTooLarge,
+            Self::UnsupportedMediaType,
+            Self::Invalid,
+            Self::TooManyRequests,
+            Self::InternalError,
+            Self::ServiceUnavailable,
+            Self::Timeout,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == wire)
+    }
+
     /// The HTTP status code upstream answers this reason with.
     pub fn code(self) -> u16 {
         match self {
@@ -204,6 +228,18 @@ impl Status {
             Reason::InternalError,
             format!("Internal error occurred: {err}"),
         )
+    }
+
+    /// upstream's `NewInternalError`: the prefixed message, and the error as the one cause.
+    pub fn internal_cause(err: impl std::fmt::Display) -> Self {
+        let cause = err.to_string();
+        let mut e = Self::internal(&cause);
+        e.details.causes = vec![StatusCause {
+            reason: None,
+            message: cause,
+            field: None,
+        }];
+        e
     }
 
     /// `<resource>[.<group>] "<name>" not found` (404).

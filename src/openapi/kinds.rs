@@ -25,6 +25,7 @@ pub(super) fn schema(
     version: &str,
     kind: &str,
 ) -> Option<KindSchema> {
+    use api::{admissionregistration::v1 as adm, certificates::v1 as certs, resource::v1 as dra};
     use api::{
         apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
         autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch,
@@ -32,9 +33,20 @@ pub(super) fn schema(
         flowcontrol::v1 as flow, networking::v1 as net, node::v1 as node, policy::v1 as policy,
         rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
     };
-    use api::{certificates::v1 as certs, resource::v1 as dra};
     Some(match (group, version, kind) {
         ("", "v1", "Namespace") => of::<core::Namespace>(gen),
+        ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration") => {
+            of::<adm::MutatingWebhookConfiguration>(gen)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => {
+            of::<adm::ValidatingWebhookConfiguration>(gen)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy") => {
+            of::<adm::ValidatingAdmissionPolicy>(gen)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding") => {
+            of::<adm::ValidatingAdmissionPolicyBinding>(gen)
+        }
         ("", "v1", "Binding") => of::<core::Binding>(gen),
         ("", "v1", "ComponentStatus") => of::<core::ComponentStatus>(gen),
         ("", "v1", "ConfigMap") => of::<core::ConfigMap>(gen),

@@ -46,6 +46,9 @@ pub struct AdmissionOptions {
         default_value_t = 300
     )]
     pub default_unreachable_toleration_seconds: i64,
+    /// Turns on aggregator routing requests to endpoints IP rather than cluster IP.
+    #[arg(long = "enable-aggregator-routing", help_heading = "Misc flags", value_name = "bool", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_aggregator_routing: bool,
 }
 
 impl AdmissionOptions {
@@ -83,6 +86,8 @@ impl AdmissionOptions {
             enabled: self.enabled(),
             not_ready_toleration_seconds: self.default_not_ready_toleration_seconds,
             unreachable_toleration_seconds: self.default_unreachable_toleration_seconds,
+            endpoint_routing: self.enable_aggregator_routing,
+            webhook_caller: None,
         }
     }
 

@@ -36,6 +36,16 @@ pub(super) fn for_kind(group: &str, kind: &str) -> Option<(&'static [Col], Cells
         ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
             (PRIORITYLEVEL, prioritylevel)
         }
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration")
+        | ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+            (WEBHOOKCONFIGURATION, webhookconfiguration)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            (ADMISSIONPOLICY, admissionpolicy)
+        }
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+            (POLICYBINDING, policybinding)
+        }
         _ => return None,
     })
 }
@@ -668,6 +678,64 @@ fn componentstatus(o: &Value) -> Vec<Value> {
         text(status),
         text(field("message")),
         text(field("error")),
+    ]
+}
+
+const WEBHOOKCONFIGURATION: &[Col] = &[
+    ("Name", "string", 0),
+    ("Webhooks", "integer", 0),
+    ("Age", "string", 0),
+];
+fn webhookconfiguration(o: &Value) -> Vec<Value> {
+    let n = s(o, &["webhooks"]).as_array().map_or(0, Vec::len);
+    vec![name(o), Value::from(n), age_cell(o)]
+}
+
+const ADMISSIONPOLICY: &[Col] = &[
+    ("Name", "string", 0),
+    ("Validations", "integer", 0),
+    ("ParamKind", "string", 0),
+    ("Age", "string", 0),
+];
+fn admissionpolicy(o: &Value) -> Vec<Value> {
+    let n = s(o, &["spec", "validations"])
+        .as_array()
+        .map_or(0, Vec::len);
+    let param_kind = match s(o, &["spec", "paramKind"]) {
+        Value::Object(_) => format!(
+            "{}/{}",
+            st(o, &["spec", "paramKind", "apiVersion"]),
+            st(o, &["spec", "paramKind", "kind"])
+        ),
+        _ => "<unset>".into(),
+    };
+    vec![name(o), Value::from(n), text(param_kind), age_cell(o)]
+}
+
+const POLICYBINDING: &[Col] = &[
+    ("Name", "string", 0),
+    ("PolicyName", "string", 0),
+    ("ParamRef", "string", 0),
+    ("Age", "string", 0),
+];
+fn policybinding(o: &Value) -> Vec<Value> {
+    let r = s(o, &["spec", "paramRef"]);
+    let param = if !r.is_object() {
+        "<unset>".to_string()
+    } else {
+        let (pname, pns) = (st(r, &["name"]), st(r, &["namespace"]));
+        match (pname.is_empty(), pns.is_empty()) {
+            (false, false) => format!("{pns}/{pname}"),
+            // Whether the param is cluster-scoped is not known here: `*` namespace.
+            (false, true) => format!("*/{pname}"),
+            _ => selector_string(s(r, &["selector"])),
+        }
+    };
+    vec![
+        name(o),
+        text(st(o, &["spec", "policyName"])),
+        text(param),
+        age_cell(o),
     ]
 }
 

@@ -12,6 +12,7 @@ pub use crate::api::resources::*;
 
 use super::conversion::Conversion;
 use super::kinds::addresses::AddressHooks;
+use super::kinds::admission_config::AdmissionConfigHooks;
 use super::kinds::certificates::CsrHooks;
 use super::kinds::config::{ConfigMapHooks, SecretHooks};
 use super::kinds::csi::CsiHooks;
@@ -125,6 +126,10 @@ fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
         ("batch", "Job") => workload(W::Job),
         ("batch", "CronJob") => workload(W::CronJob),
         ("certificates.k8s.io", "CertificateSigningRequest") => Rc::new(CsrHooks),
+        ("admissionregistration.k8s.io", kind) => match AdmissionConfigHooks::for_kind(kind) {
+            Some(h) => Rc::new(h),
+            None => Rc::new(Plain),
+        },
         ("flowcontrol.apiserver.k8s.io", kind) => match FlowControlHooks::for_kind(kind) {
             Some(h) => Rc::new(h),
             None => Rc::new(Plain),

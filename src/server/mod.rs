@@ -217,7 +217,11 @@ fn start_and_wait(opts: CompletedOptions) -> Result<(), String> {
         Err(e) => log::warn!("cannot read RLIMIT_MEMLOCK: {e}"),
     }
 
-    let admission_config = opts.admission.config();
+    let mut admission_config = opts.admission.config();
+    if admission_config.wants_webhooks() {
+        admission_config.webhook_caller =
+            Some(crate::webhook::caller::Caller::start("admission-webhooks")?);
+    }
     let missing = admission_config.missing();
     if !missing.is_empty() {
         log::info!(
@@ -820,13 +824,16 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         },
     )));
     let escalation = crate::authz::rbac::escalation::EscalationCheck::new(Rc::clone(&authz), rbac);
+    let admission = boot.admission.chain(&crate::admission::ShardReads {
+        cache: cache.clone(),
+        prefix: boot.storage_prefix.clone(),
+    });
     let store = Rc::new(Store::new(
         table,
         boot.storage.clone(),
         boot.storage_prefix.clone(),
         cache,
-        boot.admission
-            .chain()
+        admission
             .with(Rc::new(escalation))
             .observed_by(Rc::new(instrument::AdmissionMetrics)),
         Arc::clone(&lc.not_accepting_new_requests),

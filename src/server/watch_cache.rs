@@ -36,9 +36,10 @@ fn root(prefix: &str, r: &ApiResource) -> Bytes {
 }
 
 /// Resources the server itself reads on requests (the RBAC index; what ServiceAccount tokens
-/// name): always in the replica, whatever `--watch-cache` and `--watch-cache-sizes` say, as
-/// upstream's authorizers and authenticators read informers of their own.
-const ALWAYS_CACHED: [&str; 9] = [
+/// name; the admission configuration): always in the replica, whatever `--watch-cache` and
+/// `--watch-cache-sizes` say, as upstream's authorizers, authenticators and admission
+/// plugins read informers of their own.
+const ALWAYS_CACHED: [&str; 13] = [
     "namespaces",
     "clusterroles",
     "clusterrolebindings",
@@ -48,6 +49,10 @@ const ALWAYS_CACHED: [&str; 9] = [
     "secrets",
     "pods",
     "minions",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
 ];
 
 /// The cache settings. Resources sized 0 (and every other with `--watch-cache=false`) are

@@ -4,6 +4,8 @@
 //! and a `webhook` thread per client that makes the calls on a tokio runtime while the shards
 //! that ask await the answer. Nothing here knows what the JSON it carries means.
 
+pub mod caller;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -332,7 +332,8 @@ impl EtcdTls {
         let issuer = Issuer::new(ca, ca_key);
 
         let server_key = key();
-        let mut server = params(&["127.0.0.1", "localhost"], "etcd");
+        // The last name is a Service's, for admission webhooks reached through one.
+        let mut server = params(&["127.0.0.1", "localhost", "hook.webhooks.svc"], "etcd");
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server_cert = server
             .signed_by(&server_key, &issuer)

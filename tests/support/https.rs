@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 /// What a loopback HTTPS test server answers a request (its lower-cased head, its JSON
-/// body) with: the status line and the JSON body.
+/// body) with: the status line and the JSON body. Two status lines act instead: `close`
+/// drops the connection unanswered, `sleep <ms>` answers `200 OK` that much later (without
+/// holding up the server's other connections).
 pub type Handler = std::sync::Arc<dyn Fn(&str, &Value) -> (&'static str, Value) + Send + Sync>;
 
 /// A loopback HTTPS server (certificate from a fresh test CA) answering one request per
@@ -74,7 +76,14 @@ pub fn serve_https(handler: Handler) -> (u16, PathBuf, tempfile::TempDir) {
                     let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
                     let body: Value = serde_json::from_slice(&buf[head_end..head_end + length])
                         .unwrap_or(Value::Null);
-                    let (code, answer) = handler(&head, &body);
+                    let (mut code, answer) = handler(&head, &body);
+                    if code == "close" {
+                        return;
+                    }
+                    if let Some(ms) = code.strip_prefix("sleep ").and_then(|m| m.parse().ok()) {
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                        code = "200 OK";
+                    }
                     let body = answer.to_string();
                     let resp = format!(
                         "HTTP/1.1 {code}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

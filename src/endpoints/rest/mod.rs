@@ -203,6 +203,7 @@ impl RestApi {
                 .extensions()
                 .get::<crate::registry::store::AuditAnnotations>()
                 .cloned(),
+            warnings: crate::registry::store::Warnings::default(),
         };
         let conversion = res.conversion;
         let routed = Routed {
@@ -217,6 +218,8 @@ impl RestApi {
             .dispatch(verb, req, &routed)
             .await
             .unwrap_or_else(Failure::respond);
+        // Admission's warnings go out whether the request succeeded or not.
+        let resp = response::with_warnings(resp, &routed.facts.warnings.take());
         let rewrite = answer::Rewrite {
             conversion: conversion.filter(|_| resp.status().is_success()),
             protobuf,

@@ -9,6 +9,7 @@
 //! resource will be one schema-driven hooks value.
 
 pub mod addresses;
+pub mod admission_config;
 pub mod certificates;
 pub mod config;
 pub mod csi;

@@ -89,6 +89,7 @@ impl Store {
                 check_preconditions(res, name, p, &uid, current.mod_revision)?;
             }
             let attrs = self.attributes(Operation::Delete, res, req, name, Some(&obj));
+            self.admission.admit(attrs, None).await?;
             self.admission.validate(attrs, None).await?;
             let mut fins = Meta::of(&obj).finalizers();
             let add = match opts.propagation {

@@ -33,6 +33,45 @@ pub struct RequestFacts {
     /// Where admission plugins leave annotations for the request's audit event (None: the
     /// request is not audited).
     pub audit_annotations: Option<AuditAnnotations>,
+    /// Where admission plugins leave warnings for the response's `Warning` headers.
+    pub warnings: Warnings,
+}
+
+/// Warnings admission adds to a request's response (a webhook's `response.warnings`, a
+/// policy's Warn action), sent as `Warning` headers whether the request succeeds or not, as
+/// upstream's warning recorder sends them. Shard-local, shared by the request's layers.
+#[derive(Clone, Debug, Default)]
+pub struct Warnings(Rc<std::cell::RefCell<Vec<String>>>);
+
+impl Warnings {
+    /// upstream's cap on one warning's length (longer ones are cut, with `...`).
+    const MAX_LEN: usize = 4096;
+
+    /// Adds `text` unless it is empty or already there.
+    pub fn add(&self, text: &str) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let text = if text.len() > Self::MAX_LEN {
+            let mut cut = Self::MAX_LEN - 3;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            format!("{}...", &text[..cut])
+        } else {
+            text.to_string()
+        };
+        let mut v = self.0.borrow_mut();
+        if !v.contains(&text) {
+            v.push(text);
+        }
+    }
+
+    /// What was added, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
 }
 
 /// Annotations admission adds to a request's audit event (upstream's
@@ -99,6 +138,7 @@ impl RequestFacts {
             field_validation: Directive::Ignore,
             deadline,
             audit_annotations: None,
+            warnings: Warnings::default(),
         }
     }
 }

@@ -43,7 +43,7 @@ use bytes::Bytes;
 use shards::signal::Signal;
 
 pub use self::admission::{AdmissionChain, AdmissionPlugin, Attributes, Operation};
-pub use self::facts::{AuditAnnotations, RequestFacts};
+pub use self::facts::{AuditAnnotations, RequestFacts, Warnings};
 pub use self::list::{Listed, PageItem};
 pub use self::options::{
     dry_run, randomized_watch_timeout, DeleteOptions, ListOptions, Preconditions, Propagation,
