@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::registry::kinds::Object;
 use crate::registry::store::Attributes;
 use crate::request::selector::{label_selector_string, LabelSelector};
 
@@ -107,14 +108,14 @@ pub fn selector(v: Option<&Value>) -> Result<LabelSelector, String> {
 }
 
 /// An object's labels.
-pub fn labels(o: Option<&Value>) -> Option<&Map<String, Value>> {
+pub fn labels(o: Option<&Object>) -> Option<&Map<String, Value>> {
     o.and_then(|o| o.get("metadata"))
         .and_then(|m| m.get("labels"))
         .and_then(Value::as_object)
 }
 
 /// upstream's object matcher: the selector matches the new or the old object's labels.
-pub fn object_matches(sel: &LabelSelector, new: Option<&Value>, old: Option<&Value>) -> bool {
+pub fn object_matches(sel: &LabelSelector, new: Option<&Object>, old: Option<&Object>) -> bool {
     sel.is_empty()
         || [new, old]
             .into_iter()

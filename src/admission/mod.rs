@@ -7,6 +7,7 @@ pub mod default_toleration_seconds;
 pub mod matching;
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod replica;
 pub mod webhook;
 
 use std::rc::Rc;
@@ -130,7 +131,11 @@ impl AdmissionConfig {
     fn plugin(&self, name: &str, shard: &ShardReads) -> Option<Rc<dyn AdmissionPlugin>> {
         let webhooks = |kind| -> Option<Rc<dyn AdmissionPlugin>> {
             let caller = self.webhook_caller.clone()?;
-            let source = webhook::source::HookSource::new(kind, shard.cache.clone(), &shard.prefix);
+            let replica = replica::Replica {
+                cache: shard.cache.clone(),
+                prefix: shard.prefix.clone(),
+            };
+            let source = webhook::source::HookSource::new(kind, replica);
             Some(Rc::new(webhook::WebhookAdmission::new(
                 source,
                 caller,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::admission::matching::{self, Rule};
 use crate::cel::Expression;
+use crate::registry::kinds::Object;
 use crate::registry::store::Attributes;
 use crate::request::selector::LabelSelector;
 
@@ -156,7 +157,7 @@ impl Webhook {
 
     /// Whether the object selector matches the new or the old object's labels (upstream's
     /// object matcher: either one).
-    pub fn object_matches(&self, new: Option<&Value>, old: Option<&Value>) -> bool {
+    pub fn object_matches(&self, new: Option<&Object>, old: Option<&Object>) -> bool {
         matching::object_matches(&self.object_selector, new, old)
     }
 }

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use self::hook::{Endpoint, Webhook};
 use self::source::{HookKind, HookSource};
+use crate::admission::matching;
 use crate::api::status::{Reason, Status, StatusCause};
 use crate::registry::kinds::{HookFuture, Object};
 use crate::registry::store::{AdmissionPlugin, Attributes};
@@ -68,7 +69,7 @@ impl WebhookAdmission {
     async fn matching(
         &self,
         attrs: &Attributes<'_>,
-        obj: Option<&Value>,
+        obj: Option<&Object>,
     ) -> Result<Vec<(usize, Rc<Webhook>)>, Status> {
         if attrs.resource.group == "admissionregistration.k8s.io" {
             return Ok(Vec::new());
@@ -92,36 +93,33 @@ impl WebhookAdmission {
         &self,
         h: &Webhook,
         attrs: &Attributes<'_>,
-        obj: Option<&Value>,
+        obj: Option<&Object>,
     ) -> Result<bool, Status> {
-        let old = attrs.old.map(|o| Value::Object(o.clone()));
-        if !h.rules_match(attrs) || !h.object_matches(obj, old.as_ref()) {
+        if !h.rules_match(attrs) || !h.object_matches(obj, attrs.old) {
             return Ok(false);
         }
         if let Some(sel) = h.namespace_selector() {
-            let r = attrs.resource;
-            let labels = if r.group.is_empty() && r.plural == "namespaces" {
-                obj.or(old.as_ref())
-                    .and_then(|o| o.pointer("/metadata/labels"))
-                    .and_then(Value::as_object)
-                    .cloned()
+            let selected = if matching::is_namespace(attrs) {
+                sel.matches(matching::labels(obj.or(attrs.old)))
             } else if let Some(ns) = attrs.request.namespace.as_deref() {
-                let found = self
+                let labels = self
                     .source
-                    .namespace_labels(attrs.reads, ns, attrs.request.deadline)
-                    .await?;
-                Some(found.ok_or_else(|| {
-                    Status::internal_cause(format!("namespaces {ns:?} not found"))
-                })?)
+                    .replica
+                    .labels(attrs.reads, ns, attrs.request.deadline)
+                    .await?
+                    .ok_or_else(|| {
+                        Status::internal_cause(format!("namespaces {ns:?} not found"))
+                    })?;
+                sel.matches(Some(&labels))
             } else {
                 // Cluster-scoped objects are in no namespace: the selector does not apply.
-                return self.conditions_hold(h, attrs, obj, old.as_ref());
+                true
             };
-            if !sel.matches(labels.as_ref()) {
+            if !selected {
                 return Ok(false);
             }
         }
-        self.conditions_hold(h, attrs, obj, old.as_ref())
+        self.conditions_hold(h, attrs, obj)
     }
 
     /// The CEL `matchConditions`: any false skips the webhook; errors follow `failurePolicy`
@@ -130,17 +128,17 @@ impl WebhookAdmission {
         &self,
         h: &Webhook,
         attrs: &Attributes<'_>,
-        obj: Option<&Value>,
-        old: Option<&Value>,
+        obj: Option<&Object>,
     ) -> Result<bool, Status> {
         if h.conditions.is_empty() {
             return Ok(true);
         }
-        let request = review::request("", attrs, obj);
-        let null = Value::Null;
+        let request = review::cel_request(attrs, obj);
+        let as_value = |o: Option<&Object>| o.map_or(Value::Null, |o| Value::Object(o.clone()));
+        let (object, old) = (as_value(obj), as_value(attrs.old));
         let vars = [
-            ("object", obj.unwrap_or(&null)),
-            ("oldObject", old.unwrap_or(&null)),
+            ("object", &object),
+            ("oldObject", &old),
             ("request", &request),
         ];
         let mut errors = Vec::new();
@@ -180,7 +178,7 @@ impl WebhookAdmission {
         &self,
         h: &Webhook,
         attrs: &Attributes<'_>,
-        obj: Option<&Value>,
+        obj: Option<&Object>,
     ) -> Result<review::Verdict, Failure> {
         if attrs.request.dry_run && !h.dry_run_safe {
             return Err(Failure::Refused(Status::bad_request(format!(
@@ -198,7 +196,7 @@ impl WebhookAdmission {
             .await
             .map_err(Failure::Calling)?;
         let uid = uuid::Uuid::new_v4().to_string();
-        let body = review::document(review::request(&uid, attrs, obj));
+        let body = review::document(&uid, attrs, obj);
         let answer = self
             .caller
             .call(Outbound {
@@ -302,8 +300,7 @@ impl WebhookAdmission {
         let mut previously: Vec<String> = Vec::new();
         let mut reinvoke: Vec<String> = Vec::new();
         for round in 0..2u8 {
-            let current = Value::Object(obj.clone());
-            let hooks = self.matching(&attrs, Some(&current)).await?;
+            let hooks = self.matching(&attrs, Some(obj)).await?;
             let mut any = false;
             for (i, h) in hooks {
                 if round == 1 && !reinvoke.contains(&h.key) {
@@ -336,8 +333,7 @@ impl WebhookAdmission {
         index: usize,
         round: u8,
     ) -> Result<bool, Status> {
-        let current = Value::Object(obj.clone());
-        let verdict = match self.call(h, attrs, Some(&current)).await {
+        let verdict = match self.call(h, attrs, Some(obj)).await {
             Ok(v) => v,
             Err(Failure::Refused(s)) => return Err(s),
             Err(Failure::Calling(why)) => {
@@ -361,7 +357,7 @@ impl WebhookAdmission {
                 }
             };
             if !ops.0.is_empty() {
-                let mut doc = current.clone();
+                let mut doc = Value::Object(obj.clone());
                 json_patch::patch(&mut doc, &ops).map_err(Status::internal_cause)?;
                 let Value::Object(patched) = doc else {
                     return Err(Status::internal_cause(format!(
@@ -383,19 +379,15 @@ impl WebhookAdmission {
 
     /// The validating phase: every matching webhook at once; the first refusal wins.
     async fn check(&self, attrs: Attributes<'_>, obj: Option<&Object>) -> Result<(), Status> {
-        let current = obj.map(|o| Value::Object(o.clone()));
-        let hooks = self.matching(&attrs, current.as_ref()).await?;
+        let hooks = self.matching(&attrs, obj).await?;
         if hooks.is_empty() {
             return Ok(());
         }
-        let calls = hooks.iter().map(|(i, h)| {
-            let current = current.as_ref();
-            async move {
-                match self.call(h, &attrs, current).await {
-                    Ok(_) => Ok(()),
-                    Err(Failure::Refused(s)) => Err(s),
-                    Err(Failure::Calling(why)) => self.failed(h, &attrs, *i, why, 0),
-                }
+        let calls = hooks.iter().map(|(i, h)| async move {
+            match self.call(h, &attrs, obj).await {
+                Ok(_) => Ok(()),
+                Err(Failure::Refused(s)) => Err(s),
+                Err(Failure::Calling(why)) => self.failed(h, &attrs, *i, why, 0),
             }
         });
         for r in futures_util::future::join_all(calls).await {

@@ -24,6 +24,7 @@ pub async fn service_address(
 ) -> Result<SocketAddr, String> {
     let services = lookup("", "v1", "services").ok_or("no services resource")?;
     let svc = source
+        .replica
         .object(reads, services, Some(namespace), name, deadline)
         .await
         .map_err(|e: Status| e.message)?
@@ -55,6 +56,7 @@ pub async fn service_address(
     }
     let endpoints = lookup("", "v1", "endpoints").ok_or("no endpoints resource")?;
     let eps = source
+        .replica
         .object(reads, endpoints, Some(namespace), name, deadline)
         .await
         .map_err(|e: Status| e.message)?

@@ -4,10 +4,13 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::registry::kinds::Object;
 use crate::registry::store::{Attributes, Operation};
 
-/// The `request` of an AdmissionReview for `attrs`, with `object` the object as it stands.
-pub fn request(uid: &str, attrs: &Attributes<'_>, object: Option<&Value>) -> Value {
+/// The `request` variable CEL expressions see: the AdmissionRequest without the objects
+/// (they are variables of their own) and without a uid, as upstream's
+/// `CreateAdmissionRequest` builds it.
+pub fn cel_request(attrs: &Attributes<'_>, object: Option<&Object>) -> Value {
     let r = attrs.resource;
     let kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
     let resource = json!({"group": r.group, "version": r.version, "resource": r.plural});
@@ -24,7 +27,6 @@ pub fn request(uid: &str, attrs: &Attributes<'_>, object: Option<&Value>) -> Val
         user_info.insert("extra".into(), json!(user.extra));
     }
     let mut req = Map::new();
-    req.insert("uid".into(), Value::from(uid));
     req.insert("kind".into(), kind.clone());
     req.insert("resource".into(), resource.clone());
     let sub = attrs.request.subresource.map(|s| s.name());
@@ -37,7 +39,7 @@ pub fn request(uid: &str, attrs: &Attributes<'_>, object: Option<&Value>) -> Val
         req.insert("requestSubResource".into(), Value::from(s));
     }
     let name = object
-        .and_then(|o| o.pointer("/metadata/name"))
+        .and_then(|o| o.get("metadata")?.get("name"))
         .and_then(Value::as_str)
         .unwrap_or(attrs.name);
     if !name.is_empty() {
@@ -48,14 +50,6 @@ pub fn request(uid: &str, attrs: &Attributes<'_>, object: Option<&Value>) -> Val
     }
     req.insert("operation".into(), Value::from(attrs.operation.label()));
     req.insert("userInfo".into(), Value::Object(user_info));
-    req.insert("object".into(), object.cloned().unwrap_or(Value::Null));
-    req.insert(
-        "oldObject".into(),
-        attrs
-            .old
-            .map(|o| Value::Object(o.clone()))
-            .unwrap_or(Value::Null),
-    );
     req.insert("dryRun".into(), Value::Bool(attrs.request.dry_run));
     req.insert("options".into(), options(attrs));
     Value::Object(req)
@@ -91,13 +85,38 @@ fn options(attrs: &Attributes<'_>) -> Value {
     Value::Object(o)
 }
 
-/// The whole AdmissionReview document sent.
-pub fn document(request: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "kind": "AdmissionReview",
-        "apiVersion": "admission.k8s.io/v1",
-        "request": request,
-    }))
+#[derive(serde::Serialize)]
+struct Review<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    request: Request<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Request<'a> {
+    uid: &'a str,
+    #[serde(flatten)]
+    base: &'a Value,
+    object: Option<&'a Object>,
+    #[serde(rename = "oldObject")]
+    old_object: Option<&'a Object>,
+}
+
+/// The AdmissionReview document sent about `attrs`, with `object` the object as it stands
+/// (serialized from the objects in place, not copied).
+pub fn document(uid: &str, attrs: &Attributes<'_>, object: Option<&Object>) -> Vec<u8> {
+    let base = cel_request(attrs, object);
+    serde_json::to_vec(&Review {
+        kind: "AdmissionReview",
+        api_version: "admission.k8s.io/v1",
+        request: Request {
+            uid,
+            base: &base,
+            object,
+            old_object: attrs.old,
+        },
+    })
     .unwrap_or_default()
 }
 
