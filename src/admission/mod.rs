@@ -6,6 +6,7 @@ pub mod always;
 pub mod default_toleration_seconds;
 pub mod matching;
 pub mod namespace_lifecycle;
+pub mod policy;
 pub mod priority;
 pub mod replica;
 pub mod webhook;
@@ -129,13 +130,13 @@ impl AdmissionConfig {
     }
 
     fn plugin(&self, name: &str, shard: &ShardReads) -> Option<Rc<dyn AdmissionPlugin>> {
+        let replica = || replica::Replica {
+            cache: shard.cache.clone(),
+            prefix: shard.prefix.clone(),
+        };
         let webhooks = |kind| -> Option<Rc<dyn AdmissionPlugin>> {
             let caller = self.webhook_caller.clone()?;
-            let replica = replica::Replica {
-                cache: shard.cache.clone(),
-                prefix: shard.prefix.clone(),
-            };
-            let source = webhook::source::HookSource::new(kind, replica);
+            let source = webhook::source::HookSource::new(kind, replica());
             Some(Rc::new(webhook::WebhookAdmission::new(
                 source,
                 caller,
@@ -146,6 +147,7 @@ impl AdmissionConfig {
         Some(match name {
             "MutatingAdmissionWebhook" => return webhooks(HookKind::Mutating),
             "ValidatingAdmissionWebhook" => return webhooks(HookKind::Validating),
+            "ValidatingAdmissionPolicy" => Rc::new(policy::PolicyAdmission::new(replica())),
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),

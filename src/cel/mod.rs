@@ -52,17 +52,27 @@ impl Expression {
 
     /// The value of the expression with `vars` bound, as JSON.
     pub fn eval(&self, vars: &[(&str, &Value)]) -> Result<Value, String> {
-        let mut ctx = cel::Context::default();
+        let mut a = Activation::default();
         for (name, v) in vars {
-            let v = cel::to_value(v).map_err(|e| format!("{name}: {e}"))?;
-            ctx.add_variable_from_value(*name, v);
+            a.bind(name, v);
         }
-        let out = self
-            .program
-            .execute(&ctx)
-            .map_err(|e| format!("expression {:?}: {e}", self.source))?;
-        out.json()
-            .map_err(|e| format!("expression {:?}: {e}", self.source))
+        self.eval_in(&a)
+    }
+
+    /// The value of the expression over `a`'s variables, as JSON.
+    pub fn eval_in(&self, a: &Activation) -> Result<Value, String> {
+        ROOT.with(|root| {
+            let mut ctx = root.new_inner_scope();
+            for (name, v) in &a.0 {
+                ctx.add_variable_from_value(name.clone(), v.clone());
+            }
+            let out = self
+                .program
+                .execute(&ctx)
+                .map_err(|e| format!("expression {:?}: {e}", self.source))?;
+            out.json()
+                .map_err(|e| format!("expression {:?}: {e}", self.source))
+        })
     }
 
     /// The expression's value, which must be a bool.
@@ -73,6 +83,51 @@ impl Expression {
                 "expression {:?} must evaluate to bool, got {other}",
                 self.source
             )),
+        }
+    }
+}
+
+thread_local! {
+    /// The standard library, built once per thread; each evaluation binds its variables in
+    /// a child scope of it.
+    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+}
+
+/// Variables converted to CEL once and shared by every expression evaluated over them (a
+/// policy's validations all see the same object). JSON integers are CEL `int`, as upstream's
+/// schema-typed values are (not `uint`, which would not mix with literals in arithmetic).
+#[derive(Clone, Default)]
+pub struct Activation(Vec<(String, cel::Value)>);
+
+impl Activation {
+    /// Binds `name` to `v` (replacing an earlier binding).
+    pub fn bind(&mut self, name: &str, v: &Value) {
+        let v = to_cel(v);
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((name.to_string(), v)),
+        }
+    }
+}
+
+fn to_cel(v: &Value) -> cel::Value {
+    use std::sync::Arc;
+    match v {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(u)) => cel::Value::UInt(u),
+            _ => cel::Value::Float(n.as_f64().unwrap_or_default()),
+        },
+        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        Value::Array(a) => cel::Value::List(Arc::new(a.iter().map(to_cel).collect())),
+        Value::Object(m) => {
+            let map: std::collections::HashMap<cel::objects::Key, cel::Value> = m
+                .iter()
+                .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), to_cel(v)))
+                .collect();
+            cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
         }
     }
 }
@@ -108,5 +163,9 @@ mod tests {
             .unwrap()
             .eval(&vars)
             .is_err());
+        // Integers from JSON are CEL ints: arithmetic with literals works.
+        let obj = json!({"spec": {"replicas": 3}});
+        let e = Expression::compile("object.spec.replicas * 2 + 1 == 7").unwrap();
+        assert!(e.eval_bool(&[("object", &obj)]).unwrap());
     }
 }

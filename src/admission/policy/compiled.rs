@@ -94,7 +94,11 @@ pub struct Policy {
     pub config_error: Option<String>,
 }
 
-fn named_expressions(v: Option<&Value>, key: &str, expr: &str) -> Vec<(String, Result<Expression, String>)> {
+fn named_expressions(
+    v: Option<&Value>,
+    key: &str,
+    expr: &str,
+) -> Vec<(String, Result<Expression, String>)> {
     v.and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -122,12 +126,18 @@ impl Policy {
             .unwrap_or_default()
             .to_string();
         let spec = o.get("spec").unwrap_or(&Value::Null);
-        let (constraints, config_error) = match MatchResources::parse(spec.get("matchConstraints")) {
+        let (constraints, config_error) = match MatchResources::parse(spec.get("matchConstraints"))
+        {
             Ok(m) => (m, None),
             Err(e) => (MatchResources::default(), Some(e)),
         };
         let param_kind = spec.get("paramKind").filter(|p| p.is_object()).map(|p| {
-            let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let s = |k: &str| {
+                p.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let (api_version, kind) = (s("apiVersion"), s("kind"));
             ParamKind {
                 resource: kind_resource(&api_version, &kind),
@@ -161,7 +171,11 @@ impl Policy {
             conditions: named_expressions(spec.get("matchConditions"), "name", "expression"),
             variables: named_expressions(spec.get("variables"), "name", "expression"),
             validations,
-            audit_annotations: named_expressions(spec.get("auditAnnotations"), "key", "valueExpression"),
+            audit_annotations: named_expressions(
+                spec.get("auditAnnotations"),
+                "key",
+                "valueExpression",
+            ),
             fail_closed: spec.get("failurePolicy").and_then(Value::as_str) != Some("Ignore"),
             config_error,
         }
@@ -215,7 +229,12 @@ impl Binding {
         let spec = o.get("spec").unwrap_or(&Value::Null);
         let mut config_error = None;
         let param_ref = spec.get("paramRef").filter(|p| p.is_object()).map(|p| {
-            let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let s = |k: &str| {
+                p.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let selector = match p.get("selector").filter(|s| s.is_object()) {
                 Some(sel) => match matching::selector(Some(sel)) {
                     Ok(s) => Some(s),
