@@ -3,7 +3,8 @@
 # ConfigMap creates (about 500 bytes, HTTP/2, admin certificate) with no webhook configured,
 # into a namespace no webhook matches once one is configured, and into a namespace one
 # validating webhook on loopback matches (examples/admission_webhook.rs: HTTPS, answers at
-# once); runs alternate between the last two. Then the p99 of unrelated GETs while matched
+# once); runs alternate between the last two; then into a namespace ten
+# ValidatingAdmissionPolicies are bound to (one CEL validation each). Then the p99 of unrelated GETs while matched
 # creates wait on a webhook that sleeps past its full timeoutSeconds, against the p99 of the
 # same GETs without. Prints req/s and the server's CPU time per request (utime+stime / requests).
 #
@@ -46,7 +47,7 @@ api() {
   curl -sf --cacert "$d/pki/ca.crt" --cert "$d/pki/admin.crt" --key "$d/pki/admin.key" \
     -H 'content-type: application/json' -X "$1" --data "$3" "https://127.0.0.1:$port$2" >/dev/null
 }
-for ns in none plain hooked slow; do
+for ns in none plain hooked slow policies; do
   api POST /api/v1/namespaces "{\"metadata\":{\"name\":\"$ns\",\"labels\":{\"bench\":\"$ns\"}}}"
 done
 api POST /api/v1/namespaces/plain/configmaps '{"metadata":{"name":"bench"},"data":{"k":"v"}}'
@@ -85,6 +86,20 @@ for run in $(seq "$RUNS"); do
   done
 done
 
+# Ten policies, each bound (Deny) to the `policies` namespace.
+for i in $(seq 10); do
+  api POST /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies \
+    "{\"metadata\":{\"name\":\"bench-$i\"},\"spec\":{\"matchConstraints\":{\"resourceRules\":[{\"apiGroups\":[\"\"],\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\"],\"resources\":[\"configmaps\"]}]},\"validations\":[{\"expression\":\"object.data.k.size() < 100000 + $i\"}]}}"
+  api POST /apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings \
+    "{\"metadata\":{\"name\":\"bench-$i\"},\"spec\":{\"policyName\":\"bench-$i\",\"validationActions\":[\"Deny\"],\"matchResources\":{\"namespaceSelector\":{\"matchLabels\":{\"bench\":\"policies\"}}}}}"
+done
+sleep 1
+for run in $(seq "$RUNS"); do
+  for ns in plain policies; do
+    read -r r c e < <(creates "$ns" "p$run"); rps[$ns]+="$r "; cpu[$ns]+="$c "; errs[$ns]+="$e "
+  done
+done
+
 # GETs alone, then GETs while 8 matched creates wait the slow webhook's full 10 s timeout.
 read -r g_rps g_p99 g_err < <(gets)
 for i in $(seq 8); do
@@ -98,11 +113,12 @@ read -r s_rps s_p99 s_err < <(gets)
 
 echo "server CPUs $SERVER_CPUS, load and webhook CPUs $LOAD_CPUS, concurrency $CONCURRENCY, $CREATES creates per run, $RUNS runs (median)"
 printf '%-52s %10s %16s %8s\n' "ConfigMap creates" "req/s" "server us/req" "errors"
-for k in none plain hooked; do
+for k in none plain hooked policies; do
   case $k in
-    none) label="no webhook configured" ;;
-    plain) label="webhooks configured, none matching" ;;
+    none) label="no webhook or policy configured" ;;
+    plain) label="configured, none matching" ;;
     hooked) label="one validating webhook matching" ;;
+    policies) label="ten ValidatingAdmissionPolicies bound" ;;
   esac
   printf '%-52s %10.0f %16.1f %8s\n' "$label" "$(echo ${rps[$k]} | tr ' ' '\n' | median)" \
     "$(echo ${cpu[$k]} | tr ' ' '\n' | median)" "$(python3 -c "print(sum(int(x) for x in '${errs[$k]}'.split()))")"

@@ -2,7 +2,9 @@
 //! `DefaultTolerationSeconds` on by default (and its duration flags), `Priority` with the two
 //! system PriorityClasses and a global default, `--disable-admission-plugins`
 //! turning it off, `--enable-admission-plugins=AlwaysDeny` refusing writes with upstream's 403
-//! as kubectl shows it, and upstream's errors for unknown and overlapping plugin names.
+//! as kubectl shows it, `ServiceAccount` defaulting the account and mounting the
+//! `kube-api-access-*` projected token (or refusing a Pod whose account does not exist, as
+//! kubectl shows it), and upstream's errors for unknown and overlapping plugin names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -121,8 +123,10 @@ fn priority_from_priority_classes() {
 
 #[test]
 fn plugins_turned_off_and_on() {
+    // ServiceAccount is off too: AlwaysDeny also refuses the controller's `default`
+    // ServiceAccount, so ServiceAccount admission would refuse every Pod first (as upstream's).
     let ks = Kubeshard::start(&[
-        "--disable-admission-plugins=DefaultTolerationSeconds",
+        "--disable-admission-plugins=DefaultTolerationSeconds,ServiceAccount",
         "--enable-admission-plugins=AlwaysDeny",
     ]);
     rt().block_on(async {
@@ -179,4 +183,61 @@ fn unknown_and_overlapping_plugin_names_stop_the_server() {
     ] {
         assert!(err.contains(want), "{want}: {err}");
     }
+}
+
+#[test]
+fn service_account_mounts_a_bound_token() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        support::namespace_defaults(&ks, "default").await;
+        let (code, v) = create(&ks, &pod("runs-as-default", json!([]))).await;
+        assert_eq!(code, 201, "{v}");
+        let spec = &v["spec"];
+        assert_eq!(spec["serviceAccountName"], "default");
+        let volume = &spec["volumes"][0];
+        let name = volume["name"].as_str().unwrap();
+        assert!(name.starts_with("kube-api-access-"), "{name}");
+        assert_eq!(
+            volume["projected"],
+            json!({"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]})
+        );
+        assert_eq!(
+            spec["containers"][0]["volumeMounts"],
+            json!([{"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+        );
+        // An account that turns automounting off.
+        let r = ks
+            .client(true, true)
+            .post(ks.url("/api/v1/namespaces/default/serviceaccounts"))
+            .json(&json!({"metadata": {"name": "quiet"}, "automountServiceAccountToken": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let mut quiet = pod("quiet", json!([]));
+        quiet["spec"]["serviceAccountName"] = json!("quiet");
+        let (code, v) = create(&ks, &quiet).await;
+        assert_eq!(code, 201, "{v}");
+        assert!(v["spec"]["volumes"].as_array().is_none_or(Vec::is_empty), "{v}");
+    });
+    // An account that does not exist, as kubectl shows it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    let mut p = pod("lost", json!([]));
+    p["spec"]["serviceAccountName"] = json!("nobody");
+    std::fs::write(&file, serde_json::to_string(&p).unwrap()).unwrap();
+    let (ok, _, err) = support::kubectl_bin(
+        "kubectl",
+        &ks,
+        &["create", "-f", &file.display().to_string()],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("Error from server (Forbidden): error when creating")
+            && err.contains("pods \"lost\" is forbidden: error looking up service account default/nobody: serviceaccount \"nobody\" not found"),
+        "{err}"
+    );
 }

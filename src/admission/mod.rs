@@ -9,6 +9,7 @@ pub mod namespace_lifecycle;
 pub mod policy;
 pub mod priority;
 pub mod replica;
+pub mod service_account;
 pub mod webhook;
 
 use std::rc::Rc;
@@ -148,6 +149,7 @@ impl AdmissionConfig {
             "MutatingAdmissionWebhook" => return webhooks(HookKind::Mutating),
             "ValidatingAdmissionWebhook" => return webhooks(HookKind::Validating),
             "ValidatingAdmissionPolicy" => Rc::new(policy::PolicyAdmission::new(replica())),
+            "ServiceAccount" => Rc::new(service_account::ServiceAccount::new(replica())),
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),
