@@ -4,7 +4,8 @@
 //! turning it off, `--enable-admission-plugins=AlwaysDeny` refusing writes with upstream's 403
 //! as kubectl shows it, `ServiceAccount` defaulting the account and mounting the
 //! `kube-api-access-*` projected token (or refusing a Pod whose account does not exist, as
-//! kubectl shows it), and upstream's errors for unknown and overlapping plugin names.
+//! kubectl shows it), `LimitRanger` defaults and limits from a LimitRange, and upstream's
+//! errors for unknown and overlapping plugin names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -240,4 +241,62 @@ fn service_account_mounts_a_bound_token() {
             && err.contains("pods \"lost\" is forbidden: error looking up service account default/nobody: serviceaccount \"nobody\" not found"),
         "{err}"
     );
+}
+
+#[test]
+fn limit_ranger_defaults_and_limits() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        let c = ks.client(true, true);
+        let post = |path: &'static str, body: Value| {
+            let c = c.clone();
+            let url = ks.url(path);
+            async move {
+                let r = c.post(url).json(&body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (code, v) = post("/api/v1/namespaces", json!({"metadata": {"name": "lr"}})).await;
+        assert_eq!(code, 201, "{v}");
+        support::namespace_defaults(&ks, "lr").await;
+        let (code, v) = post(
+            "/api/v1/namespaces/lr/limitranges",
+            json!({"metadata": {"name": "limits"}, "spec": {"limits": [{"type": "Container",
+                "default": {"cpu": "500m", "memory": "128Mi"}, "defaultRequest": {"cpu": "100m"},
+                "max": {"cpu": "1"}}]}}),
+        )
+        .await;
+        assert_eq!(code, 201, "{v}");
+        // Each shard reads LimitRanges from its own replica: wait until a dry run is defaulted
+        // on twelve fresh connections in a row.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let mut in_a_row = 0;
+        while in_a_row < 12 {
+            let (code, v) = post("/api/v1/namespaces/lr/pods?dryRun=All", pod("probe", json!([]))).await;
+            assert_eq!(code, 201, "{v}");
+            if v["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "500m" {
+                in_a_row += 1;
+            } else {
+                in_a_row = 0;
+                assert!(std::time::Instant::now() < deadline, "never defaulted: {v}");
+            }
+        }
+        let (code, v) = post("/api/v1/namespaces/lr/pods", pod("defaulted", json!([]))).await;
+        assert_eq!(code, 201, "{v}");
+        assert_eq!(
+            v["spec"]["containers"][0]["resources"],
+            json!({"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}})
+        );
+        assert_eq!(
+            v["metadata"]["annotations"]["kubernetes.io/limit-ranger"],
+            // The stored LimitRange's defaultRequest took the memory default (upstream's
+            // LimitRange defaults).
+            "LimitRanger plugin set: cpu, memory request for container c; cpu, memory limit for container c"
+        );
+        let mut big = pod("big", json!([]));
+        big["spec"]["containers"][0]["resources"] = json!({"limits": {"cpu": "2"}});
+        let (code, v) = post("/api/v1/namespaces/lr/pods", big).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2");
+    });
 }

@@ -4,6 +4,7 @@
 
 pub mod always;
 pub mod default_toleration_seconds;
+pub mod limit_ranger;
 pub mod matching;
 pub mod namespace_lifecycle;
 pub mod policy;
@@ -150,6 +151,7 @@ impl AdmissionConfig {
             "ValidatingAdmissionWebhook" => return webhooks(HookKind::Validating),
             "ValidatingAdmissionPolicy" => Rc::new(policy::PolicyAdmission::new(replica())),
             "ServiceAccount" => Rc::new(service_account::ServiceAccount::new(replica())),
+            "LimitRanger" => Rc::new(limit_ranger::LimitRanger::new(replica())),
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),

@@ -117,6 +117,7 @@ fn builtin_hooks(storage: Gvk, cfg: &mut KindsConfig) -> Rc<dyn KindHooks> {
         ("", "PersistentVolumeClaim") => Rc::new(ClaimHooks),
         ("", "Event") => Rc::new(Selectable(EVENT_FIELDS)),
         ("", "Node") => Rc::new(Selectable(NODE_FIELDS)),
+        ("", "LimitRange") => Rc::new(super::kinds::limits::LimitRangeHooks),
         ("", "PodTemplate") => workload(W::PodTemplate),
         ("", "ReplicationController") => workload(W::ReplicationController),
         ("apps", "Deployment") => workload(W::Deployment),

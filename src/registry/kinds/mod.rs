@@ -18,6 +18,7 @@ pub mod disruption;
 pub mod endpoints;
 mod fields;
 pub mod flowcontrol;
+pub mod limits;
 pub mod namespace;
 pub mod pod;
 pub mod pod_spec;
