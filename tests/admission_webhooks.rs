@@ -4,7 +4,8 @@
 //! is sent, dry run, `timeoutSeconds` with `failurePolicy` Fail and Ignore (and the shard
 //! serving other requests while a webhook is slow), a webhook that closes the connection,
 //! `matchConditions` and selectors, reinvocation, a webhook reached through a Service and its
-//! Endpoints (`--enable-aggregator-routing`), the configurations' own validation and table.
+//! Endpoints (`--enable-aggregator-routing`), the configurations' own validation and table,
+//! and upstream's `apiserver_admission_webhook_*` metrics of all that.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -537,6 +538,34 @@ fn configurations_are_validated(ks: &Kubeshard, hooks: &Hooks) {
     });
 }
 
+/// Runs last: what the cases before did, as upstream's webhook metrics count it.
+fn metrics_count_the_calls(ks: &Kubeshard, _hooks: &Hooks) {
+    rt().block_on(async {
+        let text = ks
+            .client(true, true)
+            .get(ks.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let value = |prefix: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {prefix} in the metrics"))
+        };
+        assert!(value("apiserver_admission_webhook_request_total{code=\"200\",name=\"deny.kubeshard.test\",operation=\"CREATE\",rejected=\"false\",type=\"validating\"}") >= 1.0);
+        assert!(value("apiserver_admission_webhook_request_total{code=\"403\",name=\"deny.kubeshard.test\",operation=\"CREATE\",rejected=\"true\",type=\"validating\"}") >= 1.0);
+        assert!(value("apiserver_admission_webhook_rejection_count{error_type=\"no_error\",name=\"deny.kubeshard.test\",operation=\"CREATE\",rejection_code=\"403\",type=\"validating\"}") >= 1.0);
+        assert!(value("apiserver_admission_webhook_rejection_count{error_type=\"calling_webhook_error\",name=\"slow-fail.kubeshard.test\",operation=\"CREATE\",rejection_code=\"503\",type=\"validating\"}") >= 1.0);
+        assert!(value("apiserver_admission_webhook_fail_open_count{name=\"slow-ignore.kubeshard.test\",type=\"validating\"}") >= 1.0);
+        assert!(value("apiserver_admission_webhook_admission_duration_seconds_count{name=\"mutate.kubeshard.test\",operation=\"CREATE\",rejected=\"false\",type=\"admit\"}") >= 1.0);
+    });
+}
+
 /// A named case run against the shared server and webhook server.
 type Case = (&'static str, fn(&Kubeshard, &Hooks));
 
@@ -559,6 +588,7 @@ fn admission_webhooks() {
         ("reinvocation", reinvocation),
         ("through_a_service", through_a_service),
         ("configurations_are_validated", configurations_are_validated),
+        ("metrics_count_the_calls", metrics_count_the_calls),
     ];
     let mut failed = Vec::new();
     for (name, case) in cases {

@@ -100,14 +100,24 @@ pub struct AdmissionConfig {
     pub webhook_caller: Option<Caller>,
 }
 
-/// What a shard's plugins read besides the request: its watch cache replica and where the
-/// objects live in storage.
-#[derive(Clone, Debug, Default)]
+/// What a shard's plugins read besides the request (its watch cache replica and where the
+/// objects live in storage), and whom they tell about webhook calls.
+#[derive(Clone, Default)]
 pub struct ShardReads {
     /// The replica (None: reads go to storage).
     pub cache: Option<WatchCache>,
     /// The storage prefix (`/registry`).
     pub prefix: String,
+    /// Told about each admission webhook call (the server's metrics).
+    pub webhook_observer: Option<Rc<dyn webhook::WebhookObserver>>,
+}
+
+impl std::fmt::Debug for ShardReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardReads")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AdmissionConfig {
@@ -139,11 +149,10 @@ impl AdmissionConfig {
         let webhooks = |kind| -> Option<Rc<dyn AdmissionPlugin>> {
             let caller = self.webhook_caller.clone()?;
             let source = webhook::source::HookSource::new(kind, replica());
-            Some(Rc::new(webhook::WebhookAdmission::new(
-                source,
-                caller,
-                self.endpoint_routing,
-            )))
+            Some(Rc::new(
+                webhook::WebhookAdmission::new(source, caller, self.endpoint_routing)
+                    .observed_by(shard.webhook_observer.clone()),
+            ))
         };
         use webhook::source::HookKind;
         Some(match name {

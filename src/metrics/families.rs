@@ -112,6 +112,34 @@ pub struct Families {
     admission_steps: Map<(&'static str, &'static str, bool), Histogram>,
     /// Admission plugins: (name, type, operation, rejected).
     admission_plugins: Map<(&'static str, &'static str, &'static str, bool), Histogram>,
+    /// Admission webhook calls: (name, type, operation, rejected).
+    webhook_calls: Map<(&'static str, &'static str, &'static str, bool), Histogram>,
+    /// ... and their answers: (name, type, operation, rejected, code).
+    webhook_requests: Map<(&'static str, &'static str, &'static str, bool, u16), u64>,
+    /// Refusals: (name, type, operation, error type, code).
+    webhook_rejections: Map<(&'static str, &'static str, &'static str, &'static str, u16), u64>,
+    /// Failures ignored by `failurePolicy: Ignore`: (name, type).
+    webhook_fail_open: Map<(&'static str, &'static str), u64>,
+}
+
+/// One admission webhook call, as the webhook metrics count it.
+#[derive(Clone, Copy, Debug)]
+pub struct WebhookCall {
+    /// The webhook's name.
+    pub name: &'static str,
+    /// `admit` or `validating`.
+    pub kind: &'static str,
+    /// `CREATE`, `UPDATE`, `DELETE`.
+    pub operation: &'static str,
+    /// The call refused the request (a refusal, or a failure that fails closed).
+    pub rejected: bool,
+    /// The HTTP code the call ended with (200; the refusal's or failure's code).
+    pub code: u16,
+    /// Why it was refused: `no_error` (the webhook said no), `calling_webhook_error`,
+    /// `apiserver_internal_error`.
+    pub error_type: Option<&'static str>,
+    /// A failure ignored by `failurePolicy: Ignore`.
+    pub failed_open: bool,
 }
 
 /// A priority level and a flow schema (upstream's APF label pair).
@@ -268,6 +296,27 @@ impl Families {
         h.observe(took.as_secs_f64());
     }
 
+    /// An admission webhook was called (upstream's `apiserver_admission_webhook_*`).
+    pub fn webhook(&mut self, c: WebhookCall, took: Duration) {
+        self.webhook_calls
+            .entry((c.name, c.kind, c.operation, c.rejected))
+            .or_insert_with(|| Histogram::new(histogram::WEBHOOK_DURATION))
+            .observe(took.as_secs_f64());
+        *self
+            .webhook_requests
+            .entry((c.name, c.kind, c.operation, c.rejected, c.code))
+            .or_default() += 1;
+        if let Some(t) = c.error_type.filter(|_| c.rejected) {
+            *self
+                .webhook_rejections
+                .entry((c.name, c.kind, c.operation, t, c.code))
+                .or_default() += 1;
+        }
+        if c.failed_open {
+            *self.webhook_fail_open.entry((c.name, c.kind)).or_default() += 1;
+        }
+    }
+
     /// Adds another thread's families to these.
     pub fn merge(&mut self, other: &Families) {
         for (k, v) in &other.requests {
@@ -309,6 +358,23 @@ impl Families {
                     self.admission_plugins.insert(*k, h.clone());
                 }
             }
+        }
+        for (k, h) in &other.webhook_calls {
+            match self.webhook_calls.get_mut(k) {
+                Some(mine) => mine.merge(h),
+                None => {
+                    self.webhook_calls.insert(*k, h.clone());
+                }
+            }
+        }
+        for (k, v) in &other.webhook_requests {
+            *self.webhook_requests.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.webhook_rejections {
+            *self.webhook_rejections.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.webhook_fail_open {
+            *self.webhook_fail_open.entry(*k).or_default() += v;
         }
         let (f, o) = (&mut self.flow, &other.flow);
         for (k, v) in &o.dispatched {
@@ -365,8 +431,99 @@ impl Families {
         self.write_auth(e);
         self.write_flow(e);
         self.write_admission(e);
+        self.write_webhooks(e);
         self.write_requests(e);
         self.write_watch_events(e);
+    }
+
+    fn write_webhooks(&self, e: &mut Exposition) {
+        let bool_label = |b: bool| if b { "true" } else { "false" };
+        if !self.webhook_calls.is_empty() {
+            e.family(
+                "apiserver_admission_webhook_admission_duration_seconds",
+                Kind::Histogram,
+                Stability::Stable,
+                "Admission webhook latency histogram in seconds, identified by name and broken out for each operation and API resource and type (validate or admit).",
+            );
+            let sorted: BTreeMap<_, _> = self
+                .webhook_calls
+                .iter()
+                .map(|((n, t, o, r), h)| ((*n, *o, bool_label(*r), *t), h))
+                .collect();
+            for ((name, operation, rejected, kind), h) in sorted {
+                e.histogram(
+                    &[
+                        ("name", name),
+                        ("operation", operation),
+                        ("rejected", rejected),
+                        ("type", kind),
+                    ],
+                    h,
+                );
+            }
+            e.family(
+                "apiserver_admission_webhook_request_total",
+                Kind::Counter,
+                Stability::Alpha,
+                "Admission webhook request total, identified by name and broken out for each admission type (validating or mutating) and operation. Additional labels specify whether the request was rejected or not and an HTTP status code. Codes greater than 600 are truncated to 600, to keep the metrics cardinality bounded.",
+            );
+            let sorted: BTreeMap<_, _> = self
+                .webhook_requests
+                .iter()
+                .map(|((n, t, o, r, c), v)| ((*c, *n, *o, bool_label(*r), *t), v))
+                .collect();
+            for ((code, name, operation, rejected, kind), v) in sorted {
+                let code = code.min(600).to_string();
+                e.sample(
+                    &[
+                        ("code", &code),
+                        ("name", name),
+                        ("operation", operation),
+                        ("rejected", rejected),
+                        ("type", kind),
+                    ],
+                    *v as f64,
+                );
+            }
+        }
+        if !self.webhook_rejections.is_empty() {
+            e.family(
+                "apiserver_admission_webhook_rejection_count",
+                Kind::Counter,
+                Stability::Alpha,
+                "Admission webhook rejection count, identified by name and broken out for each admission type (validating or admit) and operation. Additional labels specify an error type (calling_webhook_error or apiserver_internal_error if an error occurred; no_error otherwise) and optionally a non-zero rejection code if the webhook rejects the request with an HTTP status code (honored by the apiserver when the code is greater or equal to 400). Codes greater than 600 are truncated to 600, to keep the metrics cardinality bounded.",
+            );
+            let sorted: BTreeMap<_, _> = self
+                .webhook_rejections
+                .iter()
+                .map(|((n, t, o, et, c), v)| ((*et, *n, *o, *c, *t), v))
+                .collect();
+            for ((error_type, name, operation, code, kind), v) in sorted {
+                let code = code.min(600).to_string();
+                e.sample(
+                    &[
+                        ("error_type", error_type),
+                        ("name", name),
+                        ("operation", operation),
+                        ("rejection_code", &code),
+                        ("type", kind),
+                    ],
+                    *v as f64,
+                );
+            }
+        }
+        if !self.webhook_fail_open.is_empty() {
+            e.family(
+                "apiserver_admission_webhook_fail_open_count",
+                Kind::Counter,
+                Stability::Alpha,
+                "Admission webhook fail open count, identified by name and broken out for each admission type (validating or mutating).",
+            );
+            let sorted: BTreeMap<_, _> = self.webhook_fail_open.iter().collect();
+            for ((name, kind), v) in sorted {
+                e.sample(&[("name", name), ("type", kind)], *v as f64);
+            }
+        }
     }
 
     fn write_admission(&self, e: &mut Exposition) {

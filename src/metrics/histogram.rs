@@ -10,6 +10,8 @@ pub const REQUEST_DURATION: &[f64] = &[
 /// `apiserver_response_sizes`' upper bounds (bytes): 1 kB to 1 GB by powers of ten.
 /// `apiserver_admission_step_duration_seconds` and `_controller_admission_duration_seconds`.
 pub const ADMISSION_DURATION: &[f64] = &[0.005, 0.025, 0.1, 0.5, 1.0, 2.5];
+/// `apiserver_admission_webhook_admission_duration_seconds`' buckets (upstream's).
+pub const WEBHOOK_DURATION: &[f64] = &[0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10.0, 25.0];
 
 /// `apiserver_flowcontrol_request_wait_duration_seconds`.
 pub const FLOWCONTROL_WAIT: &[f64] = &[

@@ -87,6 +87,40 @@ impl BodyObserver for Metered {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AdmissionMetrics;
 
+/// Records each admission webhook call as upstream's `apiserver_admission_webhook_*`.
+#[derive(Debug)]
+pub struct WebhookMetrics;
+
+impl crate::admission::webhook::WebhookObserver for WebhookMetrics {
+    fn called(
+        &self,
+        name: &str,
+        mutating: bool,
+        operation: &'static str,
+        outcome: crate::admission::webhook::Outcome,
+        took: std::time::Duration,
+    ) {
+        use crate::admission::webhook::Outcome;
+        // A failure to call is a 503 to the metrics, as upstream counts it.
+        let (rejected, code, error_type, failed_open) = match outcome {
+            Outcome::Admitted => (false, 200, None, false),
+            Outcome::Refused(code) => (true, code, Some("no_error"), false),
+            Outcome::FailedClosed => (true, 503, Some("calling_webhook_error"), false),
+            Outcome::FailedOpen => (false, 503, None, true),
+        };
+        let call = crate::metrics::families::WebhookCall {
+            name: crate::api::intern::intern(name),
+            kind: if mutating { "admit" } else { "validating" },
+            operation,
+            rejected,
+            code,
+            error_type,
+            failed_open,
+        };
+        crate::metrics::record(|m| m.webhook(call, took));
+    }
+}
+
 impl crate::registry::store::admission::AdmissionObserver for AdmissionMetrics {
     fn observed(
         &self,

@@ -827,6 +827,7 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
     let admission = boot.admission.chain(&crate::admission::ShardReads {
         cache: cache.clone(),
         prefix: boot.storage_prefix.clone(),
+        webhook_observer: Some(Rc::new(instrument::WebhookMetrics)),
     });
     let store = Rc::new(Store::new(
         table,

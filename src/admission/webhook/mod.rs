@@ -35,11 +35,39 @@ enum Failure {
     Refused(Status),
 }
 
+/// How one webhook call ended, as the webhook metrics count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It admitted (200).
+    Admitted,
+    /// It refused, with this code.
+    Refused(u16),
+    /// It could not be called and `failurePolicy: Fail` refused the request.
+    FailedClosed,
+    /// It could not be called and `failurePolicy: Ignore` let the request go on.
+    FailedOpen,
+}
+
+/// Told about each webhook call (the server records upstream's
+/// `apiserver_admission_webhook_*`; metrics live beside admission, hence this seam).
+pub trait WebhookObserver {
+    /// Webhook `name` (mutating or not) took `took` over an `operation` and ended so.
+    fn called(
+        &self,
+        name: &str,
+        mutating: bool,
+        operation: &'static str,
+        outcome: Outcome,
+        took: Duration,
+    );
+}
+
 /// One of the two webhook plugins on one shard.
 pub struct WebhookAdmission {
     source: HookSource,
     caller: Caller,
     endpoint_routing: bool,
+    observer: Option<Rc<dyn WebhookObserver>>,
 }
 
 impl std::fmt::Debug for WebhookAdmission {
@@ -58,7 +86,43 @@ impl WebhookAdmission {
             source,
             caller,
             endpoint_routing,
+            observer: None,
         }
+    }
+
+    /// The plugin telling `observer` about each call.
+    pub fn observed_by(mut self, observer: Option<Rc<dyn WebhookObserver>>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    fn observe(&self, h: &Webhook, attrs: &Attributes<'_>, outcome: Outcome, started: Instant) {
+        if let Some(o) = &self.observer {
+            o.called(
+                &h.name,
+                self.kind() == HookKind::Mutating,
+                attrs.operation.label(),
+                outcome,
+                started.elapsed(),
+            );
+        }
+    }
+
+    /// Calls `h` and tells the observer how it ended (a failure's fate is `failed`'s).
+    async fn observed_call(
+        &self,
+        h: &Webhook,
+        attrs: &Attributes<'_>,
+        obj: Option<&Object>,
+    ) -> (Result<review::Verdict, Failure>, Instant) {
+        let started = Instant::now();
+        let r = self.call(h, attrs, obj).await;
+        match &r {
+            Ok(_) => self.observe(h, attrs, Outcome::Admitted, started),
+            Err(Failure::Refused(s)) => self.observe(h, attrs, Outcome::Refused(s.code), started),
+            Err(Failure::Calling(_)) => {}
+        }
+        (r, started)
     }
 
     fn kind(&self) -> HookKind {
@@ -207,8 +271,15 @@ impl WebhookAdmission {
             })
             .await
             .map_err(|e| Failure::Calling(format!("failed to call webhook: {e}")))?;
-        let verdict = review::verify(&uid, self.kind() == HookKind::Mutating, &answer)
+        let mut verdict = review::verify(&uid, self.kind() == HookKind::Mutating, &answer)
             .map_err(|e| Failure::Calling(format!("received invalid webhook response: {e}")))?;
+        if let Some(p) = &verdict.patch {
+            verdict.ops = Some(serde_json::from_slice(p).map_err(|e| {
+                Failure::Calling(format!(
+                    "received undecodable patch in webhook response: {e}"
+                ))
+            })?);
+        }
         for (k, v) in &verdict.audit_annotations {
             attrs.request.annotate(&format!("{}/{k}", h.name), v);
         }
@@ -275,11 +346,16 @@ impl WebhookAdmission {
         &self,
         h: &Webhook,
         attrs: &Attributes<'_>,
-        index: usize,
+        (index, round, started): (usize, u8, Instant),
         why: String,
-        round: u8,
     ) -> Result<(), Status> {
         let err = format!("failed calling webhook {:?}: {why}", h.name);
+        let outcome = if h.fail_closed {
+            Outcome::FailedClosed
+        } else {
+            Outcome::FailedOpen
+        };
+        self.observe(h, attrs, outcome, started);
         if h.fail_closed {
             log::warn!("failing closed: {err}");
             return Err(Status::internal_cause(err));
@@ -333,29 +409,17 @@ impl WebhookAdmission {
         index: usize,
         round: u8,
     ) -> Result<bool, Status> {
-        let verdict = match self.call(h, attrs, Some(obj)).await {
+        let (verdict, started) = self.observed_call(h, attrs, Some(obj)).await;
+        let verdict = match verdict {
             Ok(v) => v,
             Err(Failure::Refused(s)) => return Err(s),
             Err(Failure::Calling(why)) => {
-                self.failed(h, attrs, index, why, round)?;
+                self.failed(h, attrs, (index, round, started), why)?;
                 return Ok(false);
             }
         };
         let mut changed = false;
-        if let Some(patch) = verdict.patch.as_deref() {
-            let ops: json_patch::Patch = match serde_json::from_slice(patch) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.failed(
-                        h,
-                        attrs,
-                        index,
-                        format!("received undecodable patch in webhook response: {e}"),
-                        round,
-                    )?;
-                    return Ok(false);
-                }
-            };
+        if let Some(ops) = verdict.ops {
             if !ops.0.is_empty() {
                 let mut doc = Value::Object(obj.clone());
                 json_patch::patch(&mut doc, &ops).map_err(Status::internal_cause)?;
@@ -384,10 +448,12 @@ impl WebhookAdmission {
             return Ok(());
         }
         let calls = hooks.iter().map(|(i, h)| async move {
-            match self.call(h, &attrs, obj).await {
-                Ok(_) => Ok(()),
-                Err(Failure::Refused(s)) => Err(s),
-                Err(Failure::Calling(why)) => self.failed(h, &attrs, *i, why, 0),
+            match self.observed_call(h, &attrs, obj).await {
+                (Ok(_), _) => Ok(()),
+                (Err(Failure::Refused(s)), _) => Err(s),
+                (Err(Failure::Calling(why)), started) => {
+                    self.failed(h, &attrs, (*i, 0, started), why)
+                }
             }
         });
         for r in futures_util::future::join_all(calls).await {
@@ -440,16 +506,16 @@ impl WebhookAdmission {
     /// Mutating webhooks on a delete: called (they may refuse), a patch is an error.
     async fn mutate_delete(&self, attrs: Attributes<'_>) -> Result<(), Status> {
         for (i, h) in self.matching(&attrs, None).await? {
-            match self.call(&h, &attrs, None).await {
-                Ok(v) if v.patch.as_deref().is_some_and(|p| p != b"[]") => {
+            match self.observed_call(&h, &attrs, None).await {
+                (Ok(v), _) if v.ops.as_ref().is_some_and(|p| !p.0.is_empty()) => {
                     return Err(Status::internal_cause(format!(
                         "admission webhook {:?} attempted to modify the object, which is not supported for this operation",
                         h.name
                     )))
                 }
-                Ok(_) => {}
-                Err(Failure::Refused(s)) => return Err(s),
-                Err(Failure::Calling(why)) => self.failed(&h, &attrs, i, why, 0)?,
+                (Ok(_), _) => {}
+                (Err(Failure::Refused(s)), _) => return Err(s),
+                (Err(Failure::Calling(why)), started) => self.failed(&h, &attrs, (i, 0, started), why)?,
             }
         }
         Ok(())

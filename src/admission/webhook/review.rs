@@ -129,6 +129,8 @@ pub struct Verdict {
     pub status: Value,
     /// The JSON patch (mutating webhooks), decoded from base64.
     pub patch: Option<Vec<u8>>,
+    /// The patch's operations (set by the caller, which words the failure to parse them).
+    pub ops: Option<json_patch::Patch>,
     /// `response.warnings`.
     pub warnings: Vec<String>,
     /// `response.auditAnnotations`.
@@ -194,6 +196,7 @@ pub fn verify(uid: &str, mutating: bool, answer: &Value) -> Result<Verdict, Stri
     };
     Ok(Verdict {
         allowed: r.get("allowed").and_then(Value::as_bool).unwrap_or(false),
+        ops: None,
         status: r.get("status").cloned().unwrap_or(Value::Null),
         patch,
         warnings: r
