@@ -61,11 +61,17 @@ impl Expression {
 
     /// The value of the expression over `a`'s variables, as JSON.
     pub fn eval_in(&self, a: &Activation) -> Result<Value, String> {
-        ROOT.with(|root| {
-            let mut ctx = root.new_inner_scope();
-            for (name, v) in &a.0 {
-                ctx.add_variable_from_value(name.clone(), v.clone());
-            }
+        self.eval_layers(&[a])
+    }
+
+    /// The value of the expression over variables looked for in `layers`, first layer
+    /// first (a policy's params and variables over the request's objects), as JSON. The
+    /// variables are borrowed as converted, never copied per evaluation.
+    pub fn eval_layers(&self, layers: &[&Activation]) -> Result<Value, String> {
+        let resolver = Layers(layers);
+        ENV.with(|env| {
+            let mut ctx = cel::Context::with_env(std::sync::Arc::clone(env));
+            ctx.set_variable_resolver(&resolver);
             let out = self
                 .program
                 .execute(&ctx)
@@ -88,25 +94,50 @@ impl Expression {
 }
 
 thread_local! {
-    /// The standard library, built once per thread; each evaluation binds its variables in
-    /// a child scope of it.
-    static ROOT: cel::Context<'static, 'static> = cel::Context::default();
+    /// The standard library, built once per thread and shared by every evaluation's context.
+    static ENV: std::sync::Arc<cel::Env> = std::sync::Arc::new(cel::Env::stdlib());
 }
 
-/// Variables converted to CEL once and shared by every expression evaluated over them (a
+/// A CEL value as the interpreter holds it.
+type Val = Box<dyn cel::common::value::Val>;
+
+/// Variables converted to CEL once and borrowed by every expression evaluated over them (a
 /// policy's validations all see the same object). JSON integers are CEL `int`, as upstream's
 /// schema-typed values are (not `uint`, which would not mix with literals in arithmetic).
-#[derive(Clone, Default)]
-pub struct Activation(Vec<(String, cel::Value)>);
+#[derive(Default)]
+pub struct Activation(Vec<(String, Val)>);
+
+impl std::fmt::Debug for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
+}
 
 impl Activation {
     /// Binds `name` to `v` (replacing an earlier binding).
     pub fn bind(&mut self, name: &str, v: &Value) {
-        let v = to_cel(v);
+        // Every JSON value converts (a failure would be an interpreter bug): null then.
+        let v: Val =
+            Val::try_from(to_cel(v)).unwrap_or_else(|_| Box::new(cel::common::types::CelNull));
         match self.0.iter_mut().find(|(n, _)| n == name) {
             Some(slot) => slot.1 = v,
             None => self.0.push((name.to_string(), v)),
         }
+    }
+}
+
+/// Activations searched in order.
+struct Layers<'a>(&'a [&'a Activation]);
+
+impl cel::context::VariableResolver for Layers<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<cel::common::value::CowVal<'b, 'b>> {
+        self.0.iter().find_map(|a| {
+            a.0.iter()
+                .find(|(n, _)| n == variable)
+                .map(|(_, v)| cel::common::value::CowVal::Borrowed(v.as_ref()))
+        })
     }
 }
 

@@ -146,9 +146,7 @@ impl PolicyAdmission {
                     continue;
                 };
                 for param in params {
-                    let mut vars = base.0.clone();
-                    vars.bind("params", &param);
-                    for (i, d) in evaluate(p, vars, &attrs).into_iter().enumerate() {
+                    for (i, d) in evaluate(p, &base.0, &param, &attrs).into_iter().enumerate() {
                         let Decision::Deny { message, reason } = d else {
                             continue;
                         };
@@ -294,8 +292,6 @@ impl PolicyAdmission {
         vars.bind("oldObject", &as_value(attrs.old));
         vars.bind("request", &review::cel_request(attrs, obj));
         vars.bind("namespaceObject", &namespace_object);
-        vars.bind("params", &Value::Null);
-        vars.bind("variables", &Value::Object(Map::new()));
         Ok(Inputs(vars))
     }
 }
@@ -304,11 +300,15 @@ fn view<T>(replica: &Replica, plural: &str) -> Option<CompiledView<T>> {
     lookup("admissionregistration.k8s.io", "v1", plural).map(|res| CompiledView::new(replica, res))
 }
 
-/// An expression's value (Err: it did not compile, or failed).
-fn run(e: &Result<crate::cel::Expression, String>, vars: &Activation) -> Result<Value, String> {
+/// An expression's value over the policy's own variables and the request's (Err: it did
+/// not compile, or failed).
+fn run(
+    e: &Result<crate::cel::Expression, String>,
+    (top, base): (&Activation, &Activation),
+) -> Result<Value, String> {
     e.as_ref()
         .map_err(String::clone)
-        .and_then(|e| e.eval_in(vars))
+        .and_then(|e| e.eval_layers(&[top, base]))
 }
 
 /// The namespace as CEL sees it (upstream's `CreateNamespaceObject`: metadata without
@@ -333,7 +333,10 @@ fn config_error(p: &Policy, b: Option<&Binding>, message: &str, denied: &mut Vec
 }
 
 /// One policy with one param: its conditions, variables, validations and audit annotations.
-fn evaluate(p: &Policy, mut vars: Activation, attrs: &Attributes<'_>) -> Vec<Decision> {
+fn evaluate(p: &Policy, base: &Activation, param: &Value, attrs: &Attributes<'_>) -> Vec<Decision> {
+    let mut top = Activation::default();
+    top.bind("params", param);
+    top.bind("variables", &Value::Object(Map::new()));
     let error = |message: String| {
         if p.fail_closed {
             Decision::Deny {
@@ -346,7 +349,7 @@ fn evaluate(p: &Policy, mut vars: Activation, attrs: &Attributes<'_>) -> Vec<Dec
     };
     let mut errors = Vec::new();
     for (_, c) in &p.conditions {
-        match run(c, &vars) {
+        match run(c, (&top, base)) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => return Vec::new(),
             Ok(other) => errors.push(format!("expression must evaluate to bool, got {other}")),
@@ -359,21 +362,21 @@ fn evaluate(p: &Policy, mut vars: Activation, attrs: &Attributes<'_>) -> Vec<Dec
     if !p.variables.is_empty() {
         let mut variables = Map::new();
         for (name, v) in &p.variables {
-            if let Ok(value) = run(v, &vars) {
+            if let Ok(value) = run(v, (&top, base)) {
                 variables.insert(name.clone(), value);
-                vars.bind("variables", &Value::Object(variables.clone()));
+                top.bind("variables", &Value::Object(variables.clone()));
             }
         }
     }
     let mut out = Vec::new();
     for v in &p.validations {
-        let decided = match run(&v.expression, &vars) {
+        let decided = match run(&v.expression, (&top, base)) {
             Ok(Value::Bool(true)) => Decision::Admit,
             Ok(Value::Bool(false)) => {
                 let from_expression = v
                     .message_expression
                     .as_ref()
-                    .and_then(|m| m.eval_in(&vars).ok())
+                    .and_then(|m| m.eval_layers(&[&top, base]).ok())
                     .and_then(|m| m.as_str().map(|s| s.trim().to_string()))
                     .filter(|m| !m.is_empty() && !m.contains('\n') && m.len() <= 5 * 1024);
                 let message = from_expression
@@ -390,7 +393,7 @@ fn evaluate(p: &Policy, mut vars: Activation, attrs: &Attributes<'_>) -> Vec<Dec
         out.push(decided);
     }
     for (key, a) in &p.audit_annotations {
-        match run(a, &vars) {
+        match run(a, (&top, base)) {
             Ok(Value::Null) => {}
             Ok(Value::String(s)) => {
                 let cut: String = s.chars().take(10 * 1024).collect();
