@@ -300,3 +300,133 @@ fn limit_ranger_defaults_and_limits() {
         assert_eq!(v["message"], "pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2");
     });
 }
+
+/// Posts `body` to `path` until twelve answers in a row (fresh connections, spread over the
+/// shards, whose replicas see new objects one after the other) satisfy `ok`; the last answer.
+async fn settled(
+    ks: &Kubeshard,
+    path: &str,
+    body: &Value,
+    ok: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut in_a_row = 0;
+    loop {
+        let r = ks
+            .client(true, true)
+            .post(ks.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let code = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        if ok(code, &v) {
+            in_a_row += 1;
+            if in_a_row == 12 {
+                return v;
+            }
+        } else {
+            in_a_row = 0;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never settled: {code} {v}"
+            );
+        }
+    }
+}
+
+async fn created(ks: &Kubeshard, path: &str, body: Value) -> Value {
+    let r = ks
+        .client(true, true)
+        .post(ks.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(code, 201, "{path}: {v}");
+    v
+}
+
+#[test]
+fn storage_ingress_node_runtime_and_certificate_plugins() {
+    let ks = Kubeshard::start(&["--enable-admission-plugins=AlwaysPullImages"]);
+    rt().block_on(async {
+        support::namespace_defaults(&ks, "default").await;
+        // DefaultStorageClass.
+        created(&ks, "/apis/storage.k8s.io/v1/storageclasses", json!({"metadata": {"name": "fast",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "example.com/fast"})).await;
+        let claim = |name: &str| json!({"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}});
+        let pvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
+        settled(&ks, &format!("{pvcs}?dryRun=All"), &claim("probe"), |c, v| c == 201 && v["spec"]["storageClassName"] == "fast").await;
+        let v = created(&ks, pvcs, claim("data")).await;
+        assert_eq!(v["spec"]["storageClassName"], "fast");
+        let mut none = claim("no-class");
+        none["spec"]["storageClassName"] = json!("");
+        let v = created(&ks, pvcs, none).await;
+        assert_eq!(v["spec"]["storageClassName"], "", "an explicit empty class stays");
+        // PersistentVolumeClaimResize: growing needs a bound claim and an expandable class.
+        let grow = json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}});
+        let patch = |path: String, body: Value| {
+            let c = ks.client(true, true);
+            let url = ks.url(&path);
+            async move {
+                let r = c.patch(url).header("content-type", "application/merge-patch+json").json(&body).send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (code, v) = patch(format!("{pvcs}/data"), grow.clone()).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "persistentvolumeclaims \"data\" is forbidden: Only bound persistent volume claims can be expanded");
+        let (code, v) = patch(format!("{pvcs}/data/status"), json!({"status": {"phase": "Bound"}})).await;
+        assert_eq!(code, 200, "{v}");
+        let (code, v) = patch(format!("{pvcs}/data"), grow).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "persistentvolumeclaims \"data\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize");
+        // DefaultIngressClass.
+        created(&ks, "/apis/networking.k8s.io/v1/ingressclasses", json!({"metadata": {"name": "nginx",
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}}, "spec": {"controller": "k8s.io/ingress-nginx"}})).await;
+        let ingress = json!({"metadata": {"name": "web"}, "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}});
+        let ingresses = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+        settled(&ks, &format!("{ingresses}?dryRun=All"), &ingress, |c, v| c == 201 && v["spec"]["ingressClassName"] == "nginx").await;
+        // TaintNodesByCondition.
+        let v = created(&ks, "/api/v1/nodes", json!({"metadata": {"name": "n1"}})).await;
+        assert_eq!(v["spec"]["taints"], json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]));
+        // RuntimeClass, and AlwaysPullImages (enabled here).
+        let mut sandboxed = pod("sandboxed", json!([]));
+        sandboxed["spec"]["runtimeClassName"] = json!("gvisor");
+        let (code, v) = create(&ks, &sandboxed).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "pods \"sandboxed\" is forbidden: pod rejected: RuntimeClass \"gvisor\" not found");
+        created(&ks, "/apis/node.k8s.io/v1/runtimeclasses", json!({"metadata": {"name": "gvisor"}, "handler": "runsc",
+            "overhead": {"podFixed": {"cpu": "250m"}}, "scheduling": {"nodeSelector": {"sandbox": "true"},
+            "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]}})).await;
+        let v = settled(&ks, &format!("{PODS}?dryRun=All"), &sandboxed, |c, _| c == 201).await;
+        assert_eq!(v["spec"]["overhead"], json!({"cpu": "250m"}));
+        assert_eq!(v["spec"]["nodeSelector"], json!({"sandbox": "true"}));
+        assert!(v["spec"]["tolerations"].as_array().unwrap().contains(&json!({"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"})), "{v}");
+        assert_eq!(v["spec"]["containers"][0]["imagePullPolicy"], "Always");
+        sandboxed["spec"]["nodeSelector"] = json!({"sandbox": "false"});
+        let (code, v) = create(&ks, &sandboxed).await;
+        assert_eq!(code, 403, "{v}");
+        assert_eq!(v["message"], "pods \"sandboxed\" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = true; pod.spec.nodeSelector[sandbox] = false");
+        // CertificateSubjectRestriction.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "mallory");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:masters");
+        let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        use base64::Engine;
+        let request = base64::engine::general_purpose::STANDARD.encode(pem);
+        let r = ks.client(true, true).post(ks.url("/apis/certificates.k8s.io/v1/certificatesigningrequests"))
+            .json(&json!({"metadata": {"name": "escalate"}, "spec": {"request": request,
+                "signerName": "kubernetes.io/kube-apiserver-client", "usages": ["client auth"]}}))
+            .send().await.unwrap();
+        assert_eq!(r.status(), 403);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["message"], "certificatesigningrequests.certificates.k8s.io \"escalate\" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed");
+    });
+}

@@ -3,6 +3,10 @@
 //! `--enable-admission-plugins` / `--disable-admission-plugins` select, in upstream's order.
 
 pub mod always;
+pub mod always_pull_images;
+pub mod certificate_subject;
+pub mod claim_resize;
+pub mod default_class;
 pub mod default_toleration_seconds;
 pub mod limit_ranger;
 pub mod matching;
@@ -10,7 +14,9 @@ pub mod namespace_lifecycle;
 pub mod policy;
 pub mod priority;
 pub mod replica;
+pub mod runtime_class;
 pub mod service_account;
+pub mod taint_nodes;
 pub mod webhook;
 
 use std::rc::Rc;
@@ -161,6 +167,23 @@ impl AdmissionConfig {
             "ValidatingAdmissionPolicy" => Rc::new(policy::PolicyAdmission::new(replica())),
             "ServiceAccount" => Rc::new(service_account::ServiceAccount::new(replica())),
             "LimitRanger" => Rc::new(limit_ranger::LimitRanger::new(replica())),
+            "DefaultStorageClass" => Rc::new(default_class::DefaultClass::new(
+                default_class::ClassKind::Storage,
+                replica(),
+            )),
+            "DefaultIngressClass" => Rc::new(default_class::DefaultClass::new(
+                default_class::ClassKind::Ingress,
+                replica(),
+            )),
+            "TaintNodesByCondition" => Rc::new(taint_nodes::TaintNodesByCondition),
+            "RuntimeClass" => Rc::new(runtime_class::RuntimeClass::new(replica())),
+            "PersistentVolumeClaimResize" => {
+                Rc::new(claim_resize::PersistentVolumeClaimResize::new(replica()))
+            }
+            "CertificateSubjectRestriction" => {
+                Rc::new(certificate_subject::CertificateSubjectRestriction)
+            }
+            "AlwaysPullImages" => Rc::new(always_pull_images::AlwaysPullImages),
             "AlwaysAdmit" => Rc::new(always::AlwaysAdmit),
             "AlwaysDeny" => Rc::new(always::AlwaysDeny),
             "NamespaceLifecycle" => Rc::new(namespace_lifecycle::NamespaceLifecycle),
