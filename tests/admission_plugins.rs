@@ -430,3 +430,53 @@ fn storage_ingress_node_runtime_and_certificate_plugins() {
         assert_eq!(v["message"], "certificatesigningrequests.certificates.k8s.io \"escalate\" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed");
     });
 }
+
+#[test]
+fn storage_objects_in_use_are_protected() {
+    let ks = Kubeshard::start(&[]);
+    rt().block_on(async {
+        support::namespace_defaults(&ks, "default").await;
+        let c = ks.client(true, true);
+        let pvcs = "/api/v1/namespaces/default/persistentvolumeclaims";
+        let claim = |name: &str| json!({"metadata": {"name": name}, "spec": {"accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}});
+        let v = created(&ks, pvcs, claim("used")).await;
+        assert_eq!(v["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]));
+        created(&ks, pvcs, claim("unused")).await;
+        let v = created(&ks, "/api/v1/persistentvolumes", json!({"metadata": {"name": "pv1"}, "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/pv1"}}})).await;
+        assert_eq!(v["metadata"]["finalizers"], json!(["kubernetes.io/pv-protection"]));
+        let mut user = pod("user", json!([]));
+        user["spec"]["nodeName"] = json!("n1");
+        user["spec"]["volumes"] = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "used"}}]);
+        let (code, v) = create(&ks, &user).await;
+        assert_eq!(code, 201, "{v}");
+        for path in [format!("{pvcs}/used"), format!("{pvcs}/unused"), "/api/v1/persistentvolumes/pv1".to_string()] {
+            let r = c.delete(ks.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+        }
+        let gone = |path: String| {
+            let c = c.clone();
+            let url = ks.url(&path);
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    if c.get(&url).send().await.unwrap().status() == 404 {
+                        return;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "{path} never went away");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        };
+        gone(format!("{pvcs}/unused")).await;
+        gone("/api/v1/persistentvolumes/pv1".to_string()).await;
+        // The claim a scheduled Pod uses stays, deleting, until the Pod is gone.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let v: Value = c.get(ks.url(&format!("{pvcs}/used"))).send().await.unwrap().json().await.unwrap();
+        assert!(v["metadata"]["deletionTimestamp"].is_string(), "{v}");
+        let r = c.delete(ks.url(&format!("{PODS}/user?gracePeriodSeconds=0"))).send().await.unwrap();
+        assert!(r.status().is_success());
+        gone(format!("{pvcs}/used")).await;
+    });
+}

@@ -16,6 +16,7 @@ pub mod priority;
 pub mod replica;
 pub mod runtime_class;
 pub mod service_account;
+pub mod storage_protection;
 pub mod taint_nodes;
 pub mod webhook;
 
@@ -175,6 +176,9 @@ impl AdmissionConfig {
                 default_class::ClassKind::Ingress,
                 replica(),
             )),
+            "StorageObjectInUseProtection" => {
+                Rc::new(storage_protection::StorageObjectInUseProtection)
+            }
             "TaintNodesByCondition" => Rc::new(taint_nodes::TaintNodesByCondition),
             "RuntimeClass" => Rc::new(runtime_class::RuntimeClass::new(replica())),
             "PersistentVolumeClaimResize" => {

@@ -18,6 +18,7 @@ pub mod priority_classes;
 pub mod rbac_aggregation;
 pub mod routes;
 pub mod service_accounts;
+pub mod storage_protection;
 pub mod tls;
 pub mod version;
 pub mod watch_cache;
@@ -958,6 +959,13 @@ async fn shard_main(id: ShardId, boot: Arc<ShardBoot>) {
         ))
         .detach();
         shards::spawn_local(disruption::run(
+            Rc::clone(&store),
+            Rc::clone(&leadership),
+            async move { stop.wait().await },
+        ))
+        .detach();
+        let stop = Arc::clone(&lc.not_accepting_new_requests);
+        shards::spawn_local(storage_protection::run(
             Rc::clone(&store),
             Rc::clone(&leadership),
             async move { stop.wait().await },
