@@ -36,6 +36,8 @@ async fn create(ks: &Kubeshard, body: &Value) -> (u16, Value) {
 fn default_toleration_seconds_and_its_flags() {
     let ks = Kubeshard::start(&["--default-not-ready-toleration-seconds=60"]);
     rt().block_on(async {
+        // Pods need their namespace's `default` ServiceAccount (ServiceAccount admission).
+        support::namespace_defaults(&ks, "default").await;
         let (code, v) = create(&ks, &pod("plain", json!([]))).await;
         assert_eq!(code, 201, "{v}");
         assert_eq!(
@@ -68,6 +70,7 @@ fn priority_from_priority_classes() {
         p
     };
     rt().block_on(async {
+        support::namespace_defaults(&ks, "default").await;
         let admin = ks.client(true, true);
         // The system classes exist once the server is up.
         let pcs = "/apis/scheduling.k8s.io/v1/priorityclasses";

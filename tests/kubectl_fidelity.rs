@@ -221,6 +221,8 @@ fn field_validation_strict_and_warn() {
     );
 
     rt().block_on(async {
+        // ServiceAccount admission runs before validation and needs the `default` account.
+        support::namespace_defaults(&ks, "default").await;
         let c = ks.client(true, true);
         let r = c
             .post(ks.url("/api/v1/namespaces/default/pods"))
